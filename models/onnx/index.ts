@@ -1,0 +1,4 @@
+export * from './attributes.js';
+export * from './model.js';
+export * from './proto.js';
+export * from './tensor.js';

@@ -1,0 +1,45 @@
+// RFC 9457 problem details: the one error shape of the HTTP API. The `type`s
+// are stable identifiers clients may switch on.
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+export const PROBLEM_TYPES = {
+  'malformed-frame': 400,
+  'bad-request': 400,
+  unauthorized: 401,
+  forbidden: 403,
+  'not-found': 404,
+  'unknown-model': 404,
+  'method-not-allowed': 405,
+  'not-acceptable': 406,
+  conflict: 409,
+  'payload-too-large': 413,
+  'unsupported-media-type': 415,
+  'shape-not-allowed': 422,
+  'encoding-not-allowed': 422,
+  'too-many-requests': 429,
+  internal: 500,
+  unavailable: 503,
+} as const;
+
+export type ProblemSlug = keyof typeof PROBLEM_TYPES;
+
+export function problemType(slug: ProblemSlug): string {
+  return `urn:splitflare:problem:${slug}`;
+}
+
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail?: string;
+  instance?: string;
+  [extension: string]: unknown;
+}
+
+export function slugOf(type: string): ProblemSlug | undefined {
+  const prefix = 'urn:splitflare:problem:';
+  if (!type.startsWith(prefix)) return undefined;
+  const slug = type.slice(prefix.length);
+  return slug in PROBLEM_TYPES ? (slug as ProblemSlug) : undefined;
+}
