@@ -1,5 +1,9 @@
+import { cloudflareTest } from '@cloudflare/vitest-plugin';
 import { defineConfig } from 'vitest/config';
 
+// Three suites: `unit` (Node: models, codec, SDK), `workers` (inside workerd via
+// the Cloudflare plugin, real routes and real onnxruntime-web), and `e2e` (the
+// SDK in Node against `wrangler dev` over loopback HTTP).
 export default defineConfig({
   test: {
     projects: [
@@ -9,6 +13,23 @@ export default defineConfig({
           include: ['test/unit/**/*.test.ts'],
           environment: 'node',
           testTimeout: 120_000,
+        },
+      },
+      {
+        plugins: [cloudflareTest({ wrangler: { configPath: './wrangler.toml' } })],
+        test: {
+          name: 'workers',
+          include: ['test/workers/**/*.test.ts'],
+          testTimeout: 120_000,
+        },
+      },
+      {
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 300_000,
+          hookTimeout: 300_000,
         },
       },
     ],

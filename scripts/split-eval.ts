@@ -1,0 +1,95 @@
+// Split inference over real MNIST images, measured against the unsplit model:
+// the job behind `npm start` and the end-to-end test.
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as ortNode from 'onnxruntime-node';
+import { createSplitClient } from '../client-sdk/node.js';
+import { argmax } from '../common/topk.js';
+import { batchIndices, batchOf, type Dataset, loadMnist, trainTestSplit } from '../datasets/index.js';
+import type { Encoding } from '../protocol/encoding.js';
+import { frameSize } from '../protocol/frame.js';
+import { quantile, round } from './lib/stats.js';
+
+const ARTIFACTS = fileURLToPath(new URL('../artifacts/', import.meta.url));
+
+export interface EncodingResult {
+  encoding: Encoding;
+  /** Share of samples whose split prediction equals the unsplit model's. */
+  agreement: number;
+  /** Share of samples whose split prediction equals the label. */
+  accuracy: number;
+  bytes_per_sample: number;
+  fp32_bytes_per_sample: number;
+  head_ms_p50: number;
+  roundtrip_ms_p50: number;
+}
+
+export interface SplitEvalOptions {
+  baseUrl: string;
+  modelId: string;
+  encodings: Encoding[];
+  samples: number;
+  batchSize: number;
+  onProgress?: (encoding: Encoding, done: number, total: number) => void;
+}
+
+/** Predictions of the unsplit model (onnxruntime-node, the same weights) on the same images. */
+async function referencePredictions(modelId: string, ds: Dataset, indices: Int32Array): Promise<Int32Array> {
+  const session = await ortNode.InferenceSession.create(join(ARTIFACTS, modelId, 'full.onnx'));
+  const out = new Int32Array(indices.length);
+  let offset = 0;
+  for (const idx of batchIndices(indices, 100)) {
+    const batch = batchOf(ds, idx);
+    const result = await session.run({
+      [session.inputNames[0]]: new ortNode.Tensor('float32', batch.pixels, batch.shape),
+    });
+    out.set(argmax(result[session.outputNames[0]].data as Float32Array, idx.length), offset);
+    offset += idx.length;
+  }
+  await session.release();
+  return out;
+}
+
+export async function evaluateSplit(options: SplitEvalOptions): Promise<EncodingResult[]> {
+  const mnist = await loadMnist();
+  const indices = trainTestSplit(mnist, { seed: 0 }).test.subarray(0, options.samples);
+  const reference = await referencePredictions(options.modelId, mnist, indices);
+  const results: EncodingResult[] = [];
+  for (const encoding of options.encodings) {
+    const client = createSplitClient({ baseUrl: options.baseUrl, modelId: options.modelId, encoding });
+    const manifest = await client.manifest();
+    const cutPerSample = manifest.cut.tensor.shape.slice(1) as number[];
+    let agree = 0;
+    let correct = 0;
+    let bytesUp = 0;
+    let fp32Bytes = 0;
+    let done = 0;
+    const headMs: number[] = [];
+    const roundTripMs: number[] = [];
+    for (const idx of batchIndices(indices, options.batchSize)) {
+      const batch = batchOf(mnist, idx);
+      const result = await client.infer({ pixels: batch.pixels, batch: idx.length });
+      result.predictions.forEach((top, r) => {
+        if (top[0].index === reference[done + r]) agree++;
+        if (top[0].index === batch.labels[r]) correct++;
+      });
+      bytesUp += result.stats.bytesUp;
+      fp32Bytes += frameSize([idx.length, ...cutPerSample], 'fp32', 'tensor');
+      headMs.push(result.stats.headMs);
+      roundTripMs.push(result.stats.roundTripMs);
+      done += idx.length;
+      options.onProgress?.(encoding, done, indices.length);
+    }
+    await client.close();
+    results.push({
+      encoding,
+      agreement: round(agree / done, 4),
+      accuracy: round(correct / done, 4),
+      bytes_per_sample: round(bytesUp / done, 1),
+      fp32_bytes_per_sample: round(fp32Bytes / done, 1),
+      head_ms_p50: round(quantile(headMs, 0.5), 2),
+      roundtrip_ms_p50: round(quantile(roundTripMs, 0.5), 2),
+    });
+  }
+  return results;
+}

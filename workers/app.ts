@@ -1,0 +1,12 @@
+import { Hono } from 'hono';
+import { onError, onNotFound } from './http/errors.js';
+import { modelsRoutes } from './routes/models.js';
+
+export function createApp() {
+  const app = new Hono();
+  app.onError(onError);
+  app.notFound(onNotFound);
+  app.get('/', (c) => c.json({ name: 'splitflare', api: '/v1' }));
+  app.route('/v1/models', modelsRoutes);
+  return app;
+}

@@ -1,0 +1,55 @@
+import type { Context } from 'hono';
+import { PROBLEM_CONTENT_TYPE, PROBLEM_TYPES, type ProblemSlug, problemType } from '../../protocol/problem.js';
+
+const TITLES: Record<ProblemSlug, string> = {
+  'malformed-frame': 'Malformed tensor frame',
+  'bad-request': 'Bad request',
+  unauthorized: 'Unauthorized',
+  forbidden: 'Forbidden',
+  'not-found': 'Not found',
+  'unknown-model': 'Unknown model',
+  'method-not-allowed': 'Method not allowed',
+  'not-acceptable': 'Not acceptable',
+  conflict: 'Conflict',
+  'payload-too-large': 'Payload too large',
+  'unsupported-media-type': 'Unsupported media type',
+  'shape-not-allowed': 'Shape not allowed',
+  'encoding-not-allowed': 'Encoding not allowed',
+  'too-many-requests': 'Too many requests',
+  internal: 'Internal error',
+  unavailable: 'Service unavailable',
+};
+
+/**
+ * Thrown anywhere in a handler; the app's error handler turns it into an RFC
+ * 9457 response. Handlers never build error responses by hand.
+ */
+export class HttpProblem extends Error {
+  constructor(
+    readonly slug: ProblemSlug,
+    readonly detail?: string,
+    readonly extensions: Record<string, unknown> = {},
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(detail ?? TITLES[slug]);
+  }
+
+  get status(): number {
+    return PROBLEM_TYPES[this.slug];
+  }
+}
+
+export function problemResponse(c: Context, p: HttpProblem): Response {
+  const body = {
+    type: problemType(p.slug),
+    title: TITLES[p.slug],
+    status: p.status,
+    ...(p.detail ? { detail: p.detail } : {}),
+    instance: new URL(c.req.url).pathname,
+    ...p.extensions,
+  };
+  return new Response(JSON.stringify(body), {
+    status: p.status,
+    headers: { 'content-type': PROBLEM_CONTENT_TYPE, ...p.headers },
+  });
+}
