@@ -24,11 +24,22 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function startLocalWorker(opts: { port?: number; timeoutMs?: number; log?: (line: string) => void } = {}): Promise<LocalWorker> {
+export interface StartOptions {
+  port?: number;
+  timeoutMs?: number;
+  /** A wrangler config other than the project's (the benchmarks' probe Worker). */
+  config?: string;
+  /** Path answered with 2xx once the Worker is up. */
+  readyPath?: string;
+  log?: (line: string) => void;
+}
+
+export async function startLocalWorker(opts: StartOptions = {}): Promise<LocalWorker> {
   const port = opts.port ?? (await freePort());
+  const configArgs = opts.config ? ['--config', opts.config] : [];
   const child = spawn(
     process.execPath,
-    [WRANGLER, 'dev', '--ip', '127.0.0.1', '--port', String(port), '--show-interactive-dev-session=false', '--log-level', 'warn'],
+    [WRANGLER, 'dev', ...configArgs, '--ip', '127.0.0.1', '--port', String(port), '--show-interactive-dev-session=false', '--log-level', 'warn'],
     {
       cwd: ROOT,
       env: { ...process.env, WRANGLER_SEND_METRICS: 'false', FORCE_COLOR: '0', CI: 'true' },
@@ -47,7 +58,7 @@ export async function startLocalWorker(opts: { port?: number; timeoutMs?: number
 
   const url = `http://127.0.0.1:${port}`;
   try {
-    await waitReady(url, child, opts.timeoutMs ?? 120_000, output);
+    await waitReady(`${url}${opts.readyPath ?? '/v1/models'}`, child, opts.timeoutMs ?? 120_000, output);
   } catch (err) {
     await kill(child);
     throw err;
@@ -62,7 +73,7 @@ async function waitReady(url: string, child: ChildProcess, timeoutMs: number, ou
       throw new Error(`wrangler dev exited with code ${child.exitCode}:\n${output.join('').slice(-4000)}`);
     }
     try {
-      const res = await fetch(`${url}/v1/models`, { signal: AbortSignal.timeout(2000) });
+      const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
       if (res.ok) return;
     } catch {
       // not listening yet
