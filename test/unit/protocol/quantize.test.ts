@@ -1,0 +1,203 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { mulberry32 } from '../../../common/random.js';
+import {
+  type CodeBits,
+  dequantize,
+  FLOAT32_MAX,
+  isValidScale,
+  maxScale,
+  packCodes,
+  packedLength,
+  qmaxOf,
+  quantize,
+  scaleFor,
+  unpackCodes,
+} from '../../../protocol/quantize.js';
+
+const ALL_BITS: CodeBits[] = [8, 4, 2];
+
+function quantizeOne(values: number[], bits: CodeBits, rounding: 'nearest' | 'stochastic', seed = 1) {
+  const data = Float32Array.from(values);
+  const codes = new Int8Array(data.length);
+  const scales = new Float32Array(1);
+  const bad = quantize(data, data.length, bits, rounding, mulberry32(seed), codes, scales);
+  return { bad, codes, scale: scales[0], data };
+}
+
+describe('levels and scales', () => {
+  it('uses a symmetric grid: int8 ±127, int4 ±7, int2 ternary ±1', () => {
+    expect(ALL_BITS.map(qmaxOf)).toEqual([127, 7, 1]);
+  });
+
+  it('rounds the scale up to a float32 so that no in-range value is clipped', () => {
+    fc.assert(
+      fc.property(
+        fc.float({ min: 0, max: Math.fround(1e38), noNaN: true }),
+        fc.constantFrom(...ALL_BITS),
+        (m, bits) => {
+          const s = scaleFor(m, bits);
+          expect(Math.fround(s)).toBe(s);
+          expect(isValidScale(s, bits)).toBe(true);
+          if (m === 0) {
+            expect(s).toBe(1);
+            return;
+          }
+          const ideal = m / qmaxOf(bits);
+          expect(s).toBeGreaterThanOrEqual(ideal);
+          expect(s).toBeLessThanOrEqual(ideal * (1 + 2 ** -23) + 2 ** -149);
+        },
+      ),
+    );
+  });
+
+  it('caps the scale so that every code, even -2^(bits-1), dequantizes finite', () => {
+    for (const bits of ALL_BITS) {
+      const cap = maxScale(bits);
+      expect(Math.fround(cap)).toBe(cap);
+      expect(Math.fround(cap * 2 ** (bits - 1))).toBe(FLOAT32_MAX);
+      expect(scaleFor(FLOAT32_MAX, bits)).toBe(cap);
+      expect(isValidScale(cap, bits)).toBe(true);
+      expect(isValidScale(Math.fround(cap * (1 + 2 ** -23)), bits)).toBe(false);
+      for (const s of [0, -1, Number.NaN, Number.POSITIVE_INFINITY])
+        expect(isValidScale(s, bits)).toBe(false);
+    }
+    expect(scaleFor(2 ** -149, 8)).toBe(2 ** -149); // tiny groups still get a positive scale
+  });
+
+  it('rounds half away from zero', () => {
+    const { codes, scale } = quantizeOne([127, 0.5, -0.5, 1.5, -1.5, 2.5, -2.5, 0.49, -126.5], 8, 'nearest');
+    expect(scale).toBe(1);
+    expect(Array.from(codes)).toEqual([127, 1, -1, 2, -2, 3, -3, 0, -127]);
+  });
+
+  it('maps an all-zero group to scale 1 and zero codes', () => {
+    for (const rounding of ['nearest', 'stochastic'] as const) {
+      const { codes, scale } = quantizeOne([0, -0, 0], 4, rounding);
+      expect(scale).toBe(1);
+      expect(Array.from(codes)).toEqual([0, 0, 0]);
+    }
+  });
+
+  it('reports the first non-finite value', () => {
+    expect(quantizeOne([1, 2, Number.NaN, Number.POSITIVE_INFINITY], 8, 'nearest').bad).toBe(2);
+    expect(quantizeOne([1, Number.NEGATIVE_INFINITY], 2, 'stochastic').bad).toBe(1);
+    expect(quantizeOne([1, 2], 4, 'nearest').bad).toBe(-1);
+  });
+
+  it('uses one scale per group', () => {
+    const data = Float32Array.from([1.2, -2, 0, 0, 70, 7]);
+    const codes = new Int8Array(6);
+    const scales = new Float32Array(3);
+    quantize(data, 2, 4, 'nearest', Math.random, codes, scales);
+    expect(Array.from(scales)).toEqual([Math.fround(2 / 7), 1, 10]);
+    expect(Array.from(codes)).toEqual([4, -7, 0, 0, 7, 1]);
+    const out = new Float32Array(6);
+    dequantize(codes, scales, 2, out);
+    expect(Array.from(out)).toEqual(
+      [4 * Math.fround(2 / 7), -7 * Math.fround(2 / 7), 0, 0, 70, 10].map(Math.fround),
+    );
+  });
+});
+
+describe('stochastic rounding', () => {
+  // Each element draws its own u, so one tensor of N copies of x is N
+  // independent draws. A pinned element qmax·s fixes the scale at s = 1/4
+  // (exactly: qmax·s / qmax in float32), so x sits at a known fractional
+  // position p between the levels k·s and (k+1)·s. The dequantized value is
+  // (k+1)·s with probability p, else k·s: mean x, variance s²·p(1-p) <= s²/4.
+  // The mean of N draws then has standard error <= s / (2·sqrt(N)); we allow
+  // 5 standard errors (a false alarm for a fair coin has probability < 1e-6,
+  // and the seeds are fixed anyway). mulberry32's u has a 2^-32 grid, a bias
+  // of at most 2^-32·s, far below the tolerance.
+  const N = 20_000;
+  const s = 0.25;
+  const tolerance = (5 * s) / (2 * Math.sqrt(N));
+  const cases: [CodeBits, number[]][] = [
+    [8, [0.3, -1.13, 5.0625, 31.7, -31.74, 0.01, -0.125]],
+    [4, [0.1, -0.6, 1.7, -1.26, 0.875]],
+    [2, [0.1, -0.2, 0.03, -0.249, 0.125]],
+  ];
+
+  for (const [bits, xs] of cases) {
+    it(`is unbiased for int${bits}`, () => {
+      const pin = qmaxOf(bits) * s;
+      for (const [k, x0] of xs.entries()) {
+        for (const seed of [1, 2, 3]) {
+          const data = new Float32Array(N + 1).fill(x0);
+          data[0] = pin;
+          const x = data[1]; // x as float32
+          const codes = new Int8Array(N + 1);
+          const scales = new Float32Array(1);
+          quantize(data, N + 1, bits, 'stochastic', mulberry32(seed * 1000 + k), codes, scales);
+          expect(scales[0]).toBe(s);
+          expect(codes[0]).toBe(qmaxOf(bits));
+          let sum = 0;
+          let offGrid = 0;
+          const lo = Math.floor(x / s);
+          for (let i = 1; i <= N; i++) {
+            // only the two neighbouring levels are ever chosen
+            if (codes[i] !== lo && codes[i] !== lo + 1) offGrid++;
+            sum += codes[i] * s;
+          }
+          expect(offGrid).toBe(0);
+          expect(Math.abs(sum / N - x)).toBeLessThanOrEqual(tolerance);
+        }
+      }
+    });
+  }
+
+  it('the test has power: nearest rounding is measurably biased at the same points', () => {
+    const data = new Float32Array(N + 1).fill(0.3);
+    data[0] = 127 * s;
+    const codes = new Int8Array(N + 1);
+    quantize(data, N + 1, 8, 'nearest', Math.random, codes, new Float32Array(1));
+    let sum = 0;
+    for (let i = 1; i <= N; i++) sum += codes[i] * s;
+    expect(Math.abs(sum / N - data[1])).toBeGreaterThan(10 * tolerance);
+  });
+});
+
+describe('bit packing', () => {
+  const codesArb = (bits: CodeBits) => {
+    const q = 2 ** (bits - 1);
+    // The full two's complement range, -2^(bits-1) included, must survive packing.
+    return fc.array(fc.integer({ min: -q, max: q - 1 }), { minLength: 1, maxLength: 67 });
+  };
+
+  for (const bits of ALL_BITS) {
+    it(`round-trips int${bits} codes of any (odd) length with zero padding`, () => {
+      fc.assert(
+        fc.property(codesArb(bits), fc.boolean(), (values, forceOdd) => {
+          if (forceOdd && values.length % 2 === 0) values = values.slice(1);
+          if (values.length === 0) return;
+          const codes = Int8Array.from(values);
+          const packed = new Uint8Array(packedLength(codes.length, bits));
+          expect(packed.length).toBe(Math.ceil((codes.length * bits) / 8));
+          packCodes(codes, bits, packed);
+          const usedBits = codes.length * bits;
+          if (usedBits % 8 !== 0) expect(packed[packed.length - 1] >>> (usedBits % 8)).toBe(0);
+          const back = new Int8Array(codes.length);
+          unpackCodes(packed, bits, codes.length, back);
+          expect(Array.from(back)).toEqual(values);
+        }),
+      );
+    });
+  }
+
+  it('puts element 0 in the low bits', () => {
+    const p4 = new Uint8Array(2);
+    packCodes(Int8Array.from([1, -1, -8]), 4, p4);
+    expect(Array.from(p4)).toEqual([0xf1, 0x08]);
+    const p2 = new Uint8Array(2);
+    packCodes(Int8Array.from([1, -1, 0, 1, -1]), 2, p2);
+    expect(Array.from(p2)).toEqual([0b01_00_11_01, 0b11]);
+  });
+
+  it('unpacks from an offset view', () => {
+    const buf = new Uint8Array([0xaa, 0xf1, 0x08]);
+    const out = new Int8Array(3);
+    unpackCodes(buf.subarray(1), 4, 3, out);
+    expect(Array.from(out)).toEqual([1, -1, -8]);
+  });
+});
