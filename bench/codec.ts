@@ -1,6 +1,6 @@
 // Codec throughput and size, against a plain copy of the same float bytes
 // measured in the same run.
-import { mulberry32, gaussian } from '../common/random.js';
+import { gaussian, mulberry32 } from '../common/random.js';
 import { BITS, ENCODINGS, type Encoding } from '../protocol/encoding.js';
 import { decodeFrame, encodeFrame } from '../protocol/frame.js';
 import { round } from '../scripts/lib/stats.js';
@@ -43,7 +43,9 @@ export function benchCodec(): Record<Encoding, CodecFigures> & { memcpy_mb_s: nu
 
   // The baseline copies into a fresh buffer, as an encoder must allocate its frame.
   const memcpyS = timePerCall(() => data.slice(), 20);
-  const out = { memcpy_mb_s: round(mb / memcpyS, 1) } as Record<Encoding, CodecFigures> & { memcpy_mb_s: number };
+  const out = { memcpy_mb_s: round(mb / memcpyS, 1) } as Record<Encoding, CodecFigures> & {
+    memcpy_mb_s: number;
+  };
   for (const encoding of ENCODINGS) {
     const frame = encodeFrame(tensor, { encoding });
     const encS = timePerCall(() => encodeFrame(tensor, { encoding }), 5);
@@ -56,7 +58,10 @@ export function benchCodec(): Record<Encoding, CodecFigures> & { memcpy_mb_s: nu
       encode_vs_memcpy: round(memcpyS / encS, 4),
       decode_vs_memcpy: round(memcpyS / decS, 4),
       bytes_vs_ideal: round(frame.byteLength / ideal, 4),
-      bytes_vs_ideal_per_tensor: round(encodeFrame(tensor, { encoding, granularity: 'tensor' }).byteLength / ideal, 4),
+      bytes_vs_ideal_per_tensor: round(
+        encodeFrame(tensor, { encoding, granularity: 'tensor' }).byteLength / ideal,
+        4,
+      ),
     };
   }
   return out;

@@ -2,7 +2,7 @@
 // request with the same runtime code the API uses. Timers inside workerd may
 // not advance during pure computation, so the caller times requests from
 // outside and differences K = 1 against K = 1 + n to cancel the network.
-import { readFrameHeader, decodeFrame } from '../protocol/frame.js';
+import { decodeFrame, readFrameHeader } from '../protocol/frame.js';
 import { findModel } from '../workers/registry.js';
 import { loadOrt } from '../workers/runtime/ort-wasm.js';
 import { sessionFor } from '../workers/runtime/tail-sessions.js';

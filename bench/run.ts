@@ -6,7 +6,10 @@ import { buildModels } from '../scripts/build-models.js';
 import { benchCodec } from './codec.js';
 import { benchTail } from './tail.js';
 
-const opts = new Command('splitflare-bench').option('--json', 'print one JSON object').parse().opts<{ json?: boolean }>();
+const opts = new Command('splitflare-bench')
+  .option('--json', 'print one JSON object')
+  .parse()
+  .opts<{ json?: boolean }>();
 const log = (s: string) => {
   if (!opts.json) console.error(s);
 };

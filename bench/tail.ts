@@ -3,9 +3,9 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as ortNode from 'onnxruntime-node';
-import { mulberry32, gaussian } from '../common/random.js';
-import { Manifest } from '../protocol/manifest.js';
+import { gaussian, mulberry32 } from '../common/random.js';
 import { encodeFrame } from '../protocol/frame.js';
+import { Manifest } from '../protocol/manifest.js';
 import { FRAME_CONTENT_TYPE } from '../protocol/media.js';
 import { round } from '../scripts/lib/stats.js';
 import { startLocalWorker } from '../scripts/wrangler-dev.js';

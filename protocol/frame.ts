@@ -224,7 +224,7 @@ function defaultRandom(): () => number {
 }
 
 /** Serialises a tensor. See the module comment for what throws. */
-export function encodeFrame(t: Tensor, opts: EncodeOptions): Uint8Array {
+export function encodeFrame(t: Tensor, opts: EncodeOptions): Uint8Array<ArrayBuffer> {
   const { encoding } = opts;
   checkEncoding(encoding);
   const granularity = opts.granularity ?? 'token';

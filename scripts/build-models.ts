@@ -32,7 +32,11 @@ interface Deployment {
  */
 export const DEPLOYMENTS: Deployment[] = [
   { modelId: 'vit-mnist', cut: { kind: 'embed' } },
-  { modelId: 'vit-mnist-deep', cut: { kind: 'block', index: 1 }, wire: { encodings: ['int8', 'int4', 'int2'] } },
+  {
+    modelId: 'vit-mnist-deep',
+    cut: { kind: 'block', index: 1 },
+    wire: { encodings: ['int8', 'int4', 'int2'] },
+  },
 ];
 
 const SAMPLE_COUNT = 8;
@@ -94,7 +98,9 @@ function registryModule(ids: string[]): string {
   return lines.join('\n');
 }
 
-export async function buildModels(options: { force?: boolean; log?: (s: string) => void } = {}): Promise<void> {
+export async function buildModels(
+  options: { force?: boolean; log?: (s: string) => void } = {},
+): Promise<void> {
   const log = options.log ?? console.log;
   const stamp = fingerprint();
   const upToDate =
@@ -118,7 +124,14 @@ export async function buildModels(options: { force?: boolean; log?: (s: string) 
       modelId: d.modelId,
       source: describeVit(REFERENCE_VIT),
       labels: Array.from({ length: 10 }, (_, i) => String(i)),
-      preprocess: { layout: 'NCHW', channels: 1, height: 28, width: 28, mean: [...norm.mean], std: [...norm.std] },
+      preprocess: {
+        layout: 'NCHW',
+        channels: 1,
+        height: 28,
+        width: 28,
+        mean: [...norm.mean],
+        std: [...norm.std],
+      },
       wire: d.wire,
     });
     await writeSamples(dir, manifest);

@@ -23,7 +23,8 @@ function walk(dir: string): Array<{ file: string; bytes: number }> {
 }
 const files = walk(outdir).filter((f) => !f.file.endsWith('.map'));
 const total = files.reduce((a, f) => a + f.bytes, 0);
-for (const f of files.sort((a, b) => b.bytes - a.bytes)) console.log(`${(f.bytes / 2 ** 20).toFixed(2).padStart(8)} MiB  ${f.file}`);
+for (const f of files.sort((a, b) => b.bytes - a.bytes))
+  console.log(`${(f.bytes / 2 ** 20).toFixed(2).padStart(8)} MiB  ${f.file}`);
 console.log(`${(total / 2 ** 20).toFixed(2).padStart(8)} MiB  total (limit 64 MiB)`);
 if (total > LIMIT) {
   console.error('bundle exceeds the 64 MiB Worker limit');

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ortNode from 'onnxruntime-node';
 import { createSplitClient } from '../client-sdk/node.js';
-import { argmax } from '../common/topk.js';
+import { argmaxRows } from '../common/predictions.js';
 import { batchIndices, batchOf, type Dataset, loadMnist, trainTestSplit } from '../datasets/index.js';
 import type { Encoding } from '../protocol/encoding.js';
 import { frameSize } from '../protocol/frame.js';
@@ -43,7 +43,13 @@ async function referencePredictions(modelId: string, ds: Dataset, indices: Int32
     const result = await session.run({
       [session.inputNames[0]]: new ortNode.Tensor('float32', batch.pixels, batch.shape),
     });
-    out.set(argmax(result[session.outputNames[0]].data as Float32Array, idx.length), offset);
+    out.set(
+      argmaxRows(
+        result[session.outputNames[0]].data as Float32Array,
+        result[session.outputNames[0]].dims[1] as number,
+      ),
+      offset,
+    );
     offset += idx.length;
   }
   await session.release();

@@ -18,7 +18,13 @@ const program = new Command('splitflare-start')
   .addOption(new Option('--encodings <list>', 'comma-separated encodings').default(ENCODINGS.join(',')))
   .parse();
 
-const opts = program.opts<{ json?: boolean; model: string; samples: number; batch: number; encodings: string }>();
+const opts = program.opts<{
+  json?: boolean;
+  model: string;
+  samples: number;
+  batch: number;
+  encodings: string;
+}>();
 const encodings = opts.encodings.split(',').map((e) => e.trim()) as Encoding[];
 for (const e of encodings) if (!ENCODINGS.includes(e)) program.error(`unknown encoding ${e}`);
 
@@ -56,10 +62,20 @@ try {
   bar?.stop();
   if (opts.json) {
     const byEncoding = Object.fromEntries(results.map(({ encoding, ...rest }) => [encoding, rest]));
-    console.log(JSON.stringify({ model: opts.model, samples: opts.samples, batch: opts.batch, encodings: byEncoding }));
+    console.log(
+      JSON.stringify({ model: opts.model, samples: opts.samples, batch: opts.batch, encodings: byEncoding }),
+    );
   } else {
     const table = new Table({
-      head: ['encoding', 'agreement', 'accuracy', 'bytes/sample', 'vs fp32', 'head ms p50', 'net+tail ms p50'],
+      head: [
+        'encoding',
+        'agreement',
+        'accuracy',
+        'bytes/sample',
+        'vs fp32',
+        'head ms p50',
+        'net+tail ms p50',
+      ],
     });
     for (const r of results) {
       table.push([

@@ -39,7 +39,18 @@ export async function startLocalWorker(opts: StartOptions = {}): Promise<LocalWo
   const configArgs = opts.config ? ['--config', opts.config] : [];
   const child = spawn(
     process.execPath,
-    [WRANGLER, 'dev', ...configArgs, '--ip', '127.0.0.1', '--port', String(port), '--show-interactive-dev-session=false', '--log-level', 'warn'],
+    [
+      WRANGLER,
+      'dev',
+      ...configArgs,
+      '--ip',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--show-interactive-dev-session=false',
+      '--log-level',
+      'warn',
+    ],
     {
       cwd: ROOT,
       env: { ...process.env, WRANGLER_SEND_METRICS: 'false', FORCE_COLOR: '0', CI: 'true' },
@@ -66,7 +77,12 @@ export async function startLocalWorker(opts: StartOptions = {}): Promise<LocalWo
   return { url, stop: () => kill(child) };
 }
 
-async function waitReady(url: string, child: ChildProcess, timeoutMs: number, output: string[]): Promise<void> {
+async function waitReady(
+  url: string,
+  child: ChildProcess,
+  timeoutMs: number,
+  output: string[],
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) {
@@ -80,7 +96,9 @@ async function waitReady(url: string, child: ChildProcess, timeoutMs: number, ou
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-  throw new Error(`wrangler dev did not become ready within ${timeoutMs} ms:\n${output.join('').slice(-4000)}`);
+  throw new Error(
+    `wrangler dev did not become ready within ${timeoutMs} ms:\n${output.join('').slice(-4000)}`,
+  );
 }
 
 async function kill(child: ChildProcess): Promise<void> {

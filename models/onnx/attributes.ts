@@ -58,10 +58,17 @@ export function attr(name: string, value: AttrValue): onnx.AttributeProto {
     return onnx.AttributeProto.create({ name, type: AttributeType.INT, i: value });
   }
   if (typeof value === 'string') {
-    return onnx.AttributeProto.create({ name, type: AttributeType.STRING, s: new TextEncoder().encode(value) });
+    return onnx.AttributeProto.create({
+      name,
+      type: AttributeType.STRING,
+      s: new TextEncoder().encode(value),
+    });
   }
-  if (Array.isArray(value)) return onnx.AttributeProto.create({ name, type: AttributeType.INTS, ints: value });
-  if ('float' in value) return onnx.AttributeProto.create({ name, type: AttributeType.FLOAT, f: value.float });
-  if ('floats' in value) return onnx.AttributeProto.create({ name, type: AttributeType.FLOATS, floats: value.floats });
+  if (Array.isArray(value))
+    return onnx.AttributeProto.create({ name, type: AttributeType.INTS, ints: value });
+  if ('float' in value)
+    return onnx.AttributeProto.create({ name, type: AttributeType.FLOAT, f: value.float });
+  if ('floats' in value)
+    return onnx.AttributeProto.create({ name, type: AttributeType.FLOATS, floats: value.floats });
   return onnx.AttributeProto.create({ name, type: AttributeType.TENSOR, t: value as onnx.ITensorProto });
 }

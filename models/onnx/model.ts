@@ -70,7 +70,8 @@ export function consumers(graph: GraphProto): Map<string, NodeProto[]> {
 export function shapeOf(v: ValueInfoProto): Array<number | string | null> {
   const dims = v.type?.tensorType?.shape?.dim ?? [];
   return dims.map((d) => {
-    if (d.dimValue !== undefined && d.dimValue !== null && toNumber(d.dimValue) > 0) return toNumber(d.dimValue);
+    if (d.dimValue !== undefined && d.dimValue !== null && toNumber(d.dimValue) > 0)
+      return toNumber(d.dimValue);
     if (d.dimParam) return d.dimParam;
     return null;
   });

@@ -1,6 +1,6 @@
 import { exports } from 'cloudflare:workers';
-import { PROBLEM_CONTENT_TYPE, type Problem } from '../../protocol/problem.js';
 import { FRAME_CONTENT_TYPE } from '../../protocol/media.js';
+import { PROBLEM_CONTENT_TYPE, type Problem } from '../../protocol/problem.js';
 
 export const BASE = 'http://splitflare.test';
 
@@ -8,7 +8,11 @@ export function call(path: string, init?: RequestInit): Promise<Response> {
   return exports.default.fetch(new Request(`${BASE}${path}`, init));
 }
 
-export function postFrame(path: string, body: Uint8Array, headers: Record<string, string> = {}): Promise<Response> {
+export function postFrame(
+  path: string,
+  body: Uint8Array,
+  headers: Record<string, string> = {},
+): Promise<Response> {
   return call(path, { method: 'POST', body, headers: { 'content-type': FRAME_CONTENT_TYPE, ...headers } });
 }
 

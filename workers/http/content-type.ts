@@ -7,9 +7,13 @@ export const requireContentType =
   async (c, next) => {
     const got = (c.req.header('content-type') ?? '').split(';')[0].trim().toLowerCase();
     if (got !== expected) {
-      throw new HttpProblem('unsupported-media-type', `Expected Content-Type ${expected}, got ${got || 'none'}.`, {
-        expected,
-      });
+      throw new HttpProblem(
+        'unsupported-media-type',
+        `Expected Content-Type ${expected}, got ${got || 'none'}.`,
+        {
+          expected,
+        },
+      );
     }
     await next();
   };

@@ -11,7 +11,10 @@ export const onError: ErrorHandler = (err, c) => {
 };
 
 export const onNotFound: NotFoundHandler = (c: Context) =>
-  problemResponse(c, new HttpProblem('not-found', `No route for ${c.req.method} ${new URL(c.req.url).pathname}`));
+  problemResponse(
+    c,
+    new HttpProblem('not-found', `No route for ${c.req.method} ${new URL(c.req.url).pathname}`),
+  );
 
 function fromHttpException(err: HTTPException): HttpProblem {
   switch (err.status) {

@@ -1,5 +1,10 @@
 import type { Context } from 'hono';
-import { PROBLEM_CONTENT_TYPE, PROBLEM_TYPES, type ProblemSlug, problemType } from '../../protocol/problem.js';
+import {
+  PROBLEM_CONTENT_TYPE,
+  PROBLEM_TYPES,
+  type ProblemSlug,
+  problemType,
+} from '../../protocol/problem.js';
 
 const TITLES: Record<ProblemSlug, string> = {
   'malformed-frame': 'Malformed tensor frame',

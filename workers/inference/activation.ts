@@ -25,9 +25,13 @@ export function decodeActivation(bytes: Uint8Array, manifest: Manifest): Activat
     throw asProblem(err, manifest);
   }
   if (!manifest.wire.encodings.includes(header.encoding)) {
-    throw new HttpProblem('encoding-not-allowed', `Encoding ${header.encoding} is not accepted by this model.`, {
-      allowed: manifest.wire.encodings,
-    });
+    throw new HttpProblem(
+      'encoding-not-allowed',
+      `Encoding ${header.encoding} is not accepted by this model.`,
+      {
+        allowed: manifest.wire.encodings,
+      },
+    );
   }
   if (!manifest.wire.granularities.includes(header.granularity)) {
     throw new HttpProblem(

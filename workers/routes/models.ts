@@ -1,5 +1,5 @@
 import { Hono } from 'hono';
-import { topK } from '../../common/topk.js';
+import { topKPredictions } from '../../common/predictions.js';
 import { encodeFrame } from '../../protocol/frame.js';
 import { FRAME_CONTENT_TYPE, ONNX_CONTENT_TYPE } from '../../protocol/media.js';
 import { requireContentType } from '../http/content-type.js';
@@ -39,7 +39,10 @@ modelsRoutes.use('/:id/*', async (c, next) => {
 
 modelsRoutes.get('/:id/manifest', (c) => {
   const { manifest } = c.get('model');
-  return c.json(manifest, 200, { 'cache-control': 'public, max-age=60', etag: `"${manifest.artifacts.head.sha256}"` });
+  return c.json(manifest, 200, {
+    'cache-control': 'public, max-age=60',
+    etag: `"${manifest.artifacts.head.sha256}"`,
+  });
 });
 
 modelsRoutes.get('/:id/head', (c) => {
@@ -65,11 +68,10 @@ modelsRoutes.post(
     const activation = decodeActivation(new Uint8Array(await c.req.arrayBuffer()), model.manifest);
     const logits = await runTail(model, activation);
     if (answer === 'json') {
-      const rows = logits.shape[0];
       return c.json({
         model: model.manifest.modelId,
         shape: logits.shape,
-        predictions: topK(logits.data, rows, k, model.manifest.labels),
+        predictions: topKPredictions(logits.data, logits.shape, k, model.manifest.labels),
       });
     }
     const frame = encodeFrame({ shape: logits.shape, data: logits.data }, { encoding: 'fp32' });

@@ -1,0 +1,47 @@
+// Browser entry point. onnxruntime-web is imported on first use (it is several
+// megabytes; pages should not pay for it before they infer), or the caller
+// passes the ort namespace it already loaded. Where the .wasm files are served
+// from is the page's business: `wasmPaths`.
+import { createSplitClient as createCoreClient, type SplitClient, type SplitClientOptions } from './core.js';
+import { type OrtLike, type OrtSessionOptions, ortSessionFactory } from './runtime/ort.js';
+import type { SessionFactory } from './runtime/types.js';
+
+export * from './core.js';
+
+/** Where ORT finds its files: a URL prefix, or the .wasm/.mjs URLs themselves. */
+export type WasmPaths = string | { wasm?: string | URL; mjs?: string | URL };
+
+export type BrowserOrt = OrtLike & { env: { wasm: { numThreads?: number; wasmPaths?: WasmPaths } } };
+
+export interface BrowserSplitClientOptions extends SplitClientOptions {
+  /** An already imported onnxruntime-web namespace; default a dynamic import of 'onnxruntime-web'. */
+  ort?: BrowserOrt;
+  wasmPaths?: WasmPaths;
+  /** WASM threads; unset leaves ORT's default (threads need a cross-origin isolated page). */
+  numThreads?: number;
+  sessionOptions?: OrtSessionOptions;
+  /** Replaces onnxruntime-web altogether. */
+  sessionFactory?: SessionFactory;
+}
+
+export function browserSessionFactory(
+  options: Pick<BrowserSplitClientOptions, 'ort' | 'wasmPaths' | 'numThreads' | 'sessionOptions'> = {},
+): SessionFactory {
+  let factory: Promise<SessionFactory> | undefined;
+  return async (model) => {
+    factory ??= (async () => {
+      const ort: BrowserOrt = options.ort ?? (await import('onnxruntime-web'));
+      if (options.wasmPaths !== undefined) ort.env.wasm.wasmPaths = options.wasmPaths;
+      if (options.numThreads !== undefined) ort.env.wasm.numThreads = options.numThreads;
+      return ortSessionFactory(ort, { executionProviders: ['wasm'], ...options.sessionOptions });
+    })();
+    return (await factory)(model);
+  };
+}
+
+export function createSplitClient(options: BrowserSplitClientOptions): SplitClient {
+  return createCoreClient({
+    ...options,
+    sessionFactory: options.sessionFactory ?? browserSessionFactory(options),
+  });
+}

@@ -1,0 +1,21 @@
+// URLs of the Worker's HTTP API, in one place.
+
+export interface Endpoints {
+  models: string;
+  manifest: string;
+  head: string;
+  infer: string;
+}
+
+export function endpoints(baseUrl: string, modelId: string): Endpoints {
+  // A trailing slash makes relative resolution keep any path prefix of the base
+  // (a Worker mounted under /splitflare/, say).
+  const base = new URL(baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`);
+  const model = `v1/models/${encodeURIComponent(modelId)}`;
+  return {
+    models: new URL('v1/models', base).href,
+    manifest: new URL(`${model}/manifest`, base).href,
+    head: new URL(`${model}/head`, base).href,
+    infer: new URL(`${model}/infer`, base).href,
+  };
+}

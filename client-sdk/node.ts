@@ -1,0 +1,37 @@
+// Node entry point: the split client on onnxruntime-web's Node build (its WASM
+// backend, the same kernels browsers and workerd run, so numbers compare).
+import * as ort from 'onnxruntime-web';
+import { createSplitClient as createCoreClient, type SplitClient, type SplitClientOptions } from './core.js';
+import { type OrtSessionOptions, ortSessionFactory } from './runtime/ort.js';
+import type { SessionFactory } from './runtime/types.js';
+
+export * from './core.js';
+
+export interface NodeSplitClientOptions extends SplitClientOptions {
+  /** WASM threads; default 1 (extra threads cost start-up and rarely pay off for a small head). */
+  numThreads?: number;
+  sessionOptions?: OrtSessionOptions;
+  /** Replaces onnxruntime-web altogether (e.g. onnxruntime-node, or a stub in tests). */
+  sessionFactory?: SessionFactory;
+}
+
+export function nodeSessionFactory(
+  options: Pick<NodeSplitClientOptions, 'numThreads' | 'sessionOptions'> = {},
+) {
+  const factory = ortSessionFactory(ort, { executionProviders: ['wasm'], ...options.sessionOptions });
+  return (model: Uint8Array) => {
+    // env.wasm is read when ORT first initialises its WASM module, i.e. at the
+    // first session; setting it here rather than at import leaves the global
+    // untouched for code that never creates a client.
+    if (options.numThreads !== undefined) ort.env.wasm.numThreads = options.numThreads;
+    else if (!ort.env.wasm.numThreads) ort.env.wasm.numThreads = 1;
+    return factory(model);
+  };
+}
+
+export function createSplitClient(options: NodeSplitClientOptions): SplitClient {
+  return createCoreClient({
+    ...options,
+    sessionFactory: options.sessionFactory ?? nodeSessionFactory(options),
+  });
+}

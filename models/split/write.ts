@@ -1,0 +1,62 @@
+// Splits a model and writes the deployable set: head.onnx, tail.onnx,
+// optionally full.onnx, and manifest.json describing them.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Manifest } from '../../protocol/manifest.js';
+import { graphOf, saveModel } from '../onnx/model.js';
+import type { ModelProto } from '../onnx/proto.js';
+import type { Cut } from './cut.js';
+import { artifactOf, buildManifest } from './manifest.js';
+import { type SplitModels, splitModel } from './splitter.js';
+
+export interface WriteSplitOptions {
+  model: ModelProto;
+  cut: Cut;
+  outDir: string;
+  modelId: string;
+  /** Where the model came from: builder config or source file name. */
+  source: string;
+  labels?: string[];
+  preprocess?: Manifest['preprocess'];
+  wire?: Partial<Manifest['wire']>;
+  /** Also write the unsplit model as full.onnx (default true): devices and benchmarks use it as the baseline. */
+  full?: boolean;
+}
+
+export const MANIFEST_FILE = 'manifest.json';
+
+export async function writeSplit(options: WriteSplitOptions): Promise<Manifest> {
+  return (await writeSplitDetailed(options)).manifest;
+}
+
+/** As writeSplit, also returning the split models and how crossing tensors were handled. */
+export async function writeSplitDetailed(
+  options: WriteSplitOptions,
+): Promise<{ manifest: Manifest; split: SplitModels }> {
+  // Reject a bad id before anything is written.
+  Manifest.shape.modelId.parse(options.modelId);
+  const split = await splitModel(options.model, options.cut);
+  await mkdir(options.outDir, { recursive: true });
+  const save = async (file: string, model: ModelProto) =>
+    artifactOf(file, await saveModel(join(options.outDir, file), model), model);
+  const head = await save('head.onnx', split.head);
+  const tail = await save('tail.onnx', split.tail);
+  const full = options.full === false ? undefined : await save('full.onnx', options.model);
+  const cutInfo = graphOf(split.head).output?.[0];
+  if (!cutInfo) throw new Error('internal: head has no output');
+  const manifest = buildManifest({
+    modelId: options.modelId,
+    source: options.source,
+    model: options.model,
+    head,
+    tail,
+    full,
+    cutId: split.cutId,
+    cut: cutInfo,
+    labels: options.labels,
+    preprocess: options.preprocess,
+    wire: options.wire,
+  });
+  await writeFile(join(options.outDir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+  return { manifest, split };
+}

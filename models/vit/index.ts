@@ -1,0 +1,10 @@
+export {
+  blockOut,
+  buildVit,
+  EMBED_OUT,
+  VIT_INPUT,
+  VIT_IR_VERSION,
+  VIT_OPSET,
+  VIT_OUTPUT,
+} from './builder.js';
+export { describeVit, REFERENCE_VIT, tokenCount, type VitConfig, validateVitConfig } from './config.js';
