@@ -3,20 +3,19 @@
 import { pathToFileURL } from 'node:url';
 import { Command } from 'commander';
 import { register as registerBuildReference } from './commands/build-reference.js';
+import { register as registerGrad } from './commands/grad.js';
 import { register as registerInspect } from './commands/inspect.js';
 import { register as registerSplit } from './commands/split.js';
 
 export function buildProgram(): Command {
   const program = new Command('splitflare-models')
-    .description('build, inspect and split ONNX vision transformers for splitflare')
+    .description('build, inspect, split and differentiate ONNX vision transformers for splitflare')
     .version('0.1.0')
     .showHelpAfterError();
   registerBuildReference(program);
   registerSplit(program);
   registerInspect(program);
-  // GRAD COMMAND: models/cli/commands/grad.ts (owned by the autodiff work)
-  // exports register(program) the same way; import it above and call it here
-  // once it exists: `registerGrad(program);`
+  registerGrad(program);
   return program;
 }
 

@@ -1,0 +1,10 @@
+import type { GradRule } from '../rule.js';
+
+/** Squeeze only changes the view: reshape g back to the input's run-time shape. */
+export const squeeze: GradRule = {
+  saves: { inputs: [0] },
+  differentiable: [0],
+  backward(ctx) {
+    return [ctx.emit.reshapeLike(ctx.grad(0)!, ctx.input(0))];
+  },
+};
