@@ -5,6 +5,7 @@ import { Command } from 'commander';
 import { register as registerBuildReference } from './commands/build-reference.js';
 import { register as registerGrad } from './commands/grad.js';
 import { register as registerInspect } from './commands/inspect.js';
+import { register as registerLora } from './commands/lora.js';
 import { register as registerSplit } from './commands/split.js';
 
 export function buildProgram(): Command {
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
   registerSplit(program);
   registerInspect(program);
   registerGrad(program);
+  registerLora(program);
   return program;
 }
 

@@ -63,3 +63,47 @@ export function parseSafetensors(file: Uint8Array): Map<string, HostTensor> {
 export async function readSafetensors(path: string): Promise<Map<string, HostTensor>> {
   return parseSafetensors(await readFile(path));
 }
+
+const DTYPE_NAME: Record<HostTensor['dtype'], string> = {
+  float32: 'F32',
+  int64: 'I64',
+  int32: 'I32',
+  bool: 'BOOL',
+};
+
+/**
+ * Serializes named tensors as safetensors, names sorted so the same tensors
+ * always give the same bytes (the file's sha256 is a stable identity).
+ */
+export function encodeSafetensors(
+  tensors: ReadonlyMap<string, HostTensor>,
+  metadata: Record<string, string> = {},
+): Uint8Array {
+  const names = [...tensors.keys()].sort();
+  const header: Record<string, unknown> = {};
+  if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
+  let offset = 0;
+  for (const name of names) {
+    const t = tensors.get(name)!;
+    header[name] = {
+      dtype: DTYPE_NAME[t.dtype],
+      shape: t.dims,
+      data_offsets: [offset, offset + t.data.byteLength],
+    };
+    offset += t.data.byteLength;
+  }
+  let json = JSON.stringify(header);
+  // Pad the header with spaces so the data starts 8-byte aligned, as the format recommends.
+  json += ' '.repeat((8 - ((8 + new TextEncoder().encode(json).byteLength) % 8)) % 8);
+  const headerBytes = new TextEncoder().encode(json);
+  const out = new Uint8Array(8 + headerBytes.byteLength + offset);
+  new DataView(out.buffer).setBigUint64(0, BigInt(headerBytes.byteLength), true);
+  out.set(headerBytes, 8);
+  let at = 8 + headerBytes.byteLength;
+  for (const name of names) {
+    const t = tensors.get(name)!;
+    out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), at);
+    at += t.data.byteLength;
+  }
+  return out;
+}

@@ -1,4 +1,5 @@
 export * from './attributes.js';
+export * from './initializers.js';
 export * from './model.js';
 export * from './proto.js';
 export * from './tensor.js';

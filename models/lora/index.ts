@@ -1,0 +1,15 @@
+export { adapterNodes, loraAName, loraBName } from './adapter-nodes.js';
+export { mergedWeight } from './delta.js';
+export { adapterSeed, initLoraA, initLoraB } from './init.js';
+export {
+  injectLora,
+  type LoraInjection,
+  type LoraOptions,
+  trainableParameterCount,
+} from './inject.js';
+export { mergeAdapters, type TrainableValues } from './merge.js';
+export { type LoraRecord, readTrainables, TRAINABLES_KEY, type TrainablesRecord } from './metadata.js';
+export type { NamePattern } from './patterns.js';
+export { trainableInputs } from './trainables.js';
+export type { AdapterSpec, FloatTensor, TrainableRole } from './types.js';
+export { type WeightLayout, weightUse } from './weight-use.js';
