@@ -24,6 +24,52 @@ export const Artifact = z.object({
 });
 export type Artifact = z.infer<typeof Artifact>;
 
+/** One trainable tensor of a split training setup: a graph input of its segment's training artifacts. */
+export const TrainableSpec = z.object({
+  name: z.string().min(1),
+  shape: z.array(z.number().int().positive()),
+  /** Which side trains it: the device (head) or the Worker (tail). */
+  owner: z.enum(['head', 'tail']),
+  role: z.enum(['lora_A', 'lora_B', 'full']),
+  /** The frozen weight a LoRA pair adapts; for `full`, the parameter itself. */
+  base: z.string().min(1),
+});
+export type TrainableSpec = z.infer<typeof TrainableSpec>;
+
+/**
+ * What split training needs besides the inference artifacts: plain-ONNX
+ * forward/backward graphs for each side, the trainables, and their initial
+ * values (a safetensors file).
+ */
+export const TrainingSpec = z.object({
+  loss: z.literal('cross-entropy'),
+  labels: TensorSpec,
+  artifacts: z.object({
+    /** pixels + head trainables → cut activation. */
+    headForward: Artifact,
+    /** pixels + head trainables + dL/d(cut) → grad.<head trainable>; absent when the head has no trainables. */
+    headBackward: Artifact.optional(),
+    /** cut + labels + tail trainables → loss, logits, grad.<tail trainable>, grad.<cut>. */
+    tailTrain: Artifact,
+    /** cut + tail trainables → logits. */
+    tailInfer: Artifact,
+    /** Initial values of every trainable (safetensors). */
+    trainables: Artifact,
+  }),
+  /** Name of the dL/d(cut) input of headBackward. */
+  cutGradInput: z.string().min(1),
+  trainables: z.array(TrainableSpec),
+  lora: z.object({
+    rank: z.number().int().positive(),
+    alpha: z.number().positive(),
+    seed: z.number().int(),
+    /** Regular-expression sources over initializer names. */
+    targets: z.array(z.string()),
+    full: z.array(z.string()),
+  }),
+});
+export type TrainingSpec = z.infer<typeof TrainingSpec>;
+
 export const Manifest = z.object({
   schema: z.literal('splitflare.manifest/1'),
   modelId: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/),
@@ -44,6 +90,8 @@ export const Manifest = z.object({
     granularities: z.array(z.enum(GRANULARITIES)).min(1),
     maxBatch: z.number().int().positive(),
   }),
+  /** Present when the model was built for split fine-tuning. */
+  training: TrainingSpec.optional(),
   /** Class names, index-aligned with the output logits. */
   labels: z.array(z.string()).optional(),
   /** How to turn an image into the input tensor. */

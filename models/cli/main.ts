@@ -7,6 +7,7 @@ import { register as registerGrad } from './commands/grad.js';
 import { register as registerInspect } from './commands/inspect.js';
 import { register as registerLora } from './commands/lora.js';
 import { register as registerSplit } from './commands/split.js';
+import { register as registerTrainArtifacts } from './commands/train-artifacts.js';
 
 export function buildProgram(): Command {
   const program = new Command('splitflare-models')
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   registerInspect(program);
   registerGrad(program);
   registerLora(program);
+  registerTrainArtifacts(program);
   return program;
 }
 

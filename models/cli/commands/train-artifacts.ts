@@ -1,0 +1,74 @@
+// `train-artifacts`: the split plus head_forward / head_backward / tail_train /
+// tail_infer graphs, initial trainables and a manifest with a `training` part.
+import { basename } from 'node:path';
+import type { Command } from 'commander';
+import { loadModel } from '../../onnx/model.js';
+import { parseCut } from '../../split/cut.js';
+import { writeTrainingArtifacts } from '../../training/artifacts.js';
+import { REFERENCE_RECIPE } from '../../training/recipe.js';
+import { integer, modelIdFromPath, positiveInt, stringList } from '../options.js';
+
+interface Options {
+  cut: string;
+  out: string;
+  modelId?: string;
+  targets?: string[];
+  full?: string[];
+  rank: number;
+  alpha?: number;
+  seed: number;
+}
+
+const regexps = (sources: string[]) => sources.filter((s) => s.length > 0).map((s) => new RegExp(s));
+
+export function register(program: Command): void {
+  program
+    .command('train-artifacts')
+    .description('split a model and generate the plain-ONNX training graphs of each side with LoRA adapters')
+    .argument('<model>', 'input .onnx file')
+    .requiredOption('--cut <cut>', 'embed | block:<k> | tensor:<name>')
+    .requiredOption('-o, --out <dir>', 'output directory')
+    .option('--model-id <id>', 'manifest model id (default: from the file name)')
+    .option(
+      '--targets <regexps>',
+      'comma-separated patterns of weights that get LoRA adapters',
+      stringList,
+      REFERENCE_RECIPE.targets.map((r) => r.source),
+    )
+    .option(
+      '--full <regexps>',
+      'comma-separated patterns of parameters trained in full',
+      stringList,
+      REFERENCE_RECIPE.full.map((r) => r.source),
+    )
+    .option('--rank <r>', 'LoRA rank', positiveInt, REFERENCE_RECIPE.rank)
+    .option('--alpha <a>', 'LoRA alpha (scale = alpha / rank); default 2 × rank', Number)
+    .option('--seed <n>', 'seed of the LoRA A initialisation', integer, REFERENCE_RECIPE.seed)
+    .action(async (file: string, opts: Options) => {
+      const manifest = await writeTrainingArtifacts({
+        model: await loadModel(file),
+        cut: parseCut(opts.cut),
+        outDir: opts.out,
+        modelId: opts.modelId ?? modelIdFromPath(file),
+        source: basename(file),
+        recipe: {
+          targets: regexps(opts.targets ?? []),
+          full: regexps(opts.full ?? []),
+          rank: opts.rank,
+          alpha: opts.alpha ?? 2 * opts.rank,
+          seed: opts.seed,
+        },
+      });
+      const training = manifest.training!;
+      for (const owner of ['head', 'tail'] as const) {
+        const mine = training.trainables.filter((t) => t.owner === owner);
+        const n = mine.reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1), 0);
+        console.log(`${owner}: ${mine.length} trainable tensors, ${n} parameters`);
+      }
+      console.log(
+        `wrote ${Object.values(training.artifacts)
+          .map((a) => a.file)
+          .join(', ')} and manifest.json to ${opts.out}`,
+      );
+    });
+}

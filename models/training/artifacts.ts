@@ -1,0 +1,146 @@
+// Training artifacts for one cut: the four plain-ONNX graphs split
+// fine-tuning runs (head forward and backward on the device, tail train and
+// infer on the Worker), the trainables' initial values, and a manifest that
+// lists them. Adapters are injected per segment after the split, so the
+// splitter sees the unadapted graph.
+import { createHash } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Artifact, Manifest, TrainableSpec, TrainingSpec } from '../../protocol/manifest.js';
+import { differentiate } from '../autodiff/index.js';
+import { encodeSafetensors } from '../io/safetensors.js';
+import { type AdapterSpec, injectLora } from '../lora/index.js';
+import { encodeModel, graphOf } from '../onnx/model.js';
+import type { ModelProto } from '../onnx/proto.js';
+import type { HostTensor } from '../onnx/tensor.js';
+import type { Cut } from '../split/index.js';
+import { type WriteSplitOptions, writeSplitDetailed } from '../split/index.js';
+import type { AdapterRecipe } from './recipe.js';
+
+export const TRAINING_FILES = {
+  headForward: 'head_forward.onnx',
+  headBackward: 'head_backward.onnx',
+  tailTrain: 'tail_train.onnx',
+  tailInfer: 'tail_infer.onnx',
+  trainables: 'trainables.safetensors',
+} as const;
+
+export interface TrainingArtifactsOptions extends Omit<WriteSplitOptions, 'cut'> {
+  cut: Cut;
+  recipe: AdapterRecipe;
+}
+
+interface Side {
+  model: ModelProto;
+  adapters: AdapterSpec[];
+  initial: Record<string, HostTensor>;
+}
+
+function initializerNames(model: ModelProto): string[] {
+  return (graphOf(model).initializer ?? []).map((t) => t.name ?? '');
+}
+
+/** Adapters for the weights of `model` the recipe selects; a side with none stays as it is. */
+function adaptSide(model: ModelProto, recipe: AdapterRecipe): Side {
+  const names = initializerNames(model);
+  const pick = (res: RegExp[]) => names.filter((n) => res.some((re) => re.test(n)));
+  const targets = pick(recipe.targets);
+  const full = pick(recipe.full);
+  if (targets.length === 0 && full.length === 0) return { model, adapters: [], initial: {} };
+  const injected = injectLora(model, {
+    targets,
+    full,
+    rank: recipe.rank,
+    alpha: recipe.alpha,
+    seed: recipe.seed,
+  });
+  return { model: injected.model, adapters: injected.adapters, initial: injected.initial };
+}
+
+function artifact(file: string, bytes: Uint8Array, parameters: number): Artifact {
+  return {
+    file,
+    sha256: createHash('sha256').update(bytes).digest('hex'),
+    bytes: bytes.byteLength,
+    parameters,
+  };
+}
+
+const count = (adapters: AdapterSpec[]) =>
+  adapters.reduce((a, s) => a + s.shape.reduce((x, y) => x * y, 1), 0);
+
+/** Writes the inference split plus the training artifacts, and returns the manifest with its `training` part. */
+export async function writeTrainingArtifacts(o: TrainingArtifactsOptions): Promise<Manifest> {
+  const { manifest, split } = await writeSplitDetailed(o);
+  const cut = manifest.cut.tensor.name;
+  const head = adaptSide(split.head, o.recipe);
+  const tail = adaptSide(split.tail, o.recipe);
+  const headNames = head.adapters.map((a) => a.name);
+  const tailNames = tail.adapters.map((a) => a.name);
+  const cutGradInput = `grad_in.${cut}`;
+
+  const save = async (file: string, model: ModelProto, parameters: number) => {
+    const bytes = encodeModel(model);
+    await writeFile(join(o.outDir, file), bytes);
+    return artifact(file, bytes, parameters);
+  };
+  const headForward = await save(TRAINING_FILES.headForward, head.model, count(head.adapters));
+  const headBackward =
+    headNames.length > 0
+      ? await save(
+          TRAINING_FILES.headBackward,
+          differentiate(head.model, { wrt: headNames, seed: { output: cut, gradInput: cutGradInput } }),
+          count(head.adapters),
+        )
+      : undefined;
+  const tailTrain = await save(
+    TRAINING_FILES.tailTrain,
+    differentiate(tail.model, { wrt: [...tailNames, cut], loss: 'cross-entropy' }),
+    count(tail.adapters),
+  );
+  const tailInfer = await save(TRAINING_FILES.tailInfer, tail.model, count(tail.adapters));
+
+  const initial = new Map<string, HostTensor>([
+    ...Object.entries(head.initial),
+    ...Object.entries(tail.initial),
+  ]);
+  const trainablesBytes = encodeSafetensors(initial);
+  await writeFile(join(o.outDir, TRAINING_FILES.trainables), trainablesBytes);
+
+  const spec =
+    (owner: 'head' | 'tail') =>
+    (a: AdapterSpec): TrainableSpec => ({
+      name: a.name,
+      shape: a.shape,
+      owner,
+      role: a.role,
+      base: a.base,
+    });
+  const training: TrainingSpec = {
+    loss: 'cross-entropy',
+    labels: { name: 'labels', shape: ['batch'], dtype: 'int64' },
+    artifacts: {
+      headForward,
+      ...(headBackward ? { headBackward } : {}),
+      tailTrain,
+      tailInfer,
+      trainables: artifact(
+        TRAINING_FILES.trainables,
+        trainablesBytes,
+        count(head.adapters) + count(tail.adapters),
+      ),
+    },
+    cutGradInput,
+    trainables: [...head.adapters.map(spec('head')), ...tail.adapters.map(spec('tail'))],
+    lora: {
+      rank: o.recipe.rank,
+      alpha: o.recipe.alpha,
+      seed: o.recipe.seed,
+      targets: o.recipe.targets.map((r) => r.source),
+      full: o.recipe.full.map((r) => r.source),
+    },
+  };
+  const withTraining: Manifest = { ...manifest, training };
+  await writeFile(join(o.outDir, 'manifest.json'), `${JSON.stringify(withTraining, null, 2)}\n`);
+  return withTraining;
+}
