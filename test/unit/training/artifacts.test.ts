@@ -103,7 +103,9 @@ describe.each<[string, Cut]>([
       seed: REFERENCE_RECIPE.seed,
     });
     for (const [name, t] of Object.entries(whole.initial)) {
-      expect(Array.from(t.data.slice(0, 8))).toEqual(Array.from(initial.get(name)!.data.slice(0, 8)));
+      expect(Array.from(t.data.slice(0, 8))).toEqual(
+        Array.from((initial.get(name)!.data as Float32Array).slice(0, 8)),
+      );
     }
     const names = training.trainables.map((t) => t.name);
     const grad = differentiate(whole.model, { wrt: names, loss: 'cross-entropy' });
