@@ -21,12 +21,20 @@ export interface CentralTrainOptions {
   batchSize: number;
   seed: number;
   augment?: { maxShift: number };
+  /**
+   * onnxruntime intra-op threads. Default 1: multi-threaded kernels sum in a
+   * varying order, and a seeded run should give the same weights every time.
+   */
+  threads?: number;
   onStep?: (info: { epoch: number; step: number; stepsPerEpoch: number; loss: number }) => void;
   onEpoch?: (info: { epoch: number; meanLoss: number }) => Promise<void> | void;
 }
 
 export async function trainCentral(o: CentralTrainOptions): Promise<void> {
-  const session = await GradSession.create(o.gradModel, { intraOpNumThreads: 0 });
+  const session = await GradSession.create(o.gradModel, {
+    intraOpNumThreads: o.threads ?? 1,
+    interOpNumThreads: 1,
+  });
   const random = mulberry32(o.seed);
   // The normalized value of a black pixel fills the space a shift uncovers.
   const fill = -o.dataset.normalization.mean[0] / o.dataset.normalization.std[0];
