@@ -1,0 +1,22 @@
+// Types of the RPC between the Worker's routes and the Durable Objects. RPC
+// errors lose their class on the way back, so expected failures come back as
+// values the routes turn into problem+json; only bugs throw.
+import type { ProblemSlug } from '../protocol/problem.js';
+
+export type RpcResult<T> = { ok: true; value: T } | RpcFailure;
+
+export interface RpcFailure {
+  ok: false;
+  /** Problem type slug (protocol/problem.ts). */
+  problem: ProblemSlug;
+  detail: string;
+  /** Seconds, for 429/503 answers. */
+  retryAfter?: number;
+  extensions?: Record<string, unknown>;
+}
+
+export const ok = <T>(value: T): RpcResult<T> => ({ ok: true, value });
+
+export function fail(problem: ProblemSlug, detail: string, extra: Omit<RpcFailure, 'ok' | 'problem' | 'detail'> = {}): RpcFailure {
+  return { ok: false, problem, detail, ...extra };
+}

@@ -1,0 +1,99 @@
+// The tail's trainable tensors, held as views into one flat float32 buffer in
+// manifest order: the optimizer updates the views in place, and persisting is
+// one write of the flat buffer, with no per-step copies.
+import { encodeSafetensors, parseSafetensors } from '../../common/safetensors.js';
+import type { TrainableSpec, TrainingSpec } from '../../protocol/manifest.js';
+
+export interface TailParams {
+  readonly specs: readonly TrainableSpec[];
+  readonly flat: Float32Array;
+  /** One view into `flat` per trainable, keyed by its graph input name. */
+  readonly views: Record<string, Float32Array>;
+}
+
+const sizeOf = (spec: TrainableSpec) => spec.shape.reduce((a, b) => a * b, 1);
+
+export function tailSpecs(training: TrainingSpec): TrainableSpec[] {
+  return training.trainables.filter((t) => t.owner === 'tail');
+}
+
+export function tailParams(specs: readonly TrainableSpec[], flat: Float32Array): TailParams {
+  const total = specs.reduce((n, s) => n + sizeOf(s), 0);
+  if (flat.length !== total) {
+    throw new RangeError(`${flat.length} values for tail trainables of ${total} elements`);
+  }
+  const views: Record<string, Float32Array> = {};
+  let at = 0;
+  for (const spec of specs) {
+    const n = sizeOf(spec);
+    views[spec.name] = flat.subarray(at, at + n);
+    at += n;
+  }
+  return { specs, flat, views };
+}
+
+/** Bytes of the flat buffer, for storage (a view, not a copy). */
+export function paramBytes(params: TailParams): Uint8Array {
+  return new Uint8Array(params.flat.buffer, params.flat.byteOffset, params.flat.byteLength);
+}
+
+/** The inverse of paramBytes; copies so the floats are aligned and owned. */
+export function paramsFromBytes(specs: readonly TrainableSpec[], bytes: Uint8Array): TailParams {
+  const flat = new Float32Array(bytes.length / 4);
+  new Uint8Array(flat.buffer).set(bytes);
+  return tailParams(specs, flat);
+}
+
+/**
+ * Reads the tail trainables out of a safetensors file. Every tail trainable
+ * must be there as finite float32 of its manifest shape; head trainables are
+ * ignored (the file may hold a whole version); anything else is refused.
+ * Returns an error message instead of throwing: the bytes come from outside.
+ */
+export function parseTail(
+  training: TrainingSpec,
+  bytes: Uint8Array,
+): { ok: true; params: TailParams } | { ok: false; error: string } {
+  let tensors: ReturnType<typeof parseSafetensors>;
+  try {
+    tensors = parseSafetensors(bytes);
+  } catch (err) {
+    return { ok: false, error: `the tail is not a safetensors file: ${(err as Error).message}` };
+  }
+  const known = new Set(training.trainables.map((t) => t.name));
+  for (const name of tensors.keys()) {
+    if (!known.has(name))
+      return { ok: false, error: `the tail holds ${JSON.stringify(name)}, not a trainable` };
+  }
+  const specs = tailSpecs(training);
+  const params = tailParams(specs, new Float32Array(specs.reduce((n, s) => n + sizeOf(s), 0)));
+  for (const spec of specs) {
+    const t = tensors.get(spec.name);
+    if (!t) return { ok: false, error: `the tail lacks ${spec.name}` };
+    if (t.dtype !== 'float32' || t.dims.join(',') !== spec.shape.join(',')) {
+      return {
+        ok: false,
+        error: `${spec.name} is ${t.dtype} [${t.dims}], expected float32 [${spec.shape}]`,
+      };
+    }
+    const data = t.data;
+    for (let i = 0; i < data.length; i++) {
+      if (!Number.isFinite(data[i])) return { ok: false, error: `${spec.name}[${i}] is ${data[i]}` };
+    }
+    params.views[spec.name].set(data);
+  }
+  return { ok: true, params };
+}
+
+/** The tail trainables as safetensors (names sorted: same values, same bytes). */
+export function tailSafetensors(params: TailParams): Uint8Array<ArrayBuffer> {
+  // encodeSafetensors allocates a fresh (never shared) buffer.
+  return encodeSafetensors(
+    new Map(
+      params.specs.map((s) => [
+        s.name,
+        { dtype: 'float32' as const, dims: [...s.shape], data: params.views[s.name] },
+      ]),
+    ),
+  ) as Uint8Array<ArrayBuffer>;
+}

@@ -1,0 +1,105 @@
+// The federated fine-tuning API: what admins, devices, Workers and Durable
+// Objects exchange about a federation. Validated with zod on every side.
+import { z } from 'zod';
+import { ENCODINGS } from './encoding.js';
+
+export const FederationId = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lower-case letters, digits and dashes');
+export const DeviceId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/);
+
+export const OptimizerConfig = z.discriminatedUnion('kind', [
+  z.object({
+    kind: z.literal('sgd'),
+    lr: z.number().positive().max(10),
+    momentum: z.number().min(0).max(0.999).default(0),
+    weightDecay: z.number().min(0).max(1).default(0),
+  }),
+  z.object({
+    kind: z.literal('adamw'),
+    lr: z.number().positive().max(10),
+    weightDecay: z.number().min(0).max(1).default(0.01),
+  }),
+]);
+export type OptimizerConfig = z.infer<typeof OptimizerConfig>;
+
+/** Everything an admin decides when creating a federation. */
+export const FederationConfig = z
+  .object({
+    /** A bundled model whose manifest has a `training` part. */
+    modelId: z.string().min(1),
+    rounds: z.number().int().positive().max(10_000),
+    clientsPerRound: z.number().int().positive().max(1000),
+    /** Minimum submissions for a round to publish at its deadline. */
+    quorum: z.number().int().positive().max(1000),
+    roundDeadlineSeconds: z.number().positive().max(7 * 24 * 3600),
+    localEpochs: z.number().int().positive().max(100),
+    batchSize: z.number().int().positive().max(1024),
+    uplink: z.enum(ENCODINGS),
+    downlink: z.enum(ENCODINGS),
+    /** Bytes (activations up + gradients down) one client may move in one round. */
+    budgetBytesPerRound: z.number().int().positive(),
+    headOptimizer: OptimizerConfig,
+    tailOptimizer: OptimizerConfig,
+    /** Seeds client selection. */
+    seed: z.number().int().default(0),
+  })
+  .refine((c) => c.quorum <= c.clientsPerRound, { message: 'quorum must not exceed clientsPerRound', path: ['quorum'] });
+export type FederationConfig = z.infer<typeof FederationConfig>;
+export type FederationConfigInput = z.input<typeof FederationConfig>;
+
+export const ROUND_STATUSES = ['open', 'training', 'aggregating', 'published', 'failed'] as const;
+export type RoundStatus = (typeof ROUND_STATUSES)[number];
+
+/** What a selected device needs to take part in a round. */
+export const Ticket = z.object({
+  federationId: FederationId,
+  deviceId: DeviceId,
+  round: z.number().int().nonnegative(),
+  /** Version of the global adapters this round starts from (head and tail are published together). */
+  version: z.number().int().nonnegative(),
+  modelId: z.string(),
+  cut: z.string(),
+  uplink: z.enum(ENCODINGS),
+  downlink: z.enum(ENCODINGS),
+  batchSize: z.number().int().positive(),
+  localEpochs: z.number().int().positive(),
+  budgetBytes: z.number().int().positive(),
+  /** Unix milliseconds. */
+  deadline: z.number().int(),
+  headOptimizer: OptimizerConfig,
+});
+export type Ticket = z.infer<typeof Ticket>;
+
+/** Metrics a device reports with its update, from its own local data. */
+export const ClientMetrics = z.object({
+  meanLoss: z.number().nonnegative().finite(),
+  accuracy: z.number().min(0).max(1),
+  steps: z.number().int().nonnegative(),
+});
+export type ClientMetrics = z.infer<typeof ClientMetrics>;
+
+export const RoundRecord = z.object({
+  round: z.number().int().nonnegative(),
+  status: z.enum(ROUND_STATUSES),
+  selected: z.array(DeviceId),
+  participants: z.number().int().nonnegative(),
+  samples: z.number().int().nonnegative(),
+  meanLoss: z.number().nullable(),
+  clientAccuracy: z.number().nullable(),
+  uplinkBytes: z.number().int().nonnegative(),
+  downlinkBytes: z.number().int().nonnegative(),
+  openedAt: z.number().int(),
+  closedAt: z.number().int().nullable(),
+  /** The version this round published, if it did. */
+  publishedVersion: z.number().int().nullable(),
+});
+export type RoundRecord = z.infer<typeof RoundRecord>;
+
+export const FederationState = z.object({
+  id: FederationId,
+  config: FederationConfig,
+  status: z.enum(['running', 'finished', 'closed']),
+  devices: z.number().int().nonnegative(),
+  currentRound: RoundRecord.nullable(),
+  latestVersion: z.number().int().nonnegative(),
+});
+export type FederationState = z.infer<typeof FederationState>;
