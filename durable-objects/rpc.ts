@@ -17,6 +17,10 @@ export interface RpcFailure {
 
 export const ok = <T>(value: T): RpcResult<T> => ({ ok: true, value });
 
-export function fail(problem: ProblemSlug, detail: string, extra: Omit<RpcFailure, 'ok' | 'problem' | 'detail'> = {}): RpcFailure {
+export function fail(
+  problem: ProblemSlug,
+  detail: string,
+  extra: Omit<RpcFailure, 'ok' | 'problem' | 'detail'> = {},
+): RpcFailure {
   return { ok: false, problem, detail, ...extra };
 }

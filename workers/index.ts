@@ -1,5 +1,8 @@
 import { createApp } from './app.js';
 
+export { FederationCoordinator } from '../durable-objects/coordinator/index.js';
+export { ClientSession } from '../durable-objects/session/index.js';
+
 const app = createApp();
 
 export default {

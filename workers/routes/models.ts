@@ -57,6 +57,34 @@ modelsRoutes.get('/:id/head', (c) => {
   });
 });
 
+/** Device-side training artifacts named in manifest.training.artifacts (the tail side stays on the Worker). */
+modelsRoutes.get('/:id/training/:artifact', (c) => {
+  const { manifest, training } = c.get('model');
+  const name = c.req.param('artifact');
+  const spec = manifest.training?.artifacts;
+  const bytes =
+    name === 'headForward'
+      ? training?.headForward
+      : name === 'headBackward'
+        ? training?.headBackward
+        : undefined;
+  const artifact =
+    name === 'headForward' ? spec?.headForward : name === 'headBackward' ? spec?.headBackward : undefined;
+  if (!bytes || !artifact) {
+    throw new HttpProblem(
+      'not-found',
+      `Model ${manifest.modelId} has no device training artifact "${name}".`,
+    );
+  }
+  const etag = `"${artifact.sha256}"`;
+  if (c.req.header('if-none-match') === etag) return c.body(null, 304, { etag });
+  return c.body(bytes, 200, {
+    'content-type': ONNX_CONTENT_TYPE,
+    'cache-control': 'public, max-age=31536000, immutable',
+    etag,
+  });
+});
+
 modelsRoutes.post(
   '/:id/infer',
   limitBody(MAX_INFER_BODY_BYTES),

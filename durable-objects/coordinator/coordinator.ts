@@ -1,0 +1,347 @@
+// One Durable Object per federation: enrolment, rounds, client selection,
+// streaming FedAvg and the published adapter versions. Devices touch it twice
+// per round (join, submit), never per training step.
+//
+// Every state change happens in one synchronous SQLite transaction that
+// commits before the method returns, and the alarm is re-pointed in the same
+// turn, so an acknowledged call survives eviction and is never half-applied.
+import { DurableObject } from 'cloudflare:workers';
+import {
+  ClientMetrics,
+  DeviceId,
+  type FederationConfigInput,
+  type FederationState,
+  type RoundRecord,
+  type Ticket,
+} from '../../protocol/federation.js';
+import type { TrainableSpec } from '../../protocol/manifest.js';
+import { fail, ok, type RpcResult } from '../rpc.js';
+import { EncodedCache, encodeAdapters } from './adapters.js';
+import { accumulate } from './fedavg.js';
+import { AdapterSide, CreateInput, canonicalJson, SubmitInput, Version } from './inputs.js';
+import { federationState, history } from './records.js';
+import { alarmTarget, closeIfDue, endRound, isLive, openRound } from './rounds.js';
+import { CoordinatorStore, type FederationRow } from './storage.js';
+import { readTensors } from './update.js';
+
+export interface CreateFederation {
+  id: string;
+  config: FederationConfigInput;
+  trainables: TrainableSpec[];
+  /** safetensors holding every trainable's initial value (both sides): version 0. */
+  initial: Uint8Array;
+  /** The model's cut id (manifest.cut.id), copied into tickets; '' when absent. */
+  cut?: string;
+}
+
+export interface SubmitUpdate {
+  deviceId: string;
+  round: number;
+  sampleCount: number;
+  /** safetensors of the head trainables after local training. */
+  head: Uint8Array;
+  /** safetensors of the tail trainables after local training (from the client's session). */
+  tail: Uint8Array;
+  metrics: ClientMetrics;
+  uplinkBytes: number;
+  downlinkBytes: number;
+  idempotencyKey: string;
+}
+
+export interface SubmitResult {
+  round: number;
+  participants: number;
+  /** True when this was a retry of an update already applied (same device, same idempotency key). */
+  duplicate: boolean;
+}
+
+const UNKNOWN = fail('unknown-federation', 'No federation exists with this id.');
+const FINISHED = fail('federation-finished', 'The federation has finished or was closed.');
+
+export class FederationCoordinator extends DurableObject<Env> {
+  private readonly store: CoordinatorStore;
+  private readonly encoded = new EncodedCache();
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.store = new CoordinatorStore(ctx.storage.sql);
+    // Heals a live round whose alarm went missing, which would otherwise stay
+    // open until some request happened to arrive after its deadline.
+    void ctx.blockConcurrencyWhile(async () => {
+      if (!this.store.exists()) return;
+      const target = alarmTarget(this.store);
+      if (target !== null && (await ctx.storage.getAlarm()) !== target) await ctx.storage.setAlarm(target);
+    });
+  }
+
+  async create(input: CreateFederation): Promise<RpcResult<FederationState>> {
+    const parsed = CreateInput.safeParse(input);
+    if (!parsed.success) return fail('bad-request', `Invalid federation: ${parsed.error.message}`);
+    const { id, config, trainables, initial, cut } = parsed.data;
+    const existing = this.store.federation();
+    if (existing) {
+      const same =
+        existing.id === id &&
+        canonicalJson(existing.config) === canonicalJson(config) &&
+        canonicalJson(existing.trainables) === canonicalJson(trainables);
+      if (same) return ok(federationState(this.store, existing));
+      return fail(
+        'federation-exists',
+        `Federation ${existing.id} already exists with a different configuration.`,
+      );
+    }
+    const values = readTensors(initial, trainables, 'initial adapters');
+    if (!values.ok) return fail('bad-request', values.reason);
+    const fed: FederationRow = {
+      id,
+      config,
+      trainables,
+      cut: cut ?? '',
+      status: 'created',
+      currentRound: null,
+      latestVersion: 0,
+      createdAt: Date.now(),
+    };
+    this.ctx.storage.transactionSync(() => {
+      this.store.migrate();
+      this.store.insertFederation(fed);
+      for (const [name, data] of values.value) this.store.writeAdapter(0, name, data);
+    });
+    return ok(federationState(this.store, fed));
+  }
+
+  async enroll(deviceId: string): Promise<RpcResult<{ deviceId: string; enrolledAt: number }>> {
+    if (!this.store.exists()) return UNKNOWN;
+    if (!DeviceId.safeParse(deviceId).success) return fail('bad-request', 'Invalid device id.');
+    return this.change((now, fed) => {
+      if (fed.status === 'finished' || fed.status === 'closed') return FINISHED;
+      const enrolledAt = this.store.enrolledAt(deviceId);
+      if (enrolledAt !== null) return ok({ deviceId, enrolledAt });
+      this.store.enroll(deviceId, now);
+      return ok({ deviceId, enrolledAt: now });
+    });
+  }
+
+  async start(): Promise<RpcResult<RoundRecord>> {
+    if (!this.store.exists()) return UNKNOWN;
+    return this.change((now, fed, moved) => {
+      if (fed.status === 'finished' || fed.status === 'closed') return FINISHED;
+      if (fed.status !== 'created') {
+        return fail('conflict', 'The federation has already started.', {
+          extensions: { reason: 'already-started' },
+        });
+      }
+      if (this.store.deviceCount() === 0) {
+        return fail('conflict', 'No devices are enrolled.', { extensions: { reason: 'no-devices' } });
+      }
+      this.store.setStatus('running');
+      openRound(this.store, fed, 0, now);
+      moved();
+      return ok(federationState(this.store, this.store.federation()!).currentRound!);
+    });
+  }
+
+  async join(deviceId: string): Promise<RpcResult<{ ticket: Ticket; tail: Uint8Array<ArrayBuffer> }>> {
+    if (!this.store.exists()) return UNKNOWN;
+    if (!DeviceId.safeParse(deviceId).success) return fail('bad-request', 'Invalid device id.');
+    const joined = await this.change((now, fed): RpcResult<Ticket> => {
+      if (fed.status === 'finished' || fed.status === 'closed') return FINISHED;
+      if (this.store.enrolledAt(deviceId) === null)
+        return fail('not-enrolled', `Device ${deviceId} is not enrolled.`);
+      const round = fed.currentRound === null ? null : this.store.round(fed.currentRound);
+      if (!round || !isLive(round)) return fail('no-open-round', 'No round is open.');
+      const selection = this.store.selection(round.round, deviceId);
+      if (!selection) {
+        return fail('not-selected', `Device ${deviceId} is not selected for round ${round.round}.`, {
+          extensions: { round: round.round },
+        });
+      }
+      if (selection.joinedAt === null) this.store.markJoined(round.round, deviceId, now);
+      if (round.status === 'open') this.store.setRoundStatus(round.round, 'training');
+      const { config } = fed;
+      return ok({
+        federationId: fed.id,
+        deviceId,
+        round: round.round,
+        version: round.baseVersion,
+        modelId: config.modelId,
+        cut: fed.cut,
+        uplink: config.uplink,
+        downlink: config.downlink,
+        batchSize: config.batchSize,
+        localEpochs: config.localEpochs,
+        budgetBytes: config.budgetBytesPerRound,
+        deadline: round.deadline,
+        headOptimizer: config.headOptimizer,
+      });
+    });
+    if (!joined.ok) return joined;
+    const ticket = joined.value;
+    return ok({ ticket, tail: this.adapterBytes(ticket.version, 'tail') });
+  }
+
+  async adapters(
+    version: number,
+    side: 'head' | 'tail' | 'all',
+  ): Promise<RpcResult<Uint8Array<ArrayBuffer>>> {
+    const fed = this.store.federation();
+    if (!fed) return UNKNOWN;
+    if (!Version.safeParse(version).success)
+      return fail('bad-request', 'version must be a non-negative integer.');
+    if (!AdapterSide.safeParse(side).success) return fail('bad-request', 'side must be head, tail or all.');
+    if (version > fed.latestVersion) {
+      return fail('not-found', `Version ${version} is not published (latest is ${fed.latestVersion}).`);
+    }
+    return ok(this.adapterBytes(version, side));
+  }
+
+  async submit(input: SubmitUpdate): Promise<RpcResult<SubmitResult>> {
+    if (!this.store.exists()) return UNKNOWN;
+    const parsed = SubmitInput.safeParse(input);
+    if (!parsed.success) return fail('bad-request', `Invalid submission: ${parsed.error.message}`);
+    const s = parsed.data;
+    return this.change((now, fed, moved): RpcResult<SubmitResult> => {
+      // A retry must be recognised before anything else: its first attempt
+      // may have been the one that closed the round.
+      const prior = this.store.submission(s.round, s.deviceId);
+      if (prior) {
+        if (prior.idempotencyKey !== s.idempotencyKey) {
+          return fail(
+            'duplicate-submission',
+            `Device ${s.deviceId} already submitted an update for round ${s.round}.`,
+          );
+        }
+        const { participants } = this.store.roundTotals(s.round);
+        return ok({ round: s.round, participants, duplicate: true });
+      }
+      if (fed.status === 'closed') return FINISHED;
+      const round = fed.currentRound === null ? null : this.store.round(fed.currentRound);
+      if (!round) return fail('no-open-round', 'The federation has not started.');
+      if (this.store.enrolledAt(s.deviceId) === null) {
+        return fail('not-enrolled', `Device ${s.deviceId} is not enrolled.`);
+      }
+      if (s.round < round.round || (s.round === round.round && !isLive(round))) {
+        return fail('round-closed', `Round ${s.round} has closed.`, { extensions: { round: round.round } });
+      }
+      if (fed.status === 'finished') return FINISHED;
+      if (s.round > round.round) {
+        return fail('wrong-round', `Round ${s.round} is not the current round (${round.round}).`, {
+          extensions: { round: round.round },
+        });
+      }
+      if (!this.store.selection(round.round, s.deviceId)) {
+        return fail('not-selected', `Device ${s.deviceId} is not selected for round ${round.round}.`, {
+          extensions: { round: round.round },
+        });
+      }
+      if (!Number.isSafeInteger(s.sampleCount) || s.sampleCount <= 0) {
+        return fail('invalid-update', 'sampleCount must be a positive integer.');
+      }
+      const metrics = ClientMetrics.safeParse(s.metrics);
+      if (!metrics.success) return fail('invalid-update', `Invalid metrics: ${metrics.error.message}`);
+      const headSpecs = fed.trainables.filter((t) => t.owner === 'head');
+      const tailSpecs = fed.trainables.filter((t) => t.owner === 'tail');
+      const head = readTensors(s.head, headSpecs, 'head update');
+      if (!head.ok) return fail('invalid-update', head.reason);
+      const tail = readTensors(s.tail, tailSpecs, 'tail update');
+      if (!tail.ok) return fail('invalid-update', tail.reason);
+
+      this.store.insertSubmission({
+        round: round.round,
+        deviceId: s.deviceId,
+        idempotencyKey: s.idempotencyKey,
+        sampleCount: s.sampleCount,
+        meanLoss: metrics.data.meanLoss,
+        accuracy: metrics.data.accuracy,
+        steps: metrics.data.steps,
+        uplinkBytes: s.uplinkBytes,
+        downlinkBytes: s.downlinkBytes,
+        submittedAt: now,
+      });
+      for (const values of [head.value, tail.value]) {
+        for (const [name, data] of values) {
+          const acc = this.store.readAccumulator(round.round, name, data.length);
+          accumulate(acc, data, s.sampleCount);
+          this.store.writeAccumulator(round.round, name, acc);
+        }
+      }
+      if (round.status === 'open') this.store.setRoundStatus(round.round, 'training');
+      const { participants } = this.store.roundTotals(round.round);
+      if (participants === this.store.selected(round.round).length) {
+        endRound(this.store, fed, round, 'publish', now);
+        moved();
+      }
+      return ok({ round: round.round, participants, duplicate: false });
+    });
+  }
+
+  async state(): Promise<RpcResult<FederationState>> {
+    if (!this.store.exists()) return UNKNOWN;
+    return this.change((_now, fed) => ok(federationState(this.store, fed)));
+  }
+
+  async history(): Promise<RpcResult<RoundRecord[]>> {
+    if (!this.store.exists()) return UNKNOWN;
+    return this.change(() => ok(history(this.store)));
+  }
+
+  async close(): Promise<RpcResult<FederationState>> {
+    if (!this.store.exists()) return UNKNOWN;
+    return this.change((now, fed, moved) => {
+      if (fed.status === 'running' && fed.currentRound !== null) {
+        const round = this.store.round(fed.currentRound);
+        if (round && isLive(round)) {
+          this.store.closeRound(round.round, 'failed', now, null);
+          this.store.clearAccumulators(round.round);
+        }
+      }
+      if (fed.status === 'created' || fed.status === 'running') {
+        this.store.setStatus('closed');
+        moved();
+      }
+      return ok(federationState(this.store, this.store.federation()!));
+    });
+  }
+
+  /**
+   * The single alarm points at the live round's deadline. An alarm that fires
+   * before it (a stale one from an earlier round, or an early delivery) finds
+   * nothing due and only re-points the alarm.
+   */
+  override async alarm(): Promise<void> {
+    if (!this.store.exists()) return;
+    this.ctx.storage.transactionSync(() => closeIfDue(this.store, Date.now()));
+    await this.syncAlarm();
+  }
+
+  /**
+   * Runs `work` in one transaction after applying a passed deadline, then
+   * re-points the alarm if the live round changed. The alarm call is issued in
+   * the same synchronous turn as the commit, so storage coalesces both.
+   */
+  private async change<T>(
+    work: (now: number, fed: FederationRow, moved: () => void) => RpcResult<T>,
+  ): Promise<RpcResult<T>> {
+    const now = Date.now();
+    let roundsMoved = false;
+    const moved = () => {
+      roundsMoved = true;
+    };
+    const result = this.ctx.storage.transactionSync(() => {
+      if (closeIfDue(this.store, now)) moved();
+      return work(now, this.store.federation()!, moved);
+    });
+    if (roundsMoved) await this.syncAlarm();
+    return result;
+  }
+
+  private syncAlarm(): Promise<void> {
+    const target = alarmTarget(this.store);
+    return target === null ? this.ctx.storage.deleteAlarm() : this.ctx.storage.setAlarm(target);
+  }
+
+  private adapterBytes(version: number, side: AdapterSide): Uint8Array<ArrayBuffer> {
+    const { trainables } = this.store.federation()!;
+    return this.encoded.get(version, side, () => encodeAdapters(this.store, trainables, version, side));
+  }
+}

@@ -1,0 +1,2 @@
+export type { CreateFederation, SubmitResult, SubmitUpdate } from './coordinator.js';
+export { FederationCoordinator } from './coordinator.js';

@@ -1,0 +1,52 @@
+// The shapes of the coordinator's RPC arguments. The Worker validates HTTP
+// input before calling, but the object is the owner of its invariants and an
+// RPC caller is just another client: arguments are checked again here.
+import { z } from 'zod';
+import { DeviceId, FederationConfig, FederationId } from '../../protocol/federation.js';
+import { TrainableSpec } from '../../protocol/manifest.js';
+
+const Bytes = z.instanceof(Uint8Array);
+
+export const CreateInput = z.object({
+  id: FederationId,
+  config: FederationConfig,
+  trainables: z
+    .array(TrainableSpec)
+    .min(1)
+    .refine((ts) => new Set(ts.map((t) => t.name)).size === ts.length, 'trainable names must be unique'),
+  /** safetensors holding every trainable's initial value: version 0 of the global adapters. */
+  initial: Bytes,
+  /** The model's cut id (manifest.cut.id), copied into tickets. */
+  cut: z.string().max(256).optional(),
+});
+export type CreateInput = z.input<typeof CreateInput>;
+
+/** Structure only: the update's content (sample count, metrics, tensors) is judged later as `invalid-update`. */
+export const SubmitInput = z.object({
+  deviceId: DeviceId,
+  round: z.number().int().nonnegative(),
+  sampleCount: z.number(),
+  head: Bytes,
+  tail: Bytes,
+  metrics: z.unknown(),
+  uplinkBytes: z.number().int().nonnegative(),
+  downlinkBytes: z.number().int().nonnegative(),
+  idempotencyKey: z.string().min(1).max(256),
+});
+export type SubmitInput = z.input<typeof SubmitInput>;
+
+export const AdapterSide = z.enum(['head', 'tail', 'all']);
+export type AdapterSide = z.infer<typeof AdapterSide>;
+
+export const Version = z.number().int().nonnegative();
+
+/** JSON with object keys sorted, so two equal configs compare equal whatever order their keys came in. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(
+          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+        )
+      : v,
+  );
+}

@@ -1,0 +1,45 @@
+// The public views of the stored state (protocol/federation.ts shapes).
+import type { FederationState, RoundRecord } from '../../protocol/federation.js';
+import {
+  type CoordinatorStore,
+  EMPTY_TOTALS,
+  type FederationRow,
+  type RoundRow,
+  type RoundTotals,
+} from './storage.js';
+
+export function roundRecord(store: CoordinatorStore, round: RoundRow, totals: RoundTotals): RoundRecord {
+  const { samples } = totals;
+  return {
+    round: round.round,
+    status: round.status,
+    selected: store.selected(round.round),
+    participants: totals.participants,
+    samples,
+    meanLoss: samples > 0 ? totals.weightedLoss / samples : null,
+    clientAccuracy: samples > 0 ? totals.weightedAccuracy / samples : null,
+    uplinkBytes: totals.uplinkBytes,
+    downlinkBytes: totals.downlinkBytes,
+    openedAt: round.openedAt,
+    closedAt: round.closedAt,
+    publishedVersion: round.publishedVersion,
+  };
+}
+
+export function history(store: CoordinatorStore): RoundRecord[] {
+  const totals = store.totals();
+  return store.rounds().map((r) => roundRecord(store, r, totals.get(r.round) ?? EMPTY_TOTALS));
+}
+
+export function federationState(store: CoordinatorStore, fed: FederationRow): FederationState {
+  const round = fed.currentRound === null ? null : store.round(fed.currentRound);
+  return {
+    id: fed.id,
+    config: fed.config,
+    // A federation that exists but has not started is running with no round yet.
+    status: fed.status === 'created' ? 'running' : fed.status,
+    devices: store.deviceCount(),
+    currentRound: round ? roundRecord(store, round, store.roundTotals(round.round)) : null,
+    latestVersion: fed.latestVersion,
+  };
+}

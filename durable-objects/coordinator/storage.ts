@@ -1,0 +1,488 @@
+// The coordinator's SQLite schema and every query it runs. SQLite is the
+// single source of truth: the object keeps nothing in memory that it could
+// not rebuild from these tables after an eviction.
+import type { FederationConfig, RoundStatus } from '../../protocol/federation.js';
+import type { TrainableSpec } from '../../protocol/manifest.js';
+import { fromChunks, toChunks } from './chunks.js';
+
+/** `created`: exists but not started (reported as `running` with no round). */
+export type FederationStatus = 'created' | 'running' | 'finished' | 'closed';
+
+export interface FederationRow {
+  id: string;
+  config: FederationConfig;
+  trainables: TrainableSpec[];
+  cut: string;
+  status: FederationStatus;
+  currentRound: number | null;
+  latestVersion: number;
+  createdAt: number;
+}
+
+export interface RoundRow {
+  round: number;
+  status: RoundStatus;
+  /** The published version this round trains from. */
+  baseVersion: number;
+  openedAt: number;
+  deadline: number;
+  closedAt: number | null;
+  publishedVersion: number | null;
+}
+
+export interface SubmissionRow {
+  round: number;
+  deviceId: string;
+  idempotencyKey: string;
+  sampleCount: number;
+  meanLoss: number;
+  accuracy: number;
+  steps: number;
+  uplinkBytes: number;
+  downlinkBytes: number;
+  submittedAt: number;
+}
+
+/** Sums over a round's accepted submissions; loss and accuracy are weighted by sample count. */
+export interface RoundTotals {
+  participants: number;
+  samples: number;
+  weightedLoss: number;
+  weightedAccuracy: number;
+  uplinkBytes: number;
+  downlinkBytes: number;
+}
+
+// Accumulators exist only for the round in progress; adapters keep every
+// published version so any ticket's version stays downloadable.
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS federation (
+  id TEXT PRIMARY KEY,
+  config TEXT NOT NULL,
+  trainables TEXT NOT NULL,
+  cut TEXT NOT NULL,
+  status TEXT NOT NULL,
+  current_round INTEGER,
+  latest_version INTEGER NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS devices (
+  device_id TEXT PRIMARY KEY,
+  enrolled_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rounds (
+  round INTEGER PRIMARY KEY,
+  status TEXT NOT NULL,
+  base_version INTEGER NOT NULL,
+  opened_at INTEGER NOT NULL,
+  deadline INTEGER NOT NULL,
+  closed_at INTEGER,
+  published_version INTEGER
+);
+CREATE TABLE IF NOT EXISTS selections (
+  round INTEGER NOT NULL,
+  device_id TEXT NOT NULL,
+  position INTEGER NOT NULL,
+  joined_at INTEGER,
+  PRIMARY KEY (round, device_id)
+);
+CREATE TABLE IF NOT EXISTS submissions (
+  round INTEGER NOT NULL,
+  device_id TEXT NOT NULL,
+  idempotency_key TEXT NOT NULL,
+  sample_count INTEGER NOT NULL,
+  mean_loss REAL NOT NULL,
+  accuracy REAL NOT NULL,
+  steps INTEGER NOT NULL,
+  uplink_bytes INTEGER NOT NULL,
+  downlink_bytes INTEGER NOT NULL,
+  submitted_at INTEGER NOT NULL,
+  PRIMARY KEY (round, device_id)
+);
+CREATE TABLE IF NOT EXISTS accumulators (
+  round INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  chunk INTEGER NOT NULL,
+  data BLOB NOT NULL,
+  PRIMARY KEY (round, name, chunk)
+);
+CREATE TABLE IF NOT EXISTS adapters (
+  version INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  chunk INTEGER NOT NULL,
+  data BLOB NOT NULL,
+  PRIMARY KEY (version, name, chunk)
+);
+`;
+
+type Row = Record<string, SqlStorageValue>;
+
+export class CoordinatorStore {
+  /** Once the schema exists it never goes away, so a positive answer can be remembered. */
+  private known = false;
+
+  constructor(private readonly sql: SqlStorage) {}
+
+  /** Whether create() ever ran; checked without creating tables, so probing an unknown id stores nothing. */
+  exists(): boolean {
+    this.known ||=
+      this.sql
+        .exec(`SELECT 1 AS found FROM sqlite_master WHERE type = 'table' AND name = 'federation'`)
+        .toArray().length > 0;
+    return this.known;
+  }
+
+  migrate(): void {
+    this.sql.exec(SCHEMA);
+    this.known = true;
+  }
+
+  // ---- federation ---------------------------------------------------------
+
+  federation(): FederationRow | null {
+    if (!this.exists()) return null;
+    const row = this.first<{
+      id: string;
+      config: string;
+      trainables: string;
+      cut: string;
+      status: string;
+      current_round: number | null;
+      latest_version: number;
+      created_at: number;
+    }>('SELECT * FROM federation LIMIT 1');
+    if (!row) return null;
+    return {
+      id: row.id,
+      config: JSON.parse(row.config) as FederationConfig,
+      trainables: JSON.parse(row.trainables) as TrainableSpec[],
+      cut: row.cut,
+      status: row.status as FederationStatus,
+      currentRound: row.current_round,
+      latestVersion: row.latest_version,
+      createdAt: row.created_at,
+    };
+  }
+
+  insertFederation(f: FederationRow): void {
+    this.sql.exec(
+      `INSERT INTO federation (id, config, trainables, cut, status, current_round, latest_version, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      f.id,
+      JSON.stringify(f.config),
+      JSON.stringify(f.trainables),
+      f.cut,
+      f.status,
+      f.currentRound,
+      f.latestVersion,
+      f.createdAt,
+    );
+  }
+
+  setStatus(status: FederationStatus): void {
+    this.sql.exec('UPDATE federation SET status = ?', status);
+  }
+
+  setCurrentRound(round: number): void {
+    this.sql.exec('UPDATE federation SET current_round = ?', round);
+  }
+
+  setLatestVersion(version: number): void {
+    this.sql.exec('UPDATE federation SET latest_version = ?', version);
+  }
+
+  // ---- devices ------------------------------------------------------------
+
+  enrolledAt(deviceId: string): number | null {
+    return (
+      this.first<{ enrolled_at: number }>('SELECT enrolled_at FROM devices WHERE device_id = ?', deviceId)
+        ?.enrolled_at ?? null
+    );
+  }
+
+  enroll(deviceId: string, at: number): void {
+    this.sql.exec('INSERT INTO devices (device_id, enrolled_at) VALUES (?, ?)', deviceId, at);
+  }
+
+  deviceCount(): number {
+    return this.first<{ n: number }>('SELECT COUNT(*) AS n FROM devices')?.n ?? 0;
+  }
+
+  deviceIds(): string[] {
+    return this.sql
+      .exec<{ device_id: string }>('SELECT device_id FROM devices ORDER BY device_id')
+      .toArray()
+      .map((r) => r.device_id);
+  }
+
+  // ---- rounds and selections ----------------------------------------------
+
+  insertRound(
+    r: Pick<RoundRow, 'round' | 'baseVersion' | 'openedAt' | 'deadline'>,
+    selected: string[],
+  ): void {
+    this.sql.exec(
+      `INSERT INTO rounds (round, status, base_version, opened_at, deadline) VALUES (?, 'open', ?, ?, ?)`,
+      r.round,
+      r.baseVersion,
+      r.openedAt,
+      r.deadline,
+    );
+    selected.forEach((deviceId, position) => {
+      this.sql.exec(
+        'INSERT INTO selections (round, device_id, position) VALUES (?, ?, ?)',
+        r.round,
+        deviceId,
+        position,
+      );
+    });
+  }
+
+  round(round: number): RoundRow | null {
+    const row = this.first<RawRound>('SELECT * FROM rounds WHERE round = ?', round);
+    return row ? toRound(row) : null;
+  }
+
+  rounds(): RoundRow[] {
+    return this.sql.exec<RawRound>('SELECT * FROM rounds ORDER BY round').toArray().map(toRound);
+  }
+
+  setRoundStatus(round: number, status: RoundStatus): void {
+    this.sql.exec('UPDATE rounds SET status = ? WHERE round = ?', status, round);
+  }
+
+  closeRound(
+    round: number,
+    status: 'published' | 'failed',
+    closedAt: number,
+    publishedVersion: number | null,
+  ): void {
+    this.sql.exec(
+      'UPDATE rounds SET status = ?, closed_at = ?, published_version = ? WHERE round = ?',
+      status,
+      closedAt,
+      publishedVersion,
+      round,
+    );
+  }
+
+  selected(round: number): string[] {
+    return this.sql
+      .exec<{ device_id: string }>(
+        'SELECT device_id FROM selections WHERE round = ? ORDER BY position',
+        round,
+      )
+      .toArray()
+      .map((r) => r.device_id);
+  }
+
+  selection(round: number, deviceId: string): { joinedAt: number | null } | null {
+    const row = this.first<{ joined_at: number | null }>(
+      'SELECT joined_at FROM selections WHERE round = ? AND device_id = ?',
+      round,
+      deviceId,
+    );
+    return row ? { joinedAt: row.joined_at } : null;
+  }
+
+  markJoined(round: number, deviceId: string, at: number): void {
+    this.sql.exec(
+      'UPDATE selections SET joined_at = ? WHERE round = ? AND device_id = ? AND joined_at IS NULL',
+      at,
+      round,
+      deviceId,
+    );
+  }
+
+  // ---- submissions --------------------------------------------------------
+
+  submission(round: number, deviceId: string): SubmissionRow | null {
+    const row = this.first<RawSubmission>(
+      'SELECT * FROM submissions WHERE round = ? AND device_id = ?',
+      round,
+      deviceId,
+    );
+    return row ? toSubmission(row) : null;
+  }
+
+  insertSubmission(s: SubmissionRow): void {
+    this.sql.exec(
+      `INSERT INTO submissions (round, device_id, idempotency_key, sample_count, mean_loss, accuracy, steps,
+         uplink_bytes, downlink_bytes, submitted_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      s.round,
+      s.deviceId,
+      s.idempotencyKey,
+      s.sampleCount,
+      s.meanLoss,
+      s.accuracy,
+      s.steps,
+      s.uplinkBytes,
+      s.downlinkBytes,
+      s.submittedAt,
+    );
+  }
+
+  /** Totals of every round that has submissions, keyed by round. */
+  totals(round?: number): Map<number, RoundTotals> {
+    const rows = this.sql
+      .exec<{
+        round: number;
+        participants: number;
+        samples: number;
+        weighted_loss: number;
+        weighted_accuracy: number;
+        uplink_bytes: number;
+        downlink_bytes: number;
+      }>(
+        `SELECT round, COUNT(*) AS participants, SUM(sample_count) AS samples,
+           SUM(sample_count * mean_loss) AS weighted_loss, SUM(sample_count * accuracy) AS weighted_accuracy,
+           SUM(uplink_bytes) AS uplink_bytes, SUM(downlink_bytes) AS downlink_bytes
+         FROM submissions ${round === undefined ? '' : 'WHERE round = ?'}
+         GROUP BY round`,
+        ...(round === undefined ? [] : [round]),
+      )
+      .toArray();
+    return new Map(
+      rows.map((r) => [
+        r.round,
+        {
+          participants: r.participants,
+          samples: r.samples,
+          weightedLoss: r.weighted_loss,
+          weightedAccuracy: r.weighted_accuracy,
+          uplinkBytes: r.uplink_bytes,
+          downlinkBytes: r.downlink_bytes,
+        },
+      ]),
+    );
+  }
+
+  roundTotals(round: number): RoundTotals {
+    return this.totals(round).get(round) ?? EMPTY_TOTALS;
+  }
+
+  // ---- tensors ------------------------------------------------------------
+
+  /** The round's float64 sum for one trainable; zeros before the first accepted update. */
+  readAccumulator(round: number, name: string, length: number): Float64Array {
+    const parts = this.blobs(
+      'SELECT data FROM accumulators WHERE round = ? AND name = ? ORDER BY chunk',
+      round,
+      name,
+    );
+    if (parts.length === 0) return new Float64Array(length);
+    return new Float64Array(fromChunks(parts, length * 8, `accumulator ${name}`).buffer);
+  }
+
+  writeAccumulator(round: number, name: string, acc: Float64Array): void {
+    toChunks(acc).forEach((data, chunk) => {
+      this.sql.exec(
+        'INSERT OR REPLACE INTO accumulators (round, name, chunk, data) VALUES (?, ?, ?, ?)',
+        round,
+        name,
+        chunk,
+        data,
+      );
+    });
+  }
+
+  clearAccumulators(round: number): void {
+    this.sql.exec('DELETE FROM accumulators WHERE round = ?', round);
+  }
+
+  /** One trainable's float32 values at a published version, or null if the version does not hold it. */
+  readAdapter(version: number, name: string, length: number): Float32Array | null {
+    const parts = this.blobs(
+      'SELECT data FROM adapters WHERE version = ? AND name = ? ORDER BY chunk',
+      version,
+      name,
+    );
+    if (parts.length === 0) return null;
+    return new Float32Array(fromChunks(parts, length * 4, `adapter ${name}@${version}`).buffer);
+  }
+
+  writeAdapter(version: number, name: string, values: Float32Array): void {
+    toChunks(values).forEach((data, chunk) => {
+      this.sql.exec(
+        'INSERT INTO adapters (version, name, chunk, data) VALUES (?, ?, ?, ?)',
+        version,
+        name,
+        chunk,
+        data,
+      );
+    });
+  }
+
+  // ---- helpers ------------------------------------------------------------
+
+  private first<T extends Row>(query: string, ...bindings: SqlStorageValue[]): T | undefined {
+    return this.sql.exec<T>(query, ...bindings).toArray()[0];
+  }
+
+  private blobs(query: string, ...bindings: SqlStorageValue[]): ArrayBuffer[] {
+    return this.sql
+      .exec<{ data: ArrayBuffer }>(query, ...bindings)
+      .toArray()
+      .map((r) => r.data);
+  }
+}
+
+export const EMPTY_TOTALS: RoundTotals = {
+  participants: 0,
+  samples: 0,
+  weightedLoss: 0,
+  weightedAccuracy: 0,
+  uplinkBytes: 0,
+  downlinkBytes: 0,
+};
+
+type RawRound = {
+  round: number;
+  status: string;
+  base_version: number;
+  opened_at: number;
+  deadline: number;
+  closed_at: number | null;
+  published_version: number | null;
+};
+
+function toRound(r: RawRound): RoundRow {
+  return {
+    round: r.round,
+    status: r.status as RoundStatus,
+    baseVersion: r.base_version,
+    openedAt: r.opened_at,
+    deadline: r.deadline,
+    closedAt: r.closed_at,
+    publishedVersion: r.published_version,
+  };
+}
+
+type RawSubmission = {
+  round: number;
+  device_id: string;
+  idempotency_key: string;
+  sample_count: number;
+  mean_loss: number;
+  accuracy: number;
+  steps: number;
+  uplink_bytes: number;
+  downlink_bytes: number;
+  submitted_at: number;
+};
+
+function toSubmission(r: RawSubmission): SubmissionRow {
+  return {
+    round: r.round,
+    deviceId: r.device_id,
+    idempotencyKey: r.idempotency_key,
+    sampleCount: r.sample_count,
+    meanLoss: r.mean_loss,
+    accuracy: r.accuracy,
+    steps: r.steps,
+    uplinkBytes: r.uplink_bytes,
+    downlinkBytes: r.downlink_bytes,
+    submittedAt: r.submitted_at,
+  };
+}

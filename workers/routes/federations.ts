@@ -1,0 +1,216 @@
+// The federated fine-tuning API. Admin routes manage a federation; device
+// routes join rounds, step and submit. Per-step work goes to the client's
+// session object only; the coordinator is touched at join and submit.
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { parseSafetensors } from '../../common/safetensors.js';
+import { DeviceId, FederationConfig, FederationId } from '../../protocol/federation.js';
+import { type AuthEnv, requireAdmin, requireDevice } from '../auth/middleware.js';
+import { issueDeviceToken } from '../auth/tokens.js';
+import { requireContentType } from '../http/content-type.js';
+import { jsonBody } from '../http/json-body.js';
+import { limitBody } from '../http/limits.js';
+import { HttpProblem } from '../http/problem.js';
+import { unwrap } from '../http/rpc.js';
+import { findModel } from '../registry.js';
+
+export const STEP_CONTENT_TYPE = 'application/vnd.splitflare.step';
+export const STEP_ANSWER_CONTENT_TYPE = 'application/vnd.splitflare.step-answer';
+export const UPDATE_CONTENT_TYPE = 'application/vnd.splitflare.update';
+const SAFETENSORS_CONTENT_TYPE = 'application/vnd.splitflare.safetensors';
+
+const MAX_STEP_BYTES = 32 * 1024 * 1024;
+const MAX_UPDATE_BYTES = 16 * 1024 * 1024;
+
+const coordinator = (env: Env, fid: string) => env.COORDINATOR.get(env.COORDINATOR.idFromName(fid));
+const session = (env: Env, fid: string, round: number, deviceId: string) =>
+  env.SESSIONS.get(env.SESSIONS.idFromName(`${fid}/${round}/${deviceId}`));
+
+function federationId(raw: string): string {
+  const parsed = FederationId.safeParse(raw);
+  if (!parsed.success) throw new HttpProblem('unknown-federation', `No federation with id "${raw}".`);
+  return parsed.data;
+}
+
+function nonNegativeInt(raw: string, what: string): number {
+  const n = Number(raw);
+  if (!/^\d{1,9}$/.test(raw) || !Number.isSafeInteger(n)) {
+    throw new HttpProblem('bad-request', `${what} must be a non-negative integer.`);
+  }
+  return n;
+}
+
+export const federationRoutes = new Hono<AuthEnv>();
+
+// ---- admin ----------------------------------------------------------------
+
+const CreateBody = z.object({ id: FederationId, config: FederationConfig });
+
+federationRoutes.post('/', requireAdmin, limitBody(64 * 1024), async (c) => {
+  const { id, config } = await jsonBody(c, CreateBody);
+  const model = findModel(config.modelId);
+  if (!model) throw new HttpProblem('unknown-model', `No model with id "${config.modelId}".`);
+  const training = model.manifest.training;
+  if (!training || !model.training) {
+    throw new HttpProblem('bad-request', `Model ${config.modelId} was not built for training.`);
+  }
+  if (!model.manifest.wire.encodings.includes(config.uplink)) {
+    throw new HttpProblem(
+      'encoding-not-allowed',
+      `Model ${config.modelId} does not accept ${config.uplink} uplinks.`,
+    );
+  }
+  const state = unwrap(
+    await coordinator(c.env, id).create({
+      id,
+      config,
+      trainables: training.trainables,
+      initial: new Uint8Array(model.training.trainables),
+      cut: model.manifest.cut.id,
+    }),
+  );
+  return c.json(state, 201, { location: `/v1/federations/${id}` });
+});
+
+federationRoutes.get('/:fid', requireAdmin, async (c) =>
+  c.json(unwrap(await coordinator(c.env, federationId(c.req.param('fid'))).state())),
+);
+
+federationRoutes.get('/:fid/history', requireAdmin, async (c) =>
+  c.json({ rounds: unwrap(await coordinator(c.env, federationId(c.req.param('fid'))).history()) }),
+);
+
+federationRoutes.post('/:fid/start', requireAdmin, async (c) =>
+  c.json(unwrap(await coordinator(c.env, federationId(c.req.param('fid'))).start())),
+);
+
+federationRoutes.post('/:fid/close', requireAdmin, async (c) =>
+  c.json(unwrap(await coordinator(c.env, federationId(c.req.param('fid'))).close())),
+);
+
+const EnrollBody = z.object({ deviceId: DeviceId });
+
+federationRoutes.post('/:fid/devices', requireAdmin, limitBody(4 * 1024), async (c) => {
+  const fid = federationId(c.req.param('fid'));
+  const { deviceId } = await jsonBody(c, EnrollBody);
+  const enrolled = unwrap(await coordinator(c.env, fid).enroll(deviceId));
+  const token = await issueDeviceToken(c.env.TOKEN_SECRET, { federationId: fid, deviceId });
+  return c.json({ ...enrolled, federationId: fid, token }, 201);
+});
+
+/** Published adapters: both sides for the admin (evaluation), the head side for devices. */
+federationRoutes.get('/:fid/adapters/:version/all', requireAdmin, async (c) => {
+  const fid = federationId(c.req.param('fid'));
+  const version = nonNegativeInt(c.req.param('version'), 'version');
+  const bytes = unwrap(await coordinator(c.env, fid).adapters(version, 'all'));
+  return c.body(bytes, 200, {
+    'content-type': SAFETENSORS_CONTENT_TYPE,
+    'cache-control': 'private, max-age=3600',
+  });
+});
+
+// ---- devices --------------------------------------------------------------
+
+federationRoutes.get('/:fid/adapters/:version', requireDevice, async (c) => {
+  const fid = federationId(c.req.param('fid'));
+  const version = nonNegativeInt(c.req.param('version'), 'version');
+  const bytes = unwrap(await coordinator(c.env, fid).adapters(version, 'head'));
+  return c.body(bytes, 200, {
+    'content-type': SAFETENSORS_CONTENT_TYPE,
+    'cache-control': 'private, max-age=3600',
+  });
+});
+
+federationRoutes.post('/:fid/join', requireDevice, async (c) => {
+  const { federationId: fid, deviceId } = c.get('device');
+  const coord = coordinator(c.env, fid);
+  const { ticket, tail } = unwrap(await coord.join(deviceId));
+  const state = unwrap(await coord.state());
+  unwrap(
+    await session(c.env, fid, ticket.round, deviceId).init({
+      ticket,
+      tailOptimizer: state.config.tailOptimizer,
+      tail,
+    }),
+  );
+  return c.json(ticket);
+});
+
+federationRoutes.post(
+  '/:fid/rounds/:round/steps/:seq',
+  requireDevice,
+  limitBody(MAX_STEP_BYTES),
+  requireContentType(STEP_CONTENT_TYPE),
+  async (c) => {
+    const { federationId: fid, deviceId } = c.get('device');
+    const round = nonNegativeInt(c.req.param('round'), 'round');
+    const seq = nonNegativeInt(c.req.param('seq'), 'seq');
+    const body = new Uint8Array(await c.req.arrayBuffer());
+    const { answer, bytesUsed, budgetBytes } = unwrap(
+      await session(c.env, fid, round, deviceId).step(seq, body),
+    );
+    return c.body(answer, 200, {
+      'content-type': STEP_ANSWER_CONTENT_TYPE,
+      'x-budget-used': String(bytesUsed),
+      'x-budget-bytes': String(budgetBytes),
+    });
+  },
+);
+
+const UpdateMetadata = z.object({
+  sampleCount: z.coerce.number().int().positive(),
+  meanLoss: z.coerce.number().nonnegative().finite(),
+  accuracy: z.coerce.number().min(0).max(1),
+  steps: z.coerce.number().int().nonnegative(),
+  idempotencyKey: z.string().min(1).max(128),
+});
+
+function readUpdate(bytes: Uint8Array): z.output<typeof UpdateMetadata> {
+  let metadata: unknown;
+  try {
+    parseSafetensors(bytes);
+    const headerLength = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
+    metadata = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLength))).__metadata__;
+  } catch (err) {
+    throw new HttpProblem(
+      'invalid-update',
+      `The update is not a valid safetensors file: ${(err as Error).message}`,
+    );
+  }
+  const parsed = UpdateMetadata.safeParse(metadata);
+  if (!parsed.success) {
+    throw new HttpProblem(
+      'invalid-update',
+      `The update's __metadata__ is incomplete: ${z.prettifyError(parsed.error)}`,
+    );
+  }
+  return parsed.data;
+}
+
+federationRoutes.post(
+  '/:fid/rounds/:round/submit',
+  requireDevice,
+  limitBody(MAX_UPDATE_BYTES),
+  requireContentType(UPDATE_CONTENT_TYPE),
+  async (c) => {
+    const { federationId: fid, deviceId } = c.get('device');
+    const round = nonNegativeInt(c.req.param('round'), 'round');
+    const head = new Uint8Array(await c.req.arrayBuffer());
+    const meta = readUpdate(head);
+    const finished = unwrap(await session(c.env, fid, round, deviceId).finish());
+    const result = unwrap(
+      await coordinator(c.env, fid).submit({
+        deviceId,
+        round,
+        sampleCount: meta.sampleCount,
+        head,
+        tail: finished.tail,
+        metrics: { meanLoss: meta.meanLoss, accuracy: meta.accuracy, steps: meta.steps },
+        uplinkBytes: finished.uplinkBytes,
+        downlinkBytes: finished.downlinkBytes,
+        idempotencyKey: meta.idempotencyKey,
+      }),
+    );
+    return c.json(result, result.duplicate ? 200 : 202);
+  },
+);
