@@ -195,6 +195,15 @@ export class FederationCoordinator extends DurableObject<Env> {
     return ok(this.adapterBytes(version, side));
   }
 
+  /** The answer a submission from this device for this round would get, short of checking its content. */
+  async admissible(deviceId: string, round: number): Promise<RpcResult<{ round: number }>> {
+    if (!this.store.exists()) return UNKNOWN;
+    return this.change((_now, fed) => {
+      const admitted = this.admit(fed, deviceId, round);
+      return admitted.ok ? ok({ round: admitted.value.round }) : admitted;
+    });
+  }
+
   async submit(input: SubmitUpdate): Promise<RpcResult<SubmitResult>> {
     if (!this.store.exists()) return UNKNOWN;
     const parsed = SubmitInput.safeParse(input);
@@ -214,26 +223,9 @@ export class FederationCoordinator extends DurableObject<Env> {
         const { participants } = this.store.roundTotals(s.round);
         return ok({ round: s.round, participants, duplicate: true });
       }
-      if (fed.status === 'closed') return FINISHED;
-      const round = fed.currentRound === null ? null : this.store.round(fed.currentRound);
-      if (!round) return fail('no-open-round', 'The federation has not started.');
-      if (this.store.enrolledAt(s.deviceId) === null) {
-        return fail('not-enrolled', `Device ${s.deviceId} is not enrolled.`);
-      }
-      if (s.round < round.round || (s.round === round.round && !isLive(round))) {
-        return fail('round-closed', `Round ${s.round} has closed.`, { extensions: { round: round.round } });
-      }
-      if (fed.status === 'finished') return FINISHED;
-      if (s.round > round.round) {
-        return fail('wrong-round', `Round ${s.round} is not the current round (${round.round}).`, {
-          extensions: { round: round.round },
-        });
-      }
-      if (!this.store.selection(round.round, s.deviceId)) {
-        return fail('not-selected', `Device ${s.deviceId} is not selected for round ${round.round}.`, {
-          extensions: { round: round.round },
-        });
-      }
+      const admitted = this.admit(fed, s.deviceId, s.round);
+      if (!admitted.ok) return admitted;
+      const round = admitted.value;
       if (!Number.isSafeInteger(s.sampleCount) || s.sampleCount <= 0) {
         return fail('invalid-update', 'sampleCount must be a positive integer.');
       }
@@ -312,6 +304,39 @@ export class FederationCoordinator extends DurableObject<Env> {
     if (!this.store.exists()) return;
     this.ctx.storage.transactionSync(() => closeIfDue(this.store, Date.now()));
     await this.syncAlarm();
+  }
+
+  /**
+   * Whether `deviceId` may submit for round `roundNo` now, in the order a
+   * client needs to hear it: closed, not started, not enrolled, late,
+   * finished, early, not selected.
+   */
+  private admit(
+    fed: FederationRow,
+    deviceId: string,
+    roundNo: number,
+  ): RpcResult<NonNullable<ReturnType<CoordinatorStore['round']>>> {
+    if (fed.status === 'closed') return FINISHED;
+    const round = fed.currentRound === null ? null : this.store.round(fed.currentRound);
+    if (!round) return fail('no-open-round', 'The federation has not started.');
+    if (this.store.enrolledAt(deviceId) === null) {
+      return fail('not-enrolled', `Device ${deviceId} is not enrolled.`);
+    }
+    if (roundNo < round.round || (roundNo === round.round && !isLive(round))) {
+      return fail('round-closed', `Round ${roundNo} has closed.`, { extensions: { round: round.round } });
+    }
+    if (fed.status === 'finished') return FINISHED;
+    if (roundNo > round.round) {
+      return fail('wrong-round', `Round ${roundNo} is not the current round (${round.round}).`, {
+        extensions: { round: round.round },
+      });
+    }
+    if (!this.store.selection(round.round, deviceId)) {
+      return fail('not-selected', `Device ${deviceId} is not selected for round ${round.round}.`, {
+        extensions: { round: round.round },
+      });
+    }
+    return ok(round);
   }
 
   /**

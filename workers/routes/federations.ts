@@ -4,6 +4,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { parseSafetensors } from '../../common/safetensors.js';
+import type { RpcFailure } from '../../durable-objects/rpc.js';
 import { DeviceId, FederationConfig, FederationId } from '../../protocol/federation.js';
 import { type AuthEnv, requireAdmin, requireDevice } from '../auth/middleware.js';
 import { issueDeviceToken } from '../auth/tokens.js';
@@ -197,9 +198,20 @@ federationRoutes.post(
     const round = nonNegativeInt(c.req.param('round'), 'round');
     const head = new Uint8Array(await c.req.arrayBuffer());
     const meta = readUpdate(head);
-    const finished = unwrap(await session(c.env, fid, round, deviceId).finish());
+    const coord = coordinator(c.env, fid);
+    const closing = await session(c.env, fid, round, deviceId).finish();
+    if (!closing.ok && (closing as RpcFailure).problem === 'not-found') {
+      // No session: the device never joined this round. The coordinator knows
+      // the precise reason (late, early, not selected, ...).
+      unwrap(await coord.admissible(deviceId, round));
+      throw new HttpProblem(
+        'conflict',
+        `Device ${deviceId} has not joined round ${round}; join before submitting.`,
+      );
+    }
+    const finished = unwrap(closing);
     const result = unwrap(
-      await coordinator(c.env, fid).submit({
+      await coord.submit({
         deviceId,
         round,
         sampleCount: meta.sampleCount,
