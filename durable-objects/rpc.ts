@@ -24,3 +24,12 @@ export function fail(
 ): RpcFailure {
   return { ok: false, problem, detail, ...extra };
 }
+
+/**
+ * The failure of a result, if it is one. RPC stubs wrap results in
+ * `Disposable` intersections that defeat narrowing on `ok`; this reads it
+ * back without a cast at every call site.
+ */
+export function failureOf(result: { ok: boolean }): RpcFailure | undefined {
+  return result.ok ? undefined : (result as RpcFailure);
+}

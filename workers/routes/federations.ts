@@ -4,7 +4,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { parseSafetensors } from '../../common/safetensors.js';
-import type { RpcFailure } from '../../durable-objects/rpc.js';
+import { failureOf } from '../../durable-objects/rpc.js';
 import { DeviceId, FederationConfig, FederationId } from '../../protocol/federation.js';
 import { type AuthEnv, requireAdmin, requireDevice } from '../auth/middleware.js';
 import { issueDeviceToken } from '../auth/tokens.js';
@@ -200,7 +200,7 @@ federationRoutes.post(
     const meta = readUpdate(head);
     const coord = coordinator(c.env, fid);
     const closing = await session(c.env, fid, round, deviceId).finish();
-    if (!closing.ok && (closing as RpcFailure).problem === 'not-found') {
+    if (failureOf(closing)?.problem === 'not-found') {
       // No session: the device never joined this round. The coordinator knows
       // the precise reason (late, early, not selected, ...).
       unwrap(await coord.admissible(deviceId, round));
