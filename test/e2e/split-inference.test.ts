@@ -30,7 +30,8 @@ describe('split inference over loopback HTTP', () => {
     });
     const [fp32, int8, int4] = results;
     expect(fp32.agreement).toBe(1);
-    expect(int8.agreement).toBeGreaterThanOrEqual(0.95);
+    expect(int8.agreement).toBeGreaterThanOrEqual(0.99);
+    expect(int4.agreement).toBeGreaterThanOrEqual(0.97);
     expect(fp32.bytes_per_sample).toBeCloseTo(fp32.fp32_bytes_per_sample, 0);
     expect(int8.bytes_per_sample / fp32.bytes_per_sample).toBeLessThan(0.3);
     expect(int4.bytes_per_sample / fp32.bytes_per_sample).toBeLessThan(0.16);
