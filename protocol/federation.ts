@@ -3,7 +3,9 @@
 import { z } from 'zod';
 import { ENCODINGS } from './encoding.js';
 
-export const FederationId = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lower-case letters, digits and dashes');
+export const FederationId = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lower-case letters, digits and dashes');
 export const DeviceId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/);
 
 export const OptimizerConfig = z.discriminatedUnion('kind', [
@@ -30,7 +32,10 @@ export const FederationConfig = z
     clientsPerRound: z.number().int().positive().max(1000),
     /** Minimum submissions for a round to publish at its deadline. */
     quorum: z.number().int().positive().max(1000),
-    roundDeadlineSeconds: z.number().positive().max(7 * 24 * 3600),
+    roundDeadlineSeconds: z
+      .number()
+      .positive()
+      .max(7 * 24 * 3600),
     localEpochs: z.number().int().positive().max(100),
     batchSize: z.number().int().positive().max(1024),
     uplink: z.enum(ENCODINGS),
@@ -42,7 +47,10 @@ export const FederationConfig = z
     /** Seeds client selection. */
     seed: z.number().int().default(0),
   })
-  .refine((c) => c.quorum <= c.clientsPerRound, { message: 'quorum must not exceed clientsPerRound', path: ['quorum'] });
+  .refine((c) => c.quorum <= c.clientsPerRound, {
+    message: 'quorum must not exceed clientsPerRound',
+    path: ['quorum'],
+  });
 export type FederationConfig = z.infer<typeof FederationConfig>;
 export type FederationConfigInput = z.input<typeof FederationConfig>;
 
