@@ -5,8 +5,14 @@
 import { createSplitClient as createCoreClient, type SplitClient, type SplitClientOptions } from './core.js';
 import { type OrtLike, type OrtSessionOptions, ortSessionFactory } from './runtime/ort.js';
 import type { SessionFactory } from './runtime/types.js';
+import {
+  type CoreTrainerOptions,
+  createTrainer as createCoreTrainer,
+  type Trainer,
+} from './trainer/index.js';
 
 export * from './core.js';
+export * from './trainer/index.js';
 
 /** Where ORT finds its files: a URL prefix, or the .wasm/.mjs URLs themselves. */
 export type WasmPaths = string | { wasm?: string | URL; mjs?: string | URL };
@@ -41,6 +47,23 @@ export function browserSessionFactory(
 
 export function createSplitClient(options: BrowserSplitClientOptions): SplitClient {
   return createCoreClient({
+    ...options,
+    sessionFactory: options.sessionFactory ?? browserSessionFactory(options),
+  });
+}
+
+export interface BrowserTrainerOptions extends Omit<CoreTrainerOptions, 'sessionFactory'> {
+  ort?: BrowserOrt;
+  wasmPaths?: WasmPaths;
+  numThreads?: number;
+  sessionOptions?: OrtSessionOptions;
+  /** Replaces onnxruntime-web altogether. */
+  sessionFactory?: SessionFactory;
+}
+
+/** The split federated trainer with the head graphs on onnxruntime-web in the page. */
+export function createTrainer(options: BrowserTrainerOptions): Trainer {
+  return createCoreTrainer({
     ...options,
     sessionFactory: options.sessionFactory ?? browserSessionFactory(options),
   });

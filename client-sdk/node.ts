@@ -4,8 +4,14 @@ import * as ort from 'onnxruntime-web';
 import { createSplitClient as createCoreClient, type SplitClient, type SplitClientOptions } from './core.js';
 import { type OrtSessionOptions, ortSessionFactory } from './runtime/ort.js';
 import type { SessionFactory } from './runtime/types.js';
+import {
+  type CoreTrainerOptions,
+  createTrainer as createCoreTrainer,
+  type Trainer,
+} from './trainer/index.js';
 
 export * from './core.js';
+export * from './trainer/index.js';
 
 export interface NodeSplitClientOptions extends SplitClientOptions {
   /** WASM threads; default 1 (extra threads cost start-up and rarely pay off for a small head). */
@@ -31,6 +37,21 @@ export function nodeSessionFactory(
 
 export function createSplitClient(options: NodeSplitClientOptions): SplitClient {
   return createCoreClient({
+    ...options,
+    sessionFactory: options.sessionFactory ?? nodeSessionFactory(options),
+  });
+}
+
+export interface NodeTrainerOptions extends Omit<CoreTrainerOptions, 'sessionFactory'> {
+  numThreads?: number;
+  sessionOptions?: OrtSessionOptions;
+  /** Replaces onnxruntime-web altogether (e.g. onnxruntime-node). */
+  sessionFactory?: SessionFactory;
+}
+
+/** The split federated trainer with the head graphs on onnxruntime-web's WASM backend. */
+export function createTrainer(options: NodeTrainerOptions): Trainer {
+  return createCoreTrainer({
     ...options,
     sessionFactory: options.sessionFactory ?? nodeSessionFactory(options),
   });

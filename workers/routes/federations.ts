@@ -6,6 +6,12 @@ import { z } from 'zod';
 import { parseSafetensors } from '../../common/safetensors.js';
 import { failureOf } from '../../durable-objects/rpc.js';
 import { DeviceId, FederationConfig, FederationId } from '../../protocol/federation.js';
+import {
+  SAFETENSORS_CONTENT_TYPE,
+  STEP_ANSWER_CONTENT_TYPE,
+  STEP_CONTENT_TYPE,
+  UPDATE_CONTENT_TYPE,
+} from '../../protocol/media.js';
 import { type AuthEnv, requireAdmin, requireDevice } from '../auth/middleware.js';
 import { issueDeviceToken } from '../auth/tokens.js';
 import { requireContentType } from '../http/content-type.js';
@@ -14,11 +20,6 @@ import { limitBody } from '../http/limits.js';
 import { HttpProblem } from '../http/problem.js';
 import { unwrap } from '../http/rpc.js';
 import { findModel } from '../registry.js';
-
-export const STEP_CONTENT_TYPE = 'application/vnd.splitflare.step';
-export const STEP_ANSWER_CONTENT_TYPE = 'application/vnd.splitflare.step-answer';
-export const UPDATE_CONTENT_TYPE = 'application/vnd.splitflare.update';
-const SAFETENSORS_CONTENT_TYPE = 'application/vnd.splitflare.safetensors';
 
 const MAX_STEP_BYTES = 32 * 1024 * 1024;
 const MAX_UPDATE_BYTES = 16 * 1024 * 1024;

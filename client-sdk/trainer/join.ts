@@ -1,0 +1,41 @@
+// Joining the open round. The expected "not this time" answers (not picked,
+// nothing open, federation over) are outcomes, not errors.
+import { z } from 'zod';
+import { Ticket } from '../../protocol/federation.js';
+import { ProblemError, ProtocolError } from '../errors.js';
+import { type HttpContext, send } from './http.js';
+import type { SkipReason } from './types.js';
+
+const SKIPS: Partial<Record<string, SkipReason>> = {
+  'not-selected': 'not-selected',
+  'no-open-round': 'no-open-round',
+  'federation-finished': 'finished',
+};
+
+export async function joinRound(
+  url: string,
+  ctx: HttpContext,
+  federationId: string,
+): Promise<{ ticket: Ticket } | { skipped: SkipReason }> {
+  let body: Uint8Array;
+  try {
+    // Joining twice hands back the same ticket, so the transport may retry it.
+    body = (await send(url, { method: 'POST', headers: { accept: 'application/json' } }, ctx)).body;
+  } catch (err) {
+    const skipped = err instanceof ProblemError && err.slug ? SKIPS[err.slug] : undefined;
+    if (skipped) return { skipped };
+    throw err;
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder().decode(body));
+  } catch (err) {
+    throw new ProtocolError('the ticket is not JSON', { cause: err });
+  }
+  const parsed = Ticket.safeParse(json);
+  if (!parsed.success) throw new ProtocolError(`the ticket is invalid:\n${z.prettifyError(parsed.error)}`);
+  if (parsed.data.federationId !== federationId) {
+    throw new ProtocolError(`joined ${federationId}, the ticket is for ${parsed.data.federationId}`);
+  }
+  return { ticket: parsed.data };
+}

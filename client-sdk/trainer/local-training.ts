@@ -1,0 +1,87 @@
+// The local epochs of one round: for each batch, head forward → quantized
+// activation → step on the Worker → head backward with the returned gradient
+// → optimizer step. Stops early when the round's byte budget is spent or its
+// deadline is close, keeping what was trained so far.
+
+import type { Ticket } from '../../protocol/federation.js';
+import { encodeFrame } from '../../protocol/frame.js';
+import { encodeStepRequest } from '../../protocol/step.js';
+import type { WireSettings } from '../wire-settings.js';
+import type { HeadGraphs, Params } from './head-graphs.js';
+import { epochBatches, epochOrder } from './local-data.js';
+import { headOptimizer } from './optimizer.js';
+import type { StepChannel } from './step-channel.js';
+import { RoundTally } from './tally.js';
+import type { EarlyStop, LocalDataset, TrainerEvents } from './types.js';
+
+export interface LocalTrainingInput {
+  ticket: Ticket;
+  graphs: HeadGraphs;
+  /** The head trainables, updated in place. */
+  params: Params;
+  channel: StepChannel;
+  dataset: LocalDataset;
+  perExample: number;
+  numClasses: number | undefined;
+  wire: Required<WireSettings>;
+  batchSize: number;
+  seed: number;
+  /** Local training stops once another step would end later than this (Unix ms). */
+  stopBy: number;
+  now: () => number;
+  throwIfAborted: () => void;
+  onStep: (event: TrainerEvents['step']) => void;
+}
+
+export interface LocalTrainingResult {
+  tally: RoundTally;
+  stoppedEarly?: EarlyStop;
+}
+
+export async function trainLocally(input: LocalTrainingInput): Promise<LocalTrainingResult> {
+  const { ticket, graphs, params, channel, dataset, now } = input;
+  const optimizer = headOptimizer(ticket.headOptimizer);
+  const tally = new RoundTally(dataset.size);
+  // A smoothed upper estimate of one step, so the last step still ends before stopBy.
+  let stepMs = 0;
+
+  for (let epoch = 0; epoch < ticket.localEpochs; epoch++) {
+    const order = epochOrder(dataset.size, input.seed, ticket.round, epoch);
+    for (const batch of epochBatches(dataset, order, input.batchSize, input.perExample)) {
+      input.throwIfAborted();
+      if (now() + stepMs > input.stopBy) return { tally, stoppedEarly: 'deadline' };
+      const stepStart = now();
+      const n = batch.indices.length;
+      const activation = await graphs.forward(batch.pixels, n, params);
+      const frame = encodeFrame({ shape: [...activation.dims], data: activation.data }, input.wire);
+      const body = encodeStepRequest(
+        { activation: frame, labels: batch.labels },
+        { numClasses: input.numClasses },
+      );
+      const result = await channel.send(body, activation.dims);
+      if (result.kind === 'budget-exhausted') return { tally, stoppedEarly: 'budget-exhausted' };
+      if (result.kind === 'lost') {
+        tally.markSeen(batch.indices);
+        continue;
+      }
+      if (graphs.trainables.length > 0) {
+        const grads = await graphs.backward(batch.pixels, n, params, {
+          data: result.gradient,
+          dims: activation.dims,
+        });
+        optimizer.step(params, grads);
+      }
+      tally.addStep(batch.indices, result.loss, result.correct);
+      stepMs = Math.max(stepMs * 0.8, now() - stepStart);
+      input.onStep({
+        round: ticket.round,
+        epoch,
+        step: tally.steps,
+        loss: result.loss,
+        correct: result.correct,
+        batch: n,
+      });
+    }
+  }
+  return { tally };
+}

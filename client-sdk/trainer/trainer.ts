@@ -1,0 +1,174 @@
+// The device side of one split federated round (SFL V1): join, start from the
+// published head adapters, and for each local batch run the head forward,
+// send the quantized activation with its labels, take back the loss and the
+// quantized dL/d(activation), run the head backward and step the head
+// optimizer; then submit the trained head trainables. Runtime-neutral: the
+// ONNX runtime comes in as a SessionFactory and the network as a fetch (see
+// node.ts and browser.ts for the ready-made entry points).
+import type { Ticket } from '../../protocol/federation.js';
+import { ProblemError } from '../errors.js';
+import { resolveWire } from '../manifest-check.js';
+import type { SessionFactory } from '../runtime/types.js';
+import { concreteShape, numel } from '../shapes.js';
+import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../transport/backoff.js';
+import { deadline } from '../transport/signals.js';
+import { decodeHeadAdapters, encodeHeadUpdate } from './adapters.js';
+import { modelCache, type TrainingManifest } from './artifacts.js';
+import { TrainerEmitter } from './events.js';
+import type { HttpContext } from './http.js';
+import { send } from './http.js';
+import { joinRound } from './join.js';
+import { checkDataset } from './local-data.js';
+import { trainLocally } from './local-training.js';
+import { stepChannel } from './step-channel.js';
+import { idempotencyKey, randomNonce, submitUpdate } from './submit.js';
+import type { RoundReport, Skipped, SkipReason, Trainer, TrainerOptions } from './types.js';
+import { federationUrls } from './urls.js';
+
+export interface CoreTrainerOptions extends TrainerOptions {
+  sessionFactory: SessionFactory;
+}
+
+const ENDED: Partial<Record<string, SkipReason>> = {
+  'round-closed': 'round-closed',
+  'federation-finished': 'finished',
+};
+
+export const DEFAULT_TRAINER_TIMEOUT_MS = 60_000;
+export const DEFAULT_DEADLINE_MARGIN_MS = 5_000;
+
+export function createTrainer(options: CoreTrainerOptions): Trainer {
+  const urls = federationUrls(options.baseUrl, options.federationId);
+  const policy: RetryPolicy = {
+    ...DEFAULT_RETRY_POLICY,
+    ...options.retryPolicy,
+    retries: options.retries ?? DEFAULT_RETRY_POLICY.retries,
+  };
+  const ctx: HttpContext = {
+    fetch: options.fetch ?? ((input, init) => globalThis.fetch(input, init)),
+    policy,
+    timeoutMs: options.timeoutMs ?? DEFAULT_TRAINER_TIMEOUT_MS,
+    signal: options.signal,
+    headers: { authorization: `Bearer ${options.token}` },
+  };
+  const now = options.now ?? Date.now;
+  const margin = options.deadlineMarginMs ?? DEFAULT_DEADLINE_MARGIN_MS;
+  const models = modelCache(urls, ctx, options.sessionFactory);
+  const emitter = new TrainerEmitter();
+  const checkedFor = new Set<string>();
+  const throwIfAborted = () => deadline(undefined, [options.signal]).throwIfAborted();
+  let busy = false;
+
+  const prepareData = (manifest: TrainingManifest) => {
+    const perExample = numel(concreteShape(manifest.input, 1));
+    if (!checkedFor.has(manifest.modelId)) {
+      checkDataset(options.dataset, perExample, classCount(manifest));
+      checkedFor.add(manifest.modelId);
+    }
+    return perExample;
+  };
+
+  const train = async (ticket: Ticket, startedAt: number): Promise<RoundReport | Skipped> => {
+    const { manifest, graphs } = await models.get(ticket.modelId);
+    const perExample = prepareData(manifest);
+    const adapters = await send(
+      urls.headAdapters(ticket.version),
+      { headers: { accept: 'application/octet-stream' } },
+      ctx,
+    );
+    const params = decodeHeadAdapters(adapters.body, graphs.trainables);
+    const channel = stepChannel((seq) => urls.step(ticket.round, seq), ctx, ticket.budgetBytes);
+    const { tally, stoppedEarly } = await trainLocally({
+      ticket,
+      graphs,
+      params,
+      channel,
+      dataset: options.dataset,
+      perExample,
+      numClasses: classCount(manifest),
+      wire: resolveWire(manifest, { encoding: ticket.uplink }),
+      // The Worker refuses batches over the manifest's maxBatch, whatever the ticket says.
+      batchSize: Math.min(ticket.batchSize, manifest.wire.maxBatch),
+      seed: options.seed ?? 0,
+      // Leave room for the submit before the round's deadline.
+      stopBy: ticket.deadline - margin,
+      now,
+      throwIfAborted,
+      onStep: (event) => emitter.emit('step', event),
+    });
+
+    if (tally.samples === 0) return { skipped: 'nothing-trained' };
+    const key = await idempotencyKey(ticket.federationId, ticket.round, ticket.deviceId, randomNonce());
+    const update = encodeHeadUpdate(params, graphs.trainables, {
+      sampleCount: tally.samples,
+      meanLoss: tally.meanLoss,
+      accuracy: tally.accuracy,
+      steps: tally.steps,
+      idempotencyKey: key,
+    });
+    const accepted = await submitUpdate(urls.submit(ticket.round), update, ctx);
+    emitter.emit('submitted', {
+      round: ticket.round,
+      participants: accepted.participants,
+      duplicate: accepted.duplicate,
+    });
+    return {
+      round: ticket.round,
+      version: ticket.version,
+      steps: tally.steps,
+      samples: tally.samples,
+      samplesProcessed: tally.processed,
+      meanLoss: tally.meanLoss,
+      accuracy: tally.accuracy,
+      uplinkBytes: channel.uplinkBytes,
+      downlinkBytes: channel.downlinkBytes,
+      updateBytes: update.byteLength,
+      seconds: (now() - startedAt) / 1000,
+      ...(stoppedEarly ? { stoppedEarly } : {}),
+      participants: accepted.participants,
+      duplicate: accepted.duplicate,
+    };
+  };
+
+  const playRound = async (): Promise<RoundReport | Skipped> => {
+    const startedAt = now();
+    const joined = await joinRound(urls.join, ctx, options.federationId);
+    if ('skipped' in joined) {
+      emitter.emit('skipped', { reason: joined.skipped });
+      return joined;
+    }
+    emitter.emit('joined', { ticket: joined.ticket });
+    let outcome: RoundReport | Skipped;
+    try {
+      outcome = await train(joined.ticket, startedAt);
+    } catch (err) {
+      // The round or the whole federation closed under us (deadline, or the
+      // admin): nothing left to contribute to.
+      const reason = err instanceof ProblemError ? ENDED[err.slug ?? ''] : undefined;
+      if (!reason) throw err;
+      outcome = { skipped: reason };
+    }
+    if ('skipped' in outcome) emitter.emit('skipped', { reason: outcome.skipped });
+    return outcome;
+  };
+
+  return {
+    async runRound() {
+      // One device takes part in a round once; overlapping calls would race for the same step sequence.
+      if (busy) throw new Error('runRound is already running on this trainer');
+      busy = true;
+      try {
+        return await playRound();
+      } finally {
+        busy = false;
+      }
+    },
+    on: (event, listener) => emitter.on(event, listener),
+    close: () => models.release(),
+  };
+}
+
+function classCount(manifest: TrainingManifest): number | undefined {
+  const last = manifest.output.shape[manifest.output.shape.length - 1];
+  return typeof last === 'number' ? last : manifest.labels?.length;
+}

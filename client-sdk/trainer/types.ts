@@ -1,0 +1,104 @@
+// The trainer's public types: what a caller passes in, what a round reports,
+// and the events it emits while it runs.
+import type { Ticket } from '../../protocol/federation.js';
+import type { RetryPolicy } from '../transport/backoff.js';
+import type { FetchLike } from '../transport/http.js';
+
+/** The device's own examples. They never leave the device; only activations do. */
+export interface LocalDataset {
+  /** size × the model's input shape (e.g. n×1×28×28), NCHW, normalized as manifest.preprocess says. */
+  pixels: Float32Array;
+  /** Class index per example. */
+  labels: ArrayLike<number>;
+  size: number;
+}
+
+export interface TrainerOptions {
+  /** Origin (and optional path prefix) of the Worker. */
+  baseUrl: string;
+  federationId: string;
+  /** The device token issued at enrollment. */
+  token: string;
+  dataset: LocalDataset;
+  /** Default globalThis.fetch. */
+  fetch?: FetchLike;
+  /** Seeds the per-epoch shuffles; the same seed, round and data give the same batches. Default 0. */
+  seed?: number;
+  /** Aborts the current round and every later one. */
+  signal?: AbortSignal;
+  /** Retries of transient failures (network, 429 with Retry-After, 502/503/504) per request. Default 3. */
+  retries?: number;
+  /** Fine-tuning of the backoff; mostly for tests. */
+  retryPolicy?: Partial<Omit<RetryPolicy, 'retries'>>;
+  /** Budget of one HTTP exchange, retries included. Default 60 s. */
+  timeoutMs?: number;
+  /**
+   * Stop stepping this long before the ticket's deadline, so the update still
+   * arrives in time. Default 5 s.
+   */
+  deadlineMarginMs?: number;
+  /** Current time in Unix ms; a seam for tests. Default Date.now. */
+  now?: () => number;
+}
+
+/** Why a round ended before all local epochs were done. */
+export type EarlyStop = 'budget-exhausted' | 'deadline';
+
+export interface RoundReport {
+  round: number;
+  /** The adapter version the round started from. */
+  version: number;
+  /** Steps the server answered (and the head was updated for). */
+  steps: number;
+  /** Distinct local examples trained on: the weight of this update in FedAvg. */
+  samples: number;
+  /** Examples processed over all epochs (samples × epochs when nothing stopped early). */
+  samplesProcessed: number;
+  /** Sample-weighted mean of the per-step training losses. */
+  meanLoss: number;
+  /** Share of processed examples the tail classified correctly during training. */
+  accuracy: number;
+  /** Step request bytes sent (activations and labels), every attempt counted. */
+  uplinkBytes: number;
+  /** Step answer bytes received (gradients). */
+  downlinkBytes: number;
+  /** The head update's bytes. */
+  updateBytes: number;
+  /** Wall time of the round on the device, join to accepted submit. */
+  seconds: number;
+  stoppedEarly?: EarlyStop;
+  /** Participants the coordinator counts for the round after this submission. */
+  participants: number;
+  /** The coordinator already had this update (a retried submit). */
+  duplicate: boolean;
+}
+
+/**
+ * A round the device did not contribute to: not picked, nothing open, the
+ * federation is over, the round closed (deadline) before the update landed,
+ * or not one step got through (budget or deadline too tight), leaving no
+ * update to submit.
+ */
+export type SkipReason = 'not-selected' | 'no-open-round' | 'finished' | 'round-closed' | 'nothing-trained';
+
+export interface Skipped {
+  skipped: SkipReason;
+}
+
+export interface TrainerEvents {
+  joined: { ticket: Ticket };
+  step: { round: number; epoch: number; step: number; loss: number; correct: number; batch: number };
+  submitted: { round: number; participants: number; duplicate: boolean };
+  skipped: { reason: SkipReason };
+}
+
+export type TrainerEventName = keyof TrainerEvents;
+
+export interface Trainer {
+  /** Joins the open round, trains the local epochs against the Worker and submits the head update. */
+  runRound(): Promise<RoundReport | Skipped>;
+  /** Subscribes to an event; returns the unsubscribe function. */
+  on<E extends TrainerEventName>(event: E, listener: (payload: TrainerEvents[E]) => void): () => void;
+  /** Releases the ONNX sessions; a later runRound loads them again. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,26 @@
+// URLs of the federation and training routes the device uses, in one place.
+
+export interface FederationUrls {
+  join: string;
+  headAdapters(version: number): string;
+  step(round: number, seq: number): string;
+  submit(round: number): string;
+  manifest(modelId: string): string;
+  trainingArtifact(modelId: string, artifact: 'headForward' | 'headBackward'): string;
+}
+
+export function federationUrls(baseUrl: string, federationId: string): FederationUrls {
+  // A trailing slash keeps any path prefix of the base (a Worker mounted under /splitflare/).
+  const base = new URL(baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`);
+  const fed = `v1/federations/${encodeURIComponent(federationId)}`;
+  const model = (id: string) => `v1/models/${encodeURIComponent(id)}`;
+  const at = (path: string) => new URL(path, base).href;
+  return {
+    join: at(`${fed}/join`),
+    headAdapters: (version) => at(`${fed}/adapters/${version}`),
+    step: (round, seq) => at(`${fed}/rounds/${round}/steps/${seq}`),
+    submit: (round) => at(`${fed}/rounds/${round}/submit`),
+    manifest: (id) => at(`${model(id)}/manifest`),
+    trainingArtifact: (id, artifact) => at(`${model(id)}/training/${artifact}`),
+  };
+}

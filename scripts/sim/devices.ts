@@ -1,0 +1,55 @@
+// The simulated devices: one SDK trainer per enrolled device, each with its
+// own token, data and seed, sharing this process's ONNX runtime.
+import * as ortNode from 'onnxruntime-node';
+import {
+  createTrainer,
+  nodeSessionFactory,
+  type OrtLike,
+  ortSessionFactory,
+  type Trainer,
+} from '../../client-sdk/node.js';
+import type { LocalDataset } from '../../client-sdk/trainer/index.js';
+import type { AdminClient } from './admin.js';
+
+export interface Device {
+  id: string;
+  trainer: Trainer;
+  data: LocalDataset;
+}
+
+export interface DeviceOptions {
+  baseUrl: string;
+  federationId: string;
+  datasets: readonly LocalDataset[];
+  seed: number;
+  runtime: 'wasm' | 'node';
+}
+
+export const deviceId = (i: number) => `device-${String(i).padStart(3, '0')}`;
+
+export async function enrollDevices(admin: AdminClient, options: DeviceOptions): Promise<Device[]> {
+  // One factory for all: ORT-web keeps one WASM instance per process anyway.
+  const sessionFactory =
+    options.runtime === 'node'
+      ? ortSessionFactory(ortNode as unknown as OrtLike, { executionProviders: ['cpu'] })
+      : nodeSessionFactory({ numThreads: 1 });
+  const devices: Device[] = [];
+  for (const [i, data] of options.datasets.entries()) {
+    const id = deviceId(i);
+    const { token } = await admin.enroll(options.federationId, id);
+    const trainer = createTrainer({
+      baseUrl: options.baseUrl,
+      federationId: options.federationId,
+      token,
+      dataset: data,
+      // Distinct per device, so two devices with similar data still shuffle differently.
+      seed: options.seed * 1000 + i,
+      sessionFactory,
+      // The local Worker is one workerd process; with many devices stepping at
+      // once a step can queue for a while behind the others.
+      timeoutMs: 300_000,
+    });
+    devices.push({ id, trainer, data });
+  }
+  return devices;
+}
