@@ -43,7 +43,7 @@ describe('federated split fine-tuning over loopback HTTP', () => {
       '--downlink',
       'int8',
     ]);
-    const quiet = new Writable({ write: (_chunk, _enc, done) => done() }) as unknown as NodeJS.WriteStream;
+    const quiet = new Writable({ write: (_chunk, _enc, done) => done() }) as unknown as typeof process.stderr;
     const results = await runSimulation(
       config,
       worker.url,
