@@ -7,14 +7,12 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RoundReport, Skipped } from '../../client-sdk/trainer/index.js';
-import { loadFashionMnist, trainTestSplit } from '../../datasets/index.js';
 import type { RoundRecord } from '../../protocol/federation.js';
 import { Manifest, type TrainingSpec } from '../../protocol/manifest.js';
 import { type AdminClient, adminClient, localAdminKey } from './admin.js';
-import { clientDatasets } from './clients.js';
 import { federationConfig, type SimConfig } from './config.js';
+import { federatedData } from './data.js';
 import { type Device, enrollDevices } from './devices.js';
-import { dirichletPartition, labelSkew } from './dirichlet.js';
 import { createEvaluator } from './evaluate.js';
 import type { SimProgress } from './progress.js';
 import type { RoundResult, SimResults } from './results.js';
@@ -33,16 +31,8 @@ export async function runSimulation(
   if (!manifest.training) throw new Error(`${config.modelId} was not built for training`);
   const training = { ...manifest, training: manifest.training as TrainingSpec };
 
-  const ds = await loadFashionMnist();
-  const split = trainTestSplit(ds, { seed: 0 });
-  const parts = dirichletPartition(split.train, ds.labels, ds.classes.length, {
-    clients: config.clients,
-    alpha: config.alpha,
-    seed: config.seed,
-  });
-  const datasets = clientDatasets(ds, parts, config.samplesPerClient);
-  const sizes = datasets.map((d) => d.size).sort((a, b) => a - b);
-  const evalIndices = config.evalSamples > 0 ? split.test.subarray(0, config.evalSamples) : split.test;
+  const data = await federatedData(config);
+  const { dataset: ds, clients: datasets, evalIndices } = data;
   const evaluator = await createEvaluator(artifactsDir, training, ds, evalIndices);
 
   const admin = adminClient(baseUrl, await localAdminKey());
@@ -107,18 +97,7 @@ export async function runSimulation(
       final_accuracy: accuracy,
       rounds,
       federation_id: federationId,
-      eval_samples: evalIndices.length,
-      train_samples: sizes.reduce((a, b) => a + b, 0),
-      label_skew: labelSkew(
-        datasets.map((_, i) => parts[i].subarray(0, datasets[i].size)),
-        ds.labels,
-        ds.classes.length,
-      ),
-      client_samples: {
-        min: sizes[0],
-        median: sizes[Math.floor(sizes.length / 2)],
-        max: sizes[sizes.length - 1],
-      },
+      ...data.summary,
       total_seconds: (performance.now() - started) / 1000,
       config,
     };

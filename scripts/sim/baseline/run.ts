@@ -6,13 +6,13 @@ import { idempotencyKey, randomNonce } from '../../../client-sdk/trainer/submit.
 import { numel } from '../../../models/onnx/tensor.js';
 import { accuracy } from '../../../models/train/evaluate.js';
 import { GradSession } from '../../../models/train/grad-session.js';
+import { federatedData } from '../data.js';
 import { deviceId } from '../devices.js';
 import type { SimProgress } from '../progress.js';
 import type { RoundResult } from '../results.js';
 import { roundAggregator } from './aggregate.js';
 import { encodeUpdate, encodeVersion } from './bytes.js';
 import { type BaselineConfig, optimizerConfig } from './config.js';
-import { federatedData } from './data.js';
 import { trainLocalRound } from './local.js';
 import { buildWholeModel, type Params } from './model.js';
 import type { BaselineResults } from './results.js';

@@ -2,12 +2,12 @@
 // train part dealt to the clients by Dirichlet(alpha), each share capped, and
 // the held-out images every version is scored on. Written for any run config
 // with these fields, so the split simulator can share it.
-import type { LocalDataset } from '../../../client-sdk/trainer/types.js';
-import { type Dataset, loadFashionMnist, trainTestSplit } from '../../../datasets/index.js';
-import { clientDatasets } from '../clients.js';
-import type { SimConfig } from '../config.js';
-import { dirichletPartition, labelSkew } from '../dirichlet.js';
-import type { SimResults } from '../results.js';
+import type { LocalDataset } from '../../client-sdk/trainer/types.js';
+import { type Dataset, loadFashionMnist, trainTestSplit } from '../../datasets/index.js';
+import { clientDatasets } from './clients.js';
+import type { SimConfig } from './config.js';
+import { dirichletPartition, labelSkew } from './dirichlet.js';
+import type { SimResults } from './results.js';
 
 export type DataConfig = Pick<SimConfig, 'clients' | 'alpha' | 'seed' | 'samplesPerClient' | 'evalSamples'>;
 
