@@ -3,9 +3,11 @@
  *
  * onnxruntime-web has no training build, so a backward pass must be an
  * ordinary inference graph. `differentiate` returns one model that runs the
- * forward graph unchanged, then a loss (or takes an upstream gradient), then
- * the backward nodes, and outputs the loss, the original outputs and
- * `grad.<name>` for every requested tensor.
+ * forward graph, then a loss (or takes an upstream gradient), then the
+ * backward nodes, and outputs the loss, the original outputs and
+ * `grad.<name>` for every requested tensor. The forward nodes compute what
+ * they did; the only change is that a rule may name optional outputs a node
+ * left out (LayerNormalization's saved Mean and InvStdDev) to read them.
  *
  * The algorithm:
  * 1. Opset: the result targets opset >= 17 with default-domain ops only; 13-16
@@ -20,14 +22,21 @@
  *    are differentiated; everything else (all integer shape arithmetic in
  *    exported graphs) is copied as-is and never needs a rule. An active node
  *    whose op type has no rule is an error naming the op and the node.
- * 5. Reverse sweep: nodes are visited in reverse topological order. A tensor's
- *    gradient is final once all its consumers are visited; contributions from
- *    several consumers are summed with Add. Each rule (rules/, registry.ts)
- *    emits the nodes for its inputs' gradients through the Emitter.
+ * 5. Reverse sweep: nodes are visited in reverse topological order, with
+ *    known multi-node spellings of one operator (exact GELU below opset 20,
+ *    patterns.ts) visited as that operator. A tensor's gradient is final once
+ *    all its consumers are visited; contributions from several consumers are
+ *    summed (one Add, or one Sum for three or more). Each rule (rules/,
+ *    registry.ts) emits the nodes for its inputs' gradients through the
+ *    Emitter.
  * 6. Broadcasting: a rule whose output broadcast an input reduces the gradient
  *    back (Emitter.unbroadcast): sum leading axes, then keep-dims sums over
  *    axes where the input has extent 1, decided statically when dims are known
  *    and from Shape(input) at run time otherwise, so symbolic batches work.
+ * 7. Layout (schedule.ts): nodes no output needs are dropped, gradient
+ *    outputs are written by their producers, and the nodes writing them are
+ *    ordered so onnxruntime runs each weight gradient as soon as its inputs
+ *    exist.
  *
  * The loss is a scalar of shape [] (the mean over the batch).
  */
@@ -60,8 +69,10 @@ import {
 } from './infer.js';
 import { crossEntropy, meanSquaredError } from './losses.js';
 import { upgradeOpset } from './opset.js';
+import { foldComposites } from './patterns.js';
 import { ruleFor } from './registry.js';
 import type { GradContext, GradRule } from './rule.js';
+import { layoutNodes } from './schedule.js';
 
 export type LossKind = 'cross-entropy' | 'mse';
 
@@ -169,7 +180,7 @@ export function differentiate(model: onnx.IModelProto, options: DifferentiateOpt
   const taken = new Set<string>([...inputNames, ...initializers.keys()]);
   for (const n of order) for (const o of n.output ?? []) taken.add(o);
   for (const o of outputNames) taken.add(o);
-  const emit = new Emitter(opset, taken);
+  const emit = new Emitter(opset, taken, order);
   const contributions = new Map<string, string[]>();
   const contribute = (name: string, g: string) => {
     const list = contributions.get(name);
@@ -180,7 +191,7 @@ export function differentiate(model: onnx.IModelProto, options: DifferentiateOpt
     const list = contributions.get(name);
     if (!list || list.length === 0) return undefined;
     if (list.length > 1) {
-      const sum = emit.within(`grad/accumulate/${name}`, () => list.reduce((acc, g) => emit.add(acc, g)));
+      const sum = emit.within(`grad/accumulate/${name}`, () => emit.sum(list));
       contributions.set(name, [sum]);
     }
     return contributions.get(name)![0];
@@ -213,7 +224,20 @@ export function differentiate(model: onnx.IModelProto, options: DifferentiateOpt
     }
   }
 
-  for (const node of [...activity.nodes].reverse()) {
+  const producers = new Map<string, NodeProto>();
+  const uses = new Map<string, number>();
+  for (const n of order) {
+    for (const o of n.output ?? []) if (o) producers.set(o, n);
+    for (const i of readsOf(n)) uses.set(i, (uses.get(i) ?? 0) + 1);
+  }
+  for (const o of outputNames) uses.set(o, (uses.get(o) ?? 0) + 1);
+  const sweep = foldComposites(activity.nodes, {
+    producer: (name) => producers.get(name),
+    uses: (name) => uses.get(name) ?? 0,
+    constant: constants,
+  });
+
+  for (const node of [...sweep].reverse()) {
     const outGrads = (node.output ?? []).map((o) => (activity.active(o) ? total(o) : undefined));
     if (outGrads.every((g) => g === undefined)) continue;
     const rule = ruleFor(node.opType ?? '');
@@ -254,9 +278,9 @@ export function differentiate(model: onnx.IModelProto, options: DifferentiateOpt
     gradOutputs.push(tensorInfo(outName, DataType.FLOAT, infos.get(name)?.dims));
   }
 
-  graph.node = [...order, ...emit.nodes];
   graph.input = [...forwardInputs, ...extraInputs, ...trainableInputs];
   graph.output = [...extraOutputs, ...outputs, ...gradOutputs];
+  graph.node = layoutNodes(order, emit.nodes, graph.output, readsOf);
   return out;
 }
 
@@ -493,9 +517,18 @@ function makeContext(
     output(i) {
       if (!declared(rule.saves.outputs, i))
         fail(`gradient rule reads output ${i} but does not declare it in saves`);
-      const name = node.output?.[i];
-      if (!name) fail(`output ${i} is absent`);
-      return name!;
+      let name = node.output?.[i];
+      if (!name) {
+        // An optional output the forward node did not produce (LayerNormalization's
+        // Mean and InvStdDev): the forward node now produces it, which is cheaper
+        // than recomputing it in the backward graph.
+        name = emit.fresh(`saved_output_${i}`);
+        const outs = [...(node.output ?? [])];
+        while (outs.length < i) outs.push('');
+        outs[i] = name;
+        node.output = outs;
+      }
+      return name;
     },
     hasInput: (i) => !!inName(i),
     inInfo,

@@ -16,12 +16,23 @@ export class Emitter {
   private counter = 0;
   private scope = 'grad';
   private readonly cache = new Map<string, string>();
+  /** Values of the int64 constants made by ints(). */
+  private readonly intValues = new Map<string, number[]>();
+  /** Producers of the forward graph's tensors and of emitted tensors. */
+  private readonly forwardProducers = new Map<string, onnx.INodeProto>();
+  private readonly emittedProducers = new Map<string, onnx.NodeProto>();
 
-  /** `taken` holds every tensor name already in the graph; new names avoid them. */
+  /**
+   * `taken` holds every tensor name already in the graph; new names avoid them.
+   * `forward` are the forward graph's nodes, so rules can ask how a tensor was made.
+   */
   constructor(
     readonly opset: number,
     private readonly taken: Set<string>,
-  ) {}
+    forward: readonly onnx.INodeProto[] = [],
+  ) {
+    for (const n of forward) for (const o of n.output ?? []) if (o) this.forwardProducers.set(o, n);
+  }
 
   /** Runs fn with emitted names grouped under a scope (the forward node's name). */
   within<T>(scope: string, fn: () => T): T {
@@ -60,15 +71,15 @@ export class Emitter {
   ): string[] {
     const outs =
       typeof outputs === 'number' ? Array.from({ length: outputs }, () => this.fresh(opType)) : outputs;
-    this.nodes.push(
-      onnx.NodeProto.create({
-        opType,
-        name: this.fresh(`${opType}_node`),
-        input: inputs,
-        output: outs,
-        attribute: Object.entries(attrs).map(([k, v]) => attr(k, v)),
-      }),
-    );
+    const node = onnx.NodeProto.create({
+      opType,
+      name: this.fresh(`${opType}_node`),
+      input: inputs,
+      output: outs,
+      attribute: Object.entries(attrs).map(([k, v]) => attr(k, v)),
+    });
+    this.nodes.push(node);
+    for (const o of outs) if (o) this.emittedProducers.set(o, node);
     return outs;
   }
 
@@ -103,15 +114,29 @@ export class Emitter {
 
   /** A 1-D int64 constant. */
   ints(values: readonly number[]): string {
-    return this.cached(`i:${values}`, () =>
-      this.op('Constant', [], {
+    return this.cached(`i:${values}`, () => {
+      const name = this.op('Constant', [], {
         value: toTensorProto('', {
           dtype: 'int64',
           dims: [values.length],
           data: BigInt64Array.from(values.map((v) => BigInt(v))),
         }),
-      }),
-    );
+      });
+      this.intValues.set(name, [...values]);
+      return name;
+    });
+  }
+
+  /**
+   * When g is an emitted zero Pad with constant pads (a gradient put back in
+   * place, as Gather's and Slice's are), its unpadded source and the pads.
+   */
+  zeroPadded(g: string): { source: string; pads: number[] } | undefined {
+    const p = this.emittedProducers.get(g);
+    if (p?.opType !== 'Pad' || (p.input?.length ?? 0) > 2 || p.attribute?.some((a) => a.name === 'mode'))
+      return undefined;
+    const pads = this.intValues.get(p.input?.[1] ?? '');
+    return pads ? { source: p.input![0], pads } : undefined;
   }
 
   /** An int64 scalar (shape []). */
@@ -168,9 +193,45 @@ export class Emitter {
     return this.op('MatMul', [a, b]);
   }
 
+  /**
+   * Sum of several tensors of one shape. Sum reads all of them in one pass,
+   * where a chain of Adds would write every partial sum to memory.
+   */
+  sum(terms: readonly string[]): string {
+    if (terms.length === 1) return terms[0];
+    if (terms.length === 2) return this.add(terms[0], terms[1]);
+    return this.op('Sum', [...terms]);
+  }
+
+  /**
+   * Transposes x, composing with a Transpose this emitter made, so a chain of
+   * layout changes costs one copy. Transposes in the forward graph are left
+   * alone: the backward graph only reads the forward tensors rules declared.
+   */
   transpose(x: string, perm: readonly number[]): string {
+    const inner = this.emittedProducers.get(x);
+    if (inner?.opType === 'Transpose') {
+      const innerPerm = inner.attribute?.find((a) => a.name === 'perm')?.ints?.map(Number);
+      if (innerPerm && innerPerm.length === perm.length) {
+        return this.transpose(
+          inner.input![0],
+          perm.map((p) => innerPerm[p]),
+        );
+      }
+    }
     if (perm.every((p, i) => p === i)) return x;
-    return this.op('Transpose', [x], { perm: [...perm] });
+    return this.cached(`T:${x}:${perm}`, () => this.op('Transpose', [x], { perm: [...perm] }));
+  }
+
+  /**
+   * The permutation of the Transpose that produced x (forward or emitted),
+   * or undefined when x is not a Transpose output.
+   */
+  transposedBy(x: string, rank: number): number[] | undefined {
+    const p = this.emittedProducers.get(x) ?? this.forwardProducers.get(x);
+    if (p?.opType !== 'Transpose') return undefined;
+    const perm = p.attribute?.find((a) => a.name === 'perm')?.ints?.map(Number);
+    return perm?.length ? perm : Array.from({ length: rank }, (_, i) => rank - 1 - i);
   }
 
   /** Swaps the last two axes of a tensor of the given rank. */
@@ -184,8 +245,17 @@ export class Emitter {
     return this.op('Reshape', [x, shape]);
   }
 
-  /** Reshapes g to the run-time shape of x (the gradient of every view-like op). */
-  reshapeLike(g: string, x: string): string {
+  /**
+   * Reshapes g to the shape of x (the gradient of every view-like op). With
+   * at most one dim unknown statically (the batch), a constant target with -1
+   * there does it without reading Shape(x), which would keep x alive from
+   * the forward pass until this point just for its shape.
+   */
+  reshapeLike(g: string, x: string, xDims?: readonly Dim[]): string {
+    const unknown = xDims?.filter((d) => typeof d !== 'number').length;
+    if (xDims && unknown !== undefined && unknown <= 1 && xDims.every((d) => d !== 0)) {
+      return this.reshape(g, this.ints(xDims.map((d) => (typeof d === 'number' ? d : -1))));
+    }
     return this.reshape(g, this.shape(x));
   }
 

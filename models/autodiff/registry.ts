@@ -2,6 +2,7 @@
 //
 // Supported (default ONNX domain, opset 13 and later semantics):
 //   elementwise   Add Sub Mul Div Pow Sqrt Erf Exp Log Neg Relu Sigmoid Tanh
+//                 Gelu (exact; also the five-node erf spelling, see patterns.ts)
 //   linear        MatMul Gemm Conv (group 1)
 //   normalization LayerNormalization Softmax LogSoftmax ReduceMean ReduceSum
 //   structural    Reshape Flatten Squeeze Unsqueeze Transpose Concat Slice Gather
@@ -21,6 +22,7 @@ import { exp } from './rules/exp.js';
 import { expand } from './rules/expand.js';
 import { flatten } from './rules/flatten.js';
 import { gather } from './rules/gather.js';
+import { gelu } from './rules/gelu.js';
 import { gemm } from './rules/gemm.js';
 import { identity } from './rules/identity.js';
 import { layerNormalization } from './rules/layer-normalization.js';
@@ -57,6 +59,7 @@ export const gradientRules: Readonly<Record<string, GradRule>> = {
   Expand: expand,
   Flatten: flatten,
   Gather: gather,
+  Gelu: gelu,
   Gemm: gemm,
   Identity: identity,
   LayerNormalization: layerNormalization,

@@ -32,7 +32,11 @@ export interface GradContext {
   readonly opset: number;
   /** Name of forward input i; the rule must list i in `saves.inputs`. */
   input(i: number): string;
-  /** Name of forward output i; the rule must list i in `saves.outputs`. */
+  /**
+   * Name of forward output i; the rule must list i in `saves.outputs`. An
+   * optional output the forward node leaves out is added to it, so a rule can
+   * reuse statistics the forward op computes anyway.
+   */
   output(i: number): string;
   /** Whether optional input i is present. */
   hasInput(i: number): boolean;

@@ -60,7 +60,16 @@ export function spreadReduction(ctx: GradContext, r: Reduction, g: string): stri
     // which is the input's rank: the forward axes carry over unchanged.
     gk = r.axes ? e.unsqueeze(g, r.axes) : e.op('Unsqueeze', [g, r.axesTensor!]);
   }
-  return e.op('Expand', [gk, e.shape(ctx.input(0))]);
+  // gk already has x's extent on every kept axis, where Expand may say 1; so a
+  // constant target serves unless a reduced axis has no static size.
+  const dims = ctx.inInfo(0).dims;
+  const rank = dims?.length ?? 0;
+  const reduced = new Set(r.all ? dims?.map((_, i) => i) : r.axes?.map((a) => normAxis(a, rank)));
+  const target =
+    dims && (r.all || r.axes) && dims.every((d, i) => typeof d === 'number' || !reduced.has(i))
+      ? e.ints(dims.map((d) => (typeof d === 'number' ? d : 1)))
+      : e.shape(ctx.input(0));
+  return e.op('Expand', [gk, target]);
 }
 
 /**

@@ -5,6 +5,6 @@ export const squeeze: GradRule = {
   saves: { inputs: [0] },
   differentiable: [0],
   backward(ctx) {
-    return [ctx.emit.reshapeLike(ctx.grad(0)!, ctx.input(0))];
+    return [ctx.emit.reshapeLike(ctx.grad(0)!, ctx.input(0), ctx.inInfo(0).dims)];
   },
 };
