@@ -36,15 +36,26 @@ const opts = new Command('experiments')
   .option('--rounds <n>', `federated rounds (default ${SIM_DEFAULTS.rounds}; 2 with --quick)`, intAtLeast(1))
   .option('--local-epochs <n>', 'local epochs per round', intAtLeast(1), SIM_DEFAULTS.localEpochs)
   .option('--seed <n>', 'seeds every run', intAtLeast(0), SIM_DEFAULTS.seed)
+  .option('--optimizer <kind>', 'optimizer of every run: sgd or adamw', SIM_DEFAULTS.optimizer)
+  .option('--lr <x>', 'learning rate of every run (both sides)', Number, SIM_DEFAULTS.lrHead)
   .option('--quick', 'smoke test: 3 clients, 2 rounds, 128 examples per client', false)
   .parse()
-  .opts<{ rounds?: number; localEpochs: number; seed: number; quick: boolean }>();
+  .opts<{
+    rounds?: number;
+    localEpochs: number;
+    seed: number;
+    optimizer: 'sgd' | 'adamw';
+    lr: number;
+    quick: boolean;
+  }>();
 
 const say = (s: string) => process.stderr.write(`${s}\n`);
 const settings = {
   rounds: opts.rounds ?? (opts.quick ? 2 : SIM_DEFAULTS.rounds),
   localEpochs: opts.localEpochs,
   seed: opts.seed,
+  optimizer: opts.optimizer,
+  lr: opts.lr,
   quick: opts.quick,
   outDir: OUT_DIR,
 };

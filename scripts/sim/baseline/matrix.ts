@@ -12,6 +12,9 @@ export interface MatrixSettings {
   rounds: number;
   localEpochs: number;
   seed: number;
+  optimizer: 'sgd' | 'adamw';
+  /** The learning rate of both sides (the baseline has one side). */
+  lr: number;
   /** Tiny settings for a smoke test. */
   quick: boolean;
   /** Each run writes its results under `<outDir>/<id>/`. */
@@ -50,6 +53,8 @@ function sharedArgs(s: MatrixSettings): string[] {
     String(s.localEpochs),
     '--seed',
     String(s.seed),
+    '--optimizer',
+    s.optimizer,
   ];
 }
 
@@ -57,7 +62,19 @@ export function experimentMatrix(s: MatrixSettings): Matrix {
   const shared = sharedArgs(s);
   const sfl = SFL_UPLINKS.map((uplink): SflSetup => {
     const id = `sfl-${uplink}`;
-    const argv = [...shared, '--uplink', uplink, '--downlink', SFL_DOWNLINK, '--out', `${s.outDir}/${id}`];
+    const argv = [
+      ...shared,
+      '--lr-head',
+      String(s.lr),
+      '--lr-tail',
+      String(s.lr),
+      '--uplink',
+      uplink,
+      '--downlink',
+      SFL_DOWNLINK,
+      '--out',
+      `${s.outDir}/${id}`,
+    ];
     return {
       id,
       uplink,
@@ -66,7 +83,7 @@ export function experimentMatrix(s: MatrixSettings): Matrix {
       command: `npm run sim -- ${argv.join(' ')}`,
     };
   });
-  const argv = [...shared, '--out', `${s.outDir}/fedavg-lora`];
+  const argv = [...shared, '--lr', String(s.lr), '--out', `${s.outDir}/fedavg-lora`];
   return {
     sfl,
     baseline: {

@@ -4,7 +4,15 @@ import { experimentMatrix } from '../../../scripts/sim/baseline/matrix.js';
 import { parseSimArgs, SIM_DEFAULTS } from '../../../scripts/sim/config.js';
 
 describe('experiment matrix', () => {
-  const matrix = experimentMatrix({ rounds: 7, localEpochs: 2, seed: 3, quick: false, outDir: 'results/x' });
+  const matrix = experimentMatrix({
+    rounds: 7,
+    localEpochs: 2,
+    seed: 3,
+    quick: false,
+    optimizer: 'sgd' as const,
+    lr: 0.01,
+    outDir: 'results/x',
+  });
 
   it('runs the split federation at each uplink with an int8 downlink on the SFLAM federation', () => {
     expect(matrix.sfl.map((s) => s.uplink)).toEqual(['fp32', 'int8', 'int4', 'int2']);
@@ -40,7 +48,15 @@ describe('experiment matrix', () => {
   });
 
   it('shrinks to a smoke test with --quick', () => {
-    const quick = experimentMatrix({ rounds: 2, localEpochs: 1, seed: 0, quick: true, outDir: 'o' });
+    const quick = experimentMatrix({
+      rounds: 2,
+      localEpochs: 1,
+      seed: 0,
+      quick: true,
+      optimizer: 'sgd' as const,
+      lr: 0.01,
+      outDir: 'o',
+    });
     expect(parseBaselineArgs(quick.baseline.argv)).toMatchObject({
       clients: 3,
       perRound: 3,
