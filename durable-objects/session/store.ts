@@ -4,7 +4,7 @@
 // crash leaves either the state before the step or the state after it, never
 // trainables of one step with the answer or counters of another.
 import { OptimizerConfig, Ticket } from '../../protocol/federation.js';
-import { exactBuffer, joinBytes, splitBytes } from './chunks.js';
+import { exactBuffer, joinBytes, splitBytes } from '../chunks.js';
 
 export type BlobKind = 'params' | 'optimizer' | 'answer';
 

@@ -56,7 +56,8 @@ describe('chunks', () => {
   it('splits tensors over the row cap and reassembles them exactly', () => {
     const big = Float64Array.from({ length: 300_000 }, (_, i) => i / 7);
     const parts = toChunks(big);
-    expect(parts).toHaveLength(2);
+    expect(parts).toHaveLength(Math.ceil(big.byteLength / MAX_CHUNK_BYTES));
+    expect(parts.length).toBeGreaterThan(1);
     expect(parts.every((p) => p.byteLength <= MAX_CHUNK_BYTES)).toBe(true);
     expect(new Float64Array(fromChunks(parts, big.byteLength, 'big').buffer)).toEqual(big);
     expect(toChunks(new Float32Array(10))).toHaveLength(1);

@@ -49,7 +49,7 @@ describe('streaming FedAvg', () => {
         )
         .one(),
     );
-    expect(chunks.n).toBe(1); // float32: 1.2 MB fits one row
+    expect(chunks.n).toBe(2); // float32: 1.2 MB over 1 MB pieces
 
     const a = decode(value(await forward.stub.adapters(1, 'all')));
     const b = decode(value(await backward.stub.adapters(1, 'all')));
@@ -77,7 +77,7 @@ describe('streaming FedAvg', () => {
         .exec<{ n: number }>(`SELECT COUNT(*) AS n FROM accumulators WHERE name = 'tail.norm.weight'`)
         .one(),
     );
-    expect(accumulatorRows.n).toBe(2); // 2.4 MB of float64 in two rows
+    expect(accumulatorRows.n).toBe(3); // 2.4 MB of float64 in three 1 MB pieces
     await evictDurableObject(evicted.stub);
     // A retry after the eviction is recognised from storage alone.
     expect(value(await evicted.stub.submit(submitArg('d1', ups.get('d1')!)))).toMatchObject({

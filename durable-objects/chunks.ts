@@ -1,7 +1,8 @@
-// Durable Object storage holds at most 2 MB per row, and a batch's gradient
-// frame or a large adapter set can be bigger: byte blobs are stored as pieces.
+// Durable Object storage holds at most 2 MB per row or value, and adapter
+// tensors, float64 accumulators, optimizer state or a batch's gradient frame
+// can be bigger: both objects store byte blobs as ordered pieces.
 
-/** Under the 2 MB row limit with room for the row's other columns. */
+/** Under the 2 MB row limit with room for the row's other columns; a multiple of 8, so no float64 straddles two pieces. */
 export const PIECE_BYTES = 1_000_000;
 
 export function splitBytes(bytes: Uint8Array, pieceBytes = PIECE_BYTES): Uint8Array[] {
