@@ -5,7 +5,6 @@
 // centralized upper bound federated runs are compared with.
 import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import cliProgress from 'cli-progress';
 import { Command } from 'commander';
 import { adamw } from '../../common/optim/index.js';
 import { loadFashionMnist, trainTestSplit } from '../../datasets/index.js';
@@ -14,6 +13,7 @@ import { injectLora } from '../lora/index.js';
 import { trainCentral } from '../train/central.js';
 import { accuracy } from '../train/evaluate.js';
 import type { Trainable } from '../train/grad-session.js';
+import { epochProgress } from '../train/progress.js';
 import { warmupCosine } from '../train/schedule.js';
 import { REFERENCE_RECIPE } from '../training/recipe.js';
 import { CLASSIFIER_SEED, loadPretrainedVit, resetClassifier } from '../weights/pretrained.js';
@@ -52,13 +52,7 @@ console.log(
 );
 const initial = await evaluate();
 const stepsPerEpoch = Math.ceil(split.train.length / opts.batch);
-const bar = new cliProgress.SingleBar(
-  { format: ' epoch {epoch} |{bar}| {value}/{total} steps  loss {loss}  held-out {acc}', hideCursor: true },
-  cliProgress.Presets.shades_classic,
-);
-const history: Array<{ epoch: number; loss: number; accuracy: number }> = [];
-let lastAcc = `${(initial * 100).toFixed(2)}%`;
-bar.start(stepsPerEpoch, 0, { epoch: 1, loss: '-', acc: lastAcc });
+const progress = epochProgress(stepsPerEpoch, opts.epochs, () => evaluate(), initial);
 await trainCentral({
   gradModel,
   trainables,
@@ -70,16 +64,11 @@ await trainCentral({
   batchSize: opts.batch,
   seed: opts.seed,
   augment: { maxShift: 1 },
-  onStep: ({ epoch, step, loss }) =>
-    bar.update(step, { epoch: epoch + 1, loss: loss.toFixed(3), acc: lastAcc }),
-  onEpoch: async ({ epoch, meanLoss }) => {
-    const acc = await evaluate();
-    history.push({ epoch: epoch + 1, loss: meanLoss, accuracy: acc });
-    lastAcc = `${(acc * 100).toFixed(2)}%`;
-    if (epoch + 1 < opts.epochs) bar.start(stepsPerEpoch, 0, { epoch: epoch + 2, loss: '-', acc: lastAcc });
-  },
+  onStep: progress.onStep,
+  onEpoch: progress.onEpoch,
 });
-bar.stop();
+progress.stop();
+const { history } = progress;
 const final = history[history.length - 1];
 const seconds = (performance.now() - started) / 1000;
 const record = {

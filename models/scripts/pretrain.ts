@@ -3,7 +3,6 @@
 // writes models/weights/vit-mnist.safetensors (+ a JSON record of the run).
 import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import cliProgress from 'cli-progress';
 import { Command } from 'commander';
 import { adamw } from '../../common/optim/index.js';
 import { loadMnist, trainTestSplit } from '../../datasets/index.js';
@@ -14,6 +13,7 @@ import type { HostTensor } from '../onnx/tensor.js';
 import { trainCentral } from '../train/central.js';
 import { accuracy } from '../train/evaluate.js';
 import type { Trainable } from '../train/grad-session.js';
+import { epochProgress } from '../train/progress.js';
 import { warmupCosine } from '../train/schedule.js';
 import { buildVit, describeVit, REFERENCE_VIT } from '../vit/index.js';
 
@@ -44,11 +44,6 @@ for (const name of names) {
 }
 const stepsPerEpoch = Math.ceil(split.train.length / opts.batch);
 const optimizer = adamw({ lr: opts.lr, weightDecay: opts.weightDecay });
-const bar = new cliProgress.SingleBar(
-  { format: ' epoch {epoch} |{bar}| {value}/{total} steps  loss {loss}  held-out {acc}', hideCursor: true },
-  cliProgress.Presets.shades_classic,
-);
-const history: Array<{ epoch: number; loss: number; accuracy: number }> = [];
 const currentModel = () => {
   const m = buildVit(REFERENCE_VIT);
   replaceInitializers(m, weightsMap());
@@ -62,8 +57,7 @@ const weightsMap = () =>
 console.log(
   `pretraining ${describeVit(REFERENCE_VIT)} on MNIST: ${split.train.length} train / ${split.test.length} held-out images`,
 );
-let lastAcc = '-';
-bar.start(stepsPerEpoch, 0, { epoch: 1, loss: '-', acc: lastAcc });
+const progress = epochProgress(stepsPerEpoch, opts.epochs, () => accuracy(currentModel(), mnist, split.test));
 await trainCentral({
   gradModel,
   trainables,
@@ -75,16 +69,11 @@ await trainCentral({
   batchSize: opts.batch,
   seed: opts.seed,
   augment: { maxShift: 2 },
-  onStep: ({ epoch, step, loss }) =>
-    bar.update(step, { epoch: epoch + 1, loss: loss.toFixed(3), acc: lastAcc }),
-  onEpoch: async ({ epoch, meanLoss }) => {
-    const acc = await accuracy(currentModel(), mnist, split.test);
-    history.push({ epoch: epoch + 1, loss: meanLoss, accuracy: acc });
-    lastAcc = `${(acc * 100).toFixed(2)}%`;
-    if (epoch + 1 < opts.epochs) bar.start(stepsPerEpoch, 0, { epoch: epoch + 2, loss: '-', acc: lastAcc });
-  },
+  onStep: progress.onStep,
+  onEpoch: progress.onEpoch,
 });
-bar.stop();
+progress.stop();
+const { history } = progress;
 const final = history[history.length - 1];
 const seconds = (performance.now() - started) / 1000;
 await writeFile(opts.out, encodeSafetensors(weightsMap(), { model: describeVit(REFERENCE_VIT) }));
