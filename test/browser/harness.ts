@@ -1,21 +1,35 @@
-// What the browser test needs around Chromium: the page bundled with esbuild,
-// and one loopback HTTP server that serves the page, its bundle and
-// onnxruntime-web's runtime files, and reverse-proxies the Worker's API.
+// What the browser tests need around Chromium: a page bundled with esbuild,
+// one loopback HTTP server that serves the page, its bundle and
+// onnxruntime-web's runtime files and reverse-proxies the Worker's API, and
+// `startBrowserRig`, which brings all of it up with the Worker and Chromium.
 //
 // Why a proxy rather than pointing the page at the Worker: the Worker sends no
 // CORS headers (yet), so a page on another origin could not read its answers.
 // Serving the page and `/v1/*` from one origin keeps the test about the SDK in
 // a browser, not about CORS policy, and leaves workers/ untouched. The proxy
 // pipes bytes unchanged, so the frames and stats the page sees are the Worker's.
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, request, type ServerResponse } from 'node:http';
 import { basename, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { buildModels } from '../../scripts/build-models.js';
+import { type LocalWorker, startLocalWorker } from '../../scripts/wrangler-dev.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const ORT_DIST = join(ROOT, 'node_modules', 'onnxruntime-web', 'dist');
-const ENTRY = fileURLToPath(new URL('./page/main.ts', import.meta.url));
+
+export const CHROMIUM = '/usr/bin/chromium';
+export const HAS_CHROMIUM = existsSync(CHROMIUM);
+
+/**
+ * The page scripts under page/: `main` drives the split client (inference),
+ * `train` the federated trainer. One per test file, so each bundle holds only
+ * the SDK surface its test is about.
+ */
+export type PageEntry = 'main' | 'train';
 
 /** Path prefixes the server answers under. */
 export const BUNDLE_PREFIX = '/bundle/';
@@ -42,10 +56,11 @@ const MIME: Record<string, string> = {
   '.map': 'application/json',
 };
 
-/** The page's script and its lazily loaded chunks, by file name. */
-export async function bundlePage(): Promise<Map<string, Uint8Array>> {
+/** The page's script and its lazily loaded chunks, by file name; the script is always `main.js`. */
+export async function bundlePage(entry: PageEntry = 'main'): Promise<Map<string, Uint8Array>> {
   const result = await build({
-    entryPoints: { main: ENTRY },
+    // One output name whatever the entry, so the index page needs no variants.
+    entryPoints: { main: fileURLToPath(new URL(`./page/${entry}.ts`, import.meta.url)) },
     bundle: true,
     platform: 'browser',
     format: 'esm',
@@ -61,11 +76,27 @@ export async function bundlePage(): Promise<Map<string, Uint8Array>> {
   return new Map(result.outputFiles.map((f) => [basename(f.path), f.contents]));
 }
 
+/** One request the server forwarded to the Worker, as the browser sent it. */
+export interface ProxiedRequest {
+  method: string;
+  path: string;
+  /** The request body's bytes (empty for GET). */
+  body: Uint8Array;
+  /** The Worker's status; 0 when the upstream request failed. */
+  status: number;
+}
+
 export interface PageServer {
   /** Origin of the page, e.g. http://127.0.0.1:41234 */
   url: string;
   /** Paths served so far, for checking what the browser fetched. */
   served: string[];
+  /**
+   * Requests forwarded to the Worker, in arrival order. The bodies are what
+   * went over the page's wire, seen outside the SDK, so a test can check the
+   * SDK's own byte counts against them.
+   */
+  proxied: ProxiedRequest[];
   close(): Promise<void>;
 }
 
@@ -76,6 +107,7 @@ export async function startPageServer(options: {
 }): Promise<PageServer> {
   const upstream = new URL(options.upstream);
   const served: string[] = [];
+  const proxied: ProxiedRequest[] = [];
 
   const send = (res: ServerResponse, status: number, body: string | Uint8Array, type: string) => {
     res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
@@ -83,6 +115,19 @@ export async function startPageServer(options: {
   };
 
   const proxy = (req: IncomingMessage, res: ServerResponse) => {
+    const entry: ProxiedRequest = {
+      method: req.method ?? 'GET',
+      path: new URL(req.url ?? '/', 'http://localhost').pathname,
+      body: new Uint8Array(0),
+      status: 0,
+    };
+    proxied.push(entry);
+    // Listening alongside pipe() sees the same chunks without consuming them.
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      entry.body = new Uint8Array(Buffer.concat(chunks));
+    });
     const forward = request(
       {
         hostname: upstream.hostname,
@@ -92,6 +137,7 @@ export async function startPageServer(options: {
         headers: { ...req.headers, host: upstream.host },
       },
       (answer) => {
+        entry.status = answer.statusCode ?? 0;
         res.writeHead(answer.statusCode ?? 502, answer.headers);
         answer.pipe(res);
       },
@@ -138,10 +184,82 @@ export async function startPageServer(options: {
   return {
     url: `http://127.0.0.1:${port}`,
     served,
+    proxied,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
       }),
   };
+}
+
+export interface BrowserRig {
+  worker: LocalWorker;
+  server: PageServer;
+  browser: Browser;
+  /** The page, loaded and ready (its script has installed its API). */
+  page: Page;
+  /** Uncaught exceptions in the page, as they happen. */
+  pageErrors: string[];
+  /** Where the page's onnxruntime-web fetches its .wasm/.mjs: this server, not a CDN. */
+  wasmPaths: string;
+  close(): Promise<void>;
+}
+
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+/**
+ * The models built, the Worker under `wrangler dev`, the page server in front
+ * of it, Chromium, and one page of `entry` loaded. One rig per test file:
+ * vitest runs files in separate workers, and a Worker of their own keeps each
+ * file's Durable Object traffic out of the other's timings.
+ */
+export async function startBrowserRig(entry: PageEntry): Promise<BrowserRig> {
+  const started: { close(): Promise<void> }[] = [];
+  // Teardown in reverse start order; each step runs even if an earlier one fails.
+  const closeAll = async () => {
+    for (const s of started.reverse()) await s.close().catch(() => undefined);
+    started.length = 0;
+  };
+  try {
+    await buildModels({ log: () => {} });
+    // Settled rather than all: a bundle error must not leave a started Worker behind.
+    const [workerResult, bundleResult] = await Promise.allSettled([startLocalWorker(), bundlePage(entry)]);
+    if (workerResult.status === 'fulfilled') started.push({ close: () => workerResult.value.stop() });
+    if (workerResult.status === 'rejected') throw workerResult.reason;
+    if (bundleResult.status === 'rejected') throw bundleResult.reason;
+    const worker = workerResult.value;
+    const bundle = bundleResult.value;
+    const server = await startPageServer({ bundle, upstream: worker.url });
+    started.push(server);
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    started.push(browser);
+    const page = await browser.newPage();
+    const pageErrors: string[] = [];
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    await page.goto(server.url);
+    // Each page script sets this last, after installing its API on window.
+    await page.waitForFunction(() => document.body.dataset.ready === 'true', undefined, { timeout: 10_000 });
+    return {
+      worker,
+      server,
+      browser,
+      page,
+      pageErrors,
+      wasmPaths: `${server.url}${ORT_PREFIX}`,
+      close: closeAll,
+    };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
 }

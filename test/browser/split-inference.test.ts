@@ -2,20 +2,14 @@
 // the Worker under `wrangler dev`: onnxruntime-web's WASM build runs the head
 // in the page, the frame goes over HTTP to workerd, and the page ranks the
 // logits. Skipped only where /usr/bin/chromium is missing; CI installs it.
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as ortNode from 'onnxruntime-node';
-import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { argmaxRows } from '../../common/predictions.js';
 import { batchOf, loadMnist, trainTestSplit } from '../../datasets/index.js';
-import { buildModels } from '../../scripts/build-models.js';
-import { type LocalWorker, startLocalWorker } from '../../scripts/wrangler-dev.js';
-import { bundlePage, ORT_PREFIX, type PageServer, startPageServer } from './harness.js';
+import { type BrowserRig, CHROMIUM, HAS_CHROMIUM, ORT_PREFIX, startBrowserRig } from './harness.js';
 import type { InferOutcome, InferRequest } from './page/api.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const HAS_CHROMIUM = existsSync(CHROMIUM);
 const FULL_MODEL = fileURLToPath(new URL('../../artifacts/vit-mnist/full.onnx', import.meta.url));
 const SAMPLES = 16;
 
@@ -24,19 +18,12 @@ if (!HAS_CHROMIUM) {
 }
 
 describe.skipIf(!HAS_CHROMIUM)('browser SDK in Chromium against wrangler dev', () => {
-  let worker: LocalWorker | undefined;
-  let server: PageServer | undefined;
-  let browser: Browser | undefined;
-  let page: Page;
-  const pageErrors: string[] = [];
+  let rig: BrowserRig | undefined;
   let pixels: number[];
   let unsplitTop1: number[];
 
   beforeAll(async () => {
-    await buildModels({ log: () => {} });
-    const [started, bundle] = await Promise.all([startLocalWorker(), bundlePage()]);
-    worker = started;
-    server = await startPageServer({ bundle, upstream: worker.url });
+    rig = await startBrowserRig('main');
 
     const mnist = await loadMnist();
     const { test } = trainTestSplit(mnist, { seed: 0 });
@@ -49,35 +36,15 @@ describe.skipIf(!HAS_CHROMIUM)('browser SDK in Chromium against wrangler dev', (
     } finally {
       await session.release();
     }
-
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
-    page = await browser.newPage();
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-    await page.goto(server.url);
-    await page.waitForFunction(() => window.splitflare !== undefined, undefined, { timeout: 10_000 });
   });
 
   afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-    await worker?.stop();
+    await rig?.close();
   });
 
   const inferInPage = (request: Omit<InferRequest, 'baseUrl' | 'wasmPaths'>): Promise<InferOutcome> => {
-    const origin = (server as PageServer).url;
-    const full: InferRequest = { ...request, baseUrl: origin, wasmPaths: `${origin}${ORT_PREFIX}` };
+    const { server, page, wasmPaths } = rig as BrowserRig;
+    const full: InferRequest = { ...request, baseUrl: server.url, wasmPaths };
     return page.evaluate((r) => (window.splitflare as NonNullable<Window['splitflare']>).infer(r), full);
   };
 
@@ -97,8 +64,8 @@ describe.skipIf(!HAS_CHROMIUM)('browser SDK in Chromium against wrangler dev', (
     expect(fp32.stats.attempts).toBe(1);
     // The WASM came from our server through `wasmPaths`, not from a CDN or a
     // path guessed from the bundle's URL.
-    expect(server?.served.some((p) => p.startsWith(ORT_PREFIX) && p.endsWith('.wasm'))).toBe(true);
-    expect(pageErrors).toEqual([]);
+    expect(rig?.server.served.some((p) => p.startsWith(ORT_PREFIX) && p.endsWith('.wasm'))).toBe(true);
+    expect(rig?.pageErrors).toEqual([]);
   });
 
   it("delivers the SDK's typed error to the page for an unknown model", async () => {
@@ -117,6 +84,6 @@ describe.skipIf(!HAS_CHROMIUM)('browser SDK in Chromium against wrangler dev', (
       slug: 'unknown-model',
       status: 404,
     });
-    expect(pageErrors).toEqual([]);
+    expect(rig?.pageErrors).toEqual([]);
   });
 });

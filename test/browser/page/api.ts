@@ -1,8 +1,16 @@
-// The contract between the test (Node, driving Chromium) and the page: the page
-// installs `window.splitflare`, the test calls it through page.evaluate. Only
-// structured-clonable data crosses, so errors come back as plain reports and
-// the `instanceof` checks happen in the browser, where the SDK's classes live.
-import type { InferStats, WireSettings } from '../../../client-sdk/browser.js';
+// The contract between the tests (Node, driving Chromium) and the pages: a
+// page installs its API on window (`splitflare` for inference,
+// `splitflareTrainer` for federated training), the test calls it through
+// page.evaluate. Only structured-clonable data crosses, so errors come back as
+// plain reports and the `instanceof` checks happen in the browser, where the
+// SDK's classes live.
+import type {
+  InferStats,
+  RoundReport,
+  Skipped,
+  TrainerEvents,
+  WireSettings,
+} from '../../../client-sdk/browser.js';
 
 export interface InferRequest {
   baseUrl: string;
@@ -33,8 +41,37 @@ export interface PageApi {
   infer(request: InferRequest): Promise<InferOutcome>;
 }
 
+export interface TrainRequest {
+  baseUrl: string;
+  federationId: string;
+  /** The device token from enrollment. */
+  token: string;
+  /** size × 1 × 28 × 28, normalized; plain arrays for the same reason as InferRequest.pixels. */
+  pixels: number[];
+  labels: number[];
+  seed: number;
+  wasmPaths: string;
+}
+
+export type TrainOutcome =
+  | {
+      ok: true;
+      result: RoundReport | Skipped;
+      /** The ticket from the `joined` event; absent when the device was not let in. */
+      ticket?: TrainerEvents['joined']['ticket'];
+      /** Every `step` event, in order. */
+      steps: TrainerEvents['step'][];
+    }
+  | { ok: false; error: ErrorReport; steps: TrainerEvents['step'][] };
+
+export interface TrainerPageApi {
+  /** One federated round with the SDK's browser trainer: join, local steps, submit. */
+  runRound(request: TrainRequest): Promise<TrainOutcome>;
+}
+
 declare global {
   interface Window {
     splitflare?: PageApi;
+    splitflareTrainer?: TrainerPageApi;
   }
 }

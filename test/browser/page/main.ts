@@ -1,8 +1,9 @@
 // The page's script, bundled by esbuild for the browser. It uses the SDK's
 // browser entry exactly as an application would: no ORT namespace passed in,
 // so browser.ts imports onnxruntime-web lazily on the first infer().
-import { createSplitClient, ProblemError, SplitflareError } from '../../../client-sdk/browser.js';
-import type { ErrorReport, InferOutcome, InferRequest, PageApi } from './api.js';
+import { createSplitClient } from '../../../client-sdk/browser.js';
+import type { InferOutcome, InferRequest, PageApi } from './api.js';
+import { reportError } from './report.js';
 
 async function infer(request: InferRequest): Promise<InferOutcome> {
   const client = createSplitClient({
@@ -24,25 +25,10 @@ async function infer(request: InferRequest): Promise<InferOutcome> {
       stats: result.stats,
     };
   } catch (e) {
-    return { ok: false, error: report(e) };
+    return { ok: false, error: reportError(e) };
   } finally {
     await client.close();
   }
-}
-
-function report(e: unknown): ErrorReport {
-  const base: ErrorReport = {
-    name: e instanceof Error ? e.name : typeof e,
-    message: e instanceof Error ? e.message : String(e),
-    isSplitflareError: e instanceof SplitflareError,
-    isProblemError: e instanceof ProblemError,
-  };
-  if (e instanceof SplitflareError) base.code = e.code;
-  if (e instanceof ProblemError) {
-    base.slug = e.slug;
-    base.status = e.status;
-  }
-  return base;
 }
 
 const api: PageApi = { infer };
