@@ -8,13 +8,17 @@
 //   6                  granularity u8: 0 tensor, 1 token (kept for fp32/fp16 too, unused there)
 //   7                  rank u8, 1..8
 //   8                  dims u32 × rank, each >= 1
-//   8 + 4·rank         scales f32 × nScales
-//   8 + 4·rank + 4·nScales   payload, ceil(numel · bits / 8) bytes
+//   8 + 4·rank         scales bf16 × nScales, then 2 zero bytes if nScales is odd
+//   8 + 4·rank + S     payload, ceil(numel · bits / 8) bytes
 //   end - 4            CRC-32 (IEEE) u32 of every preceding byte
-// with nScales = 0 for fp32/fp16, 1 for 'tensor', numel / lastDim for 'token'.
-// So byteLength = 12 + 4·rank + 4·nScales + ceil(numel · bits / 8). The
-// payload starts at a multiple of 4, so a freshly allocated frame can be
-// viewed as Float32Array / Uint16Array without copying.
+// with nScales = 0 for fp32/fp16, 1 for 'tensor', numel / lastDim for 'token',
+// and S = 4·ceil(nScales / 2), the 2·nScales scale bytes rounded up to a
+// multiple of 4. So
+//   byteLength = 12 + 4·rank + 4·ceil(nScales / 2) + ceil(numel · bits / 8).
+// The padding keeps the payload at a multiple of 4, so a freshly allocated
+// frame can be viewed as Float32Array / Uint16Array without copying; it must
+// be zero. A scale is a bfloat16 (the top 16 bits of a float32; see
+// quantize.ts for why and for which values are valid).
 //
 // Errors. Everything wrong with received bytes is a FrameError with a stable
 // code. On the encoding side, a bad tensor (rank, dimensions, data length,
@@ -130,6 +134,8 @@ interface Layout {
   groupSize: number;
   nScales: number;
   scalesOffset: number;
+  /** Scale bytes including the padding: 4·ceil(nScales / 2). */
+  scalesBytes: number;
   payloadOffset: number;
   payloadBytes: number;
   byteLength: number;
@@ -147,13 +153,15 @@ function layoutOf(
   const groupSize = granularity === 'tensor' ? numel : lastDim;
   const nScales = quantized ? numel / groupSize : 0;
   const scalesOffset = FIXED_HEADER + 4 * rank;
-  const payloadOffset = scalesOffset + 4 * nScales;
+  const scalesBytes = 4 * Math.ceil(nScales / 2);
+  const payloadOffset = scalesOffset + scalesBytes;
   const payloadBytes = Math.ceil((numel * bits) / 8);
   return {
     numel,
     groupSize,
     nScales,
     scalesOffset,
+    scalesBytes,
     payloadOffset,
     payloadBytes,
     byteLength: payloadOffset + payloadBytes + CRC_BYTES,
@@ -204,9 +212,9 @@ function checkGranularity(granularity: unknown): asserts granularity is ScaleGra
 }
 
 /**
- * Exact byte size of a frame for this shape: 12 + 4·rank + 4·nScales +
- * ceil(numel · bits / 8). Throws like encodeFrame on an invalid shape, but
- * applies no element limit.
+ * Exact byte size of a frame for this shape: 12 + 4·rank + 4·ceil(nScales / 2)
+ * + ceil(numel · bits / 8), nScales as in the module comment. Throws like
+ * encodeFrame on an invalid shape, but applies no element limit.
  */
 export function frameSize(
   shape: readonly number[],
@@ -287,7 +295,9 @@ export function encodeFrame(t: Tensor, opts: EncodeOptions): Uint8Array<ArrayBuf
     const random = opts.random ?? (rounding === 'stochastic' ? defaultRandom() : Math.random);
     const bad = quantize(data, L.groupSize, bits, rounding, random, codes, scales);
     if (bad >= 0) throw new FrameError('non-finite', `element ${bad} is ${data[bad]}`);
-    for (let g = 0; g < L.nScales; g++) view.setFloat32(L.scalesOffset + 4 * g, scales[g], true);
+    // quantize() returns bfloat16 values, so the low halves dropped here are zero.
+    const scaleBits = new Uint32Array(scales.buffer);
+    for (let g = 0; g < L.nScales; g++) view.setUint16(L.scalesOffset + 2 * g, scaleBits[g] >>> 16, true);
     if (bits !== 8) packCodes(codes, bits, out.subarray(off, off + L.payloadBytes));
   }
 
@@ -349,8 +359,8 @@ export function readFrameHeader(bytes: Uint8Array, limits?: FrameLimits): FrameH
 /**
  * Fully validates a frame (header, CRC, scales, finiteness of fp32/fp16
  * values) and returns the dequantized float32 data. Int scales must be
- * finite, positive and at most FLOAT32_MAX / 2^(bits-1), which guarantees
- * every decoded value is finite.
+ * finite, positive and at most BFLOAT16_MAX / 2^(bits-1), which guarantees
+ * every decoded value is finite, and the scale padding must be zero.
  */
 export function decodeFrame(
   bytes: Uint8Array,
@@ -395,13 +405,18 @@ export function decodeFrame(
     float16ToFloat32Array(halves, data);
   } else {
     const bits = BITS[encoding] as CodeBits;
-    const scales = new Float32Array(L.nScales);
+    // A bfloat16 widens to float32 by appending 16 zero bits.
+    const scaleBits = new Uint32Array(L.nScales);
+    for (let g = 0; g < L.nScales; g++) scaleBits[g] = view.getUint16(L.scalesOffset + 2 * g, true) << 16;
+    const scales = new Float32Array(scaleBits.buffer);
     for (let g = 0; g < L.nScales; g++) {
-      const s = view.getFloat32(L.scalesOffset + 4 * g, true);
+      const s = scales[g];
       if (!isValidScale(s, bits)) {
         throw new FrameError('bad-scale', `scale ${g} is ${s}; must be in (0, ${maxScale(bits)}]`);
       }
-      scales[g] = s;
+    }
+    if (2 * L.nScales < L.scalesBytes && view.getUint16(L.scalesOffset + 2 * L.nScales, true) !== 0) {
+      throw new FrameError('bad-scale', 'the padding after the scales is not zero');
     }
     let codes: Int8Array;
     if (bits === 8) {

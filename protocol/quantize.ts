@@ -1,19 +1,24 @@
 // Symmetric linear quantization of float32 activations to signed 8, 4 or 2 bit
 // codes, and the bit packing of those codes on the wire.
 //
-// Levels. A group of values shares one float32 scale s and each value x
-// becomes an integer code q in [-qmax, qmax], qmax = 2^(bits-1) - 1:
-// int8 -> ±127, int4 -> ±7, int2 -> ±1 (ternary: -s, 0, +s). The most negative
-// two's complement code (-128, -8, -2) is never produced: a symmetric grid
-// keeps zero exact and treats x and -x alike. Dequantized value = q * s.
+// Levels. A group of values shares one scale s and each value x becomes an
+// integer code q in [-qmax, qmax], qmax = 2^(bits-1) - 1: int8 -> ±127,
+// int4 -> ±7, int2 -> ±1 (ternary: -s, 0, +s). The most negative two's
+// complement code (-128, -8, -2) is never produced: a symmetric grid keeps
+// zero exact and treats x and -x alike. Dequantized value = q * s.
 //
-// Scale. s = maxabs / qmax rounded *up* to the next float32, so that
-// |x| / s <= qmax and clamping only ever absorbs floating-point fuzz. An
-// all-zero group gets s = 1 (zero codes decode to exact zeros; the decoder
-// rejects zero scales). Scales are capped at FLOAT32_MAX / 2^(bits-1), the
-// largest scale the decoder accepts, so that even the unused code -2^(bits-1)
-// dequantizes to a finite float32; groups whose maxabs exceeds
-// FLOAT32_MAX * qmax / 2^(bits-1) (>= 1.7e38) therefore saturate.
+// Scale. Scales travel as bfloat16, the top half of a float32: half the bytes
+// of a float32 (with 64-wide tokens that is what takes int4 below 1/7.5 of
+// fp32 per token) and, unlike float16, the full float32 exponent range, so
+// the tiny scales of late-training gradients neither underflow nor need a
+// special case. s = maxabs / qmax rounded *up* to the next bfloat16, so that
+// |x| / s <= qmax and clamping only ever absorbs floating-point fuzz; the
+// encoder quantizes with that same bfloat16, so the decoder reproduces
+// exactly the grid the codes were chosen on. An all-zero group gets s = 1
+// (zero codes decode to exact zeros; the decoder rejects zero scales).
+// Scales are capped at BFLOAT16_MAX / 2^(bits-1), the largest bfloat16 for
+// which even the unused code -2^(bits-1) dequantizes to a finite float32;
+// groups whose maxabs exceeds qmax times that cap (>= 1.69e38) saturate.
 //
 // Rounding. 'nearest' rounds half away from zero (|error| <= s/2).
 // 'stochastic' takes q = floor(x/s + u), u uniform in [0, 1): q is one of the
@@ -28,6 +33,9 @@ import type { Rounding } from './encoding.js';
 /** Largest finite float32. */
 export const FLOAT32_MAX = 3.4028234663852886e38;
 
+/** Largest finite bfloat16 (bits 0x7F7F), (2 - 2^-7) · 2^127. */
+export const BFLOAT16_MAX = (2 - 2 ** -7) * 2 ** 127;
+
 /** Bit widths that are quantized (fp32 and fp16 are not). */
 export type CodeBits = 8 | 4 | 2;
 
@@ -37,33 +45,57 @@ export function qmaxOf(bits: CodeBits): number {
 }
 
 /**
- * Largest scale a decoder accepts for `bits`. Dividing FLOAT32_MAX by a power
- * of two is exact, so this is itself a float32.
+ * Largest scale a decoder accepts for `bits`. Dividing a bfloat16 by a power
+ * of two is exact, so this is itself a bfloat16, and the next bfloat16 up
+ * times 2^(bits-1) is 2^128, which overflows float32.
  */
 export function maxScale(bits: CodeBits): number {
-  return FLOAT32_MAX / 2 ** (bits - 1);
-}
-
-/** Whether a decoder accepts `s`: finite, positive, and no code can overflow. */
-export function isValidScale(s: number, bits: CodeBits): boolean {
-  // NaN fails the first comparison and +Infinity the second.
-  return s > 0 && s <= maxScale(bits);
+  return BFLOAT16_MAX / 2 ** (bits - 1);
 }
 
 const scratchF32 = new Float32Array(1);
 const scratchU32 = new Uint32Array(scratchF32.buffer);
 
-/** The float32 scale for a group whose largest magnitude is `maxAbs` (finite, >= 0). */
+/** The bfloat16 bit pattern of `s`, which must be a bfloat16 value (the low half is dropped). */
+export function bfloat16Bits(s: number): number {
+  scratchF32[0] = s;
+  return scratchU32[0] >>> 16;
+}
+
+/** The value of the bfloat16 bit pattern `h` (0..0xFFFF); exact. */
+export function bfloat16Value(h: number): number {
+  scratchU32[0] = h << 16;
+  return scratchF32[0];
+}
+
+/** Whether `s` is exactly a bfloat16 value (the infinities count; NaN does not). */
+export function isBfloat16(s: number): boolean {
+  scratchF32[0] = s;
+  return scratchF32[0] === s && (scratchU32[0] & 0xffff) === 0;
+}
+
+/** Whether a decoder accepts `s`: a finite, positive bfloat16 with which no code can overflow. */
+export function isValidScale(s: number, bits: CodeBits): boolean {
+  // NaN fails the first comparison and +Infinity the second.
+  return s > 0 && s <= maxScale(bits) && isBfloat16(s);
+}
+
+/** The bfloat16 scale for a group whose largest magnitude is `maxAbs` (finite, >= 0). */
 export function scaleFor(maxAbs: number, bits: CodeBits): number {
   if (maxAbs === 0) return 1;
   const ideal = maxAbs / qmaxOf(bits);
-  scratchF32[0] = ideal;
-  // Step one float32 ulp up when rounding went down; from 0 this gives the
-  // smallest subnormal, so tiny groups still get a positive scale.
-  if (scratchF32[0] < ideal) scratchU32[0]++;
-  const s = scratchF32[0];
   const cap = maxScale(bits);
-  return Math.min(s, cap);
+  // The cap is a bfloat16, so rounding anything below it up stays <= cap.
+  if (ideal >= cap) return cap;
+  scratchF32[0] = ideal;
+  // Round up to a float32 first (one ulp up when the conversion went down;
+  // from 0 this gives the smallest subnormal, so tiny groups still get a
+  // positive scale), then up to a bfloat16 by carrying any nonzero low half
+  // into the top half. Both roundings are upward and every bfloat16 is a
+  // float32, so the result is the least bfloat16 >= ideal.
+  if (scratchF32[0] < ideal) scratchU32[0]++;
+  scratchU32[0] = (scratchU32[0] + 0xffff) & 0xffff0000;
+  return scratchF32[0];
 }
 
 /**
@@ -99,21 +131,32 @@ export function quantize(
     const s = scaleFor(maxAbs, bits);
     scales[g] = s;
     const inv = 1 / s;
+    // The loops avoid data-dependent branches: signs are random, so a branch
+    // on them would mispredict half the time and dominate the cost.
     if (rounding === 'nearest') {
-      for (let i = start; i < end; i++) {
-        let v = data[i] * inv;
-        if (v > qmax) v = qmax;
-        else if (v < -qmax) v = -qmax;
-        // Storing into an Int8Array truncates toward zero, so adding ±0.5
-        // first rounds half away from zero.
-        codes[i] = v < 0 ? v - 0.5 : v + 0.5;
+      if (maxAbs <= qmax * s) {
+        // No clamp needed: |x| <= maxAbs <= qmax·s, so |x|·inv <= qmax·(1 + 2^-51)
+        // < qmax + 0.5 and rounding gives at most qmax anyway, exactly what a
+        // clamp would give. (qmax·s is exact: 7 by 8 significant bits.)
+        for (let i = start; i < end; i++) {
+          const v = data[i] * inv;
+          // Storing into an Int8Array truncates toward zero, so adding ±0.5
+          // (+(v < 0) is 0 or 1, no branch) rounds half away from zero;
+          // 0.5 - 1 is exact, so this is bit-for-bit v ± 0.5.
+          codes[i] = v + (0.5 - +(v < 0));
+        }
+      } else {
+        // Values beyond qmax·s: the scale hit the cap (or maxAbs / qmax
+        // rounded down onto a bfloat16, where the clamp only absorbs fuzz).
+        for (let i = start; i < end; i++) {
+          const v = Math.min(Math.max(data[i] * inv, -qmax), qmax);
+          codes[i] = v + (0.5 - +(v < 0));
+        }
       }
     } else {
+      // Always clamped: x/s + u can reach qmax + 1 (or fall below -qmax) by fuzz alone.
       for (let i = start; i < end; i++) {
-        let q = Math.floor(data[i] * inv + random());
-        if (q > qmax) q = qmax;
-        else if (q < -qmax) q = -qmax;
-        codes[i] = q;
+        codes[i] = Math.min(Math.max(Math.floor(data[i] * inv + random()), -qmax), qmax);
       }
     }
   }

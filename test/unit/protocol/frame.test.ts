@@ -2,7 +2,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../../common/random.js';
 import {
+  BFLOAT16_MAX,
   BITS,
+  bfloat16Value,
   crc32,
   decodeFrame,
   type Encoding,
@@ -11,6 +13,8 @@ import {
   FrameError,
   type FrameErrorCode,
   frameSize,
+  isBfloat16,
+  maxScale,
   readFrameHeader,
   type ScaleGranularity,
   type Tensor,
@@ -28,11 +32,14 @@ function nScales(shape: number[], encoding: Encoding, granularity: ScaleGranular
   return granularity === 'tensor' ? 1 : product(shape) / shape[shape.length - 1];
 }
 
+/** Scale bytes on the wire: 2 per scale, padded to a multiple of 4. */
+const scaleBytes = (n: number) => 4 * Math.ceil(n / 2);
+
 function scalesOf(frame: Uint8Array, shape: number[], encoding: Encoding, granularity: ScaleGranularity) {
   const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
   const at = 8 + 4 * shape.length;
   return Array.from({ length: nScales(shape, encoding, granularity) }, (_, g) =>
-    view.getFloat32(at + 4 * g, true),
+    bfloat16Value(view.getUint16(at + 2 * g, true)),
   );
 }
 
@@ -108,19 +115,59 @@ describe('layout', () => {
       { shape: [2, 3], data: Float32Array.from([7, -7, 3.5, 0, 0, 0]) },
       { encoding: 'int4' },
     );
-    // magic, version 1, int4 = 3, token = 1, rank 2, dims 2 and 3, scales 1 and 1,
-    // codes 7 -7 4 0 0 0 packed low nibble first, CRC.
+    // magic, version 1, int4 = 3, token = 1, rank 2, dims 2 and 3, bf16 scales
+    // 1 and 1 (0x3F80), codes 7 -7 4 0 0 0 packed low nibble first, CRC.
     const body = [
-      0x53, 0x46, 0x4c, 0x46, 1, 3, 1, 2, 2, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0x80, 0x3f, 0, 0, 0x80, 0x3f, 0x97,
-      0x04, 0x00,
+      0x53, 0x46, 0x4c, 0x46, 1, 3, 1, 2, 2, 0, 0, 0, 3, 0, 0, 0, 0x80, 0x3f, 0x80, 0x3f, 0x97, 0x04, 0x00,
     ];
     expect(Array.from(f.subarray(0, body.length))).toEqual(body);
     expect(f.length).toBe(body.length + 4);
     expect(new DataView(f.buffer).getUint32(body.length, true)).toBe(crc32(Uint8Array.from(body)));
-    expect(frameSize([2, 3], 'int4', 'token')).toBe(31);
+    expect(frameSize([2, 3], 'int4', 'token')).toBe(27);
   });
 
-  it('frame length equals frameSize() = 12 + 4·rank + 4·nScales + ceil(numel·bits/8)', () => {
+  it('writes the documented bytes (int8, one scale rounded up to bf16, padded)', () => {
+    const f = encodeFrame(
+      { shape: [3], data: Float32Array.from([1, -0.5, 0.25]) },
+      { encoding: 'int8', granularity: 'tensor' },
+    );
+    // 1/127 rounds up to the bf16 0x3C02 = 1.015625 · 2^-7 (float32 1/127 is
+    // 0x3C010204), so 1 quantizes to 126.03 -> 126 = 0x7E, -0.5 to -63 = 0xC1
+    // and 0.25 to 31.51 -> 32 = 0x20. Two zero bytes pad the lone scale so the
+    // payload starts at 16.
+    const body = [0x53, 0x46, 0x4c, 0x46, 1, 2, 0, 1, 3, 0, 0, 0, 0x02, 0x3c, 0, 0, 0x7e, 0xc1, 0x20];
+    expect(Array.from(f.subarray(0, body.length))).toEqual(body);
+    expect(f.length).toBe(body.length + 4);
+    expect(new DataView(f.buffer).getUint32(body.length, true)).toBe(crc32(Uint8Array.from(body)));
+    expect(frameSize([3], 'int8', 'tensor')).toBe(23);
+  });
+
+  it('int4 with per-token scales costs 34 B per 64-wide token against 256 B of fp32', () => {
+    const shape = [8, 17, 64];
+    const int4 = frameSize(shape, 'int4', 'token');
+    const int8 = frameSize(shape, 'int8', 'token');
+    const fp32 = frameSize(shape, 'fp32', 'token');
+    // 24 fixed bytes (header, dims, CRC) plus 136 tokens of 32 B codes + 2 B scale.
+    expect(int4).toBe(24 + 136 * 34);
+    expect(int8).toBe(24 + 136 * 66);
+    expect(fp32).toBe(24 + 136 * 256);
+    expect(encodeFrame(sample(shape), { encoding: 'int4' }).length).toBe(int4);
+    // Each further token costs 34/256 = 1/7.53 of fp32 (adding an even number
+    // of tokens, so that no scale padding appears)...
+    const perToken = (e: Encoding) => frameSize([10, 17, 64], e, 'token') - frameSize(shape, e, 'token');
+    expect(perToken('int4') / perToken('fp32')).toBeLessThanOrEqual(1 / 7.5);
+    expect(perToken('int8') / perToken('fp32')).toBe(66 / 256);
+    // ...but the 24 bytes both frames carry keep this whole frame at 1/7.496:
+    // the whole-frame ratio reaches 1/7.5 from 156 tokens on.
+    expect(fp32 / int4).toBeCloseTo(34840 / 4648, 12);
+    expect(fp32 / int4).toBeLessThan(7.5);
+    const ratio = (s: number[]) => frameSize(s, 'fp32', 'token') / frameSize(s, 'int4', 'token');
+    expect(ratio([1, 155, 64])).toBeLessThan(7.5);
+    expect(ratio([1, 156, 64])).toBeGreaterThanOrEqual(7.5);
+    expect(ratio([10, 17, 64])).toBeGreaterThanOrEqual(7.5);
+  });
+
+  it('frame length equals frameSize() = 12 + 4·rank + 4·ceil(nScales/2) + ceil(numel·bits/8)', () => {
     fc.assert(
       fc.property(
         fc
@@ -133,7 +180,7 @@ describe('layout', () => {
           const formula =
             12 +
             4 * shape.length +
-            4 * nScales(shape, encoding, granularity) +
+            scaleBytes(nScales(shape, encoding, granularity)) +
             Math.ceil((product(shape) * BITS[encoding]) / 8);
           expect(frameSize(shape, encoding, granularity)).toBe(formula);
           expect(f.length).toBe(formula);
@@ -185,8 +232,10 @@ describe('round trip', () => {
               expect(s).toBe(1);
               return;
             }
+            // the least bf16 at or above maxAbs/qmax: one bf16 ulp (2^-7 relative,
+            // 2^-133 among subnormals) of headroom at most
             expect(s).toBeGreaterThanOrEqual(maxAbs / qmax);
-            expect(s).toBeLessThanOrEqual((maxAbs / qmax) * (1 + 2 ** -23) + 2 ** -149);
+            expect(s).toBeLessThanOrEqual((maxAbs / qmax) * (1 + 2 ** -7) + 2 ** -133);
           });
           for (let i = 0; i < data.length; i++) {
             const x = t.data[i];
@@ -251,10 +300,18 @@ describe('round trip', () => {
             const out = decodeFrame(f).data;
             const scales = scalesOf(f, t.shape, encoding, granularity);
             const group = granularity === 'tensor' ? xs.length : shape[shape.length - 1];
+            const qmax = QMAX[encoding];
             out.forEach((v, i) => {
               expect(Number.isFinite(v)).toBe(true);
               const s = scales[Math.floor(i / group)];
-              expect(Math.abs(v - xs[i])).toBeLessThanOrEqual(s * (1 + 2 ** -22) + 2 ** -149);
+              const x = xs[i];
+              if (Math.abs(x) <= qmax * s) {
+                expect(Math.abs(v - x)).toBeLessThanOrEqual(s * (1 + 2 ** -22) + 2 ** -149);
+              } else {
+                // beyond the largest level only a capped scale can leave x: it saturates
+                expect(s).toBe(maxScale(BITS[encoding] as 8 | 4 | 2));
+                expect(v).toBe(Math.sign(x) * qmax * s);
+              }
             });
           }
         }
@@ -409,37 +466,75 @@ describe('malformed frames', () => {
     expect(codeOf(() => decodeFrame(withDim(0)))).toBe('bad-dimension');
   });
 
-  it('rejects zero, negative, NaN, infinite and overflowing scales (CRC intact)', () => {
+  it('rejects zero, negative, NaN, infinite and overflowing bf16 scales, and nonzero padding (CRC intact)', () => {
     for (const encoding of INT_ENCODINGS) {
+      // 3 scales at 16..21, two bytes of padding at 22, the payload at 24
       const f = encodeFrame(sample([3, 5]), { encoding, granularity: 'token' });
-      const cap = FLOAT32_MAX / 2 ** (BITS[encoding] - 1);
+      const bits = BITS[encoding] as 8 | 4 | 2;
+      const cap = maxScale(bits);
+      // BFLOAT16_MAX = 0x7F7F; dividing by 2^(bits-1) lowers the exponent field
+      const capBits = 0x7f7f - ((bits - 1) << 7);
+      expect(bfloat16Value(capBits)).toBe(cap);
+      expect(cap * 2 ** (bits - 1)).toBe(BFLOAT16_MAX);
+      const patched = (at: number, h: number) => {
+        const g = f.slice();
+        new DataView(g.buffer).setUint16(at, h, true);
+        return fixCrc(g);
+      };
       for (const g of [0, 2]) {
-        const withScale = (s: number) => {
-          const h = f.slice();
-          new DataView(h.buffer).setFloat32(16 + 4 * g, s, true);
-          return fixCrc(h);
-        };
-        for (const s of [
-          0,
-          -0,
-          -1,
-          Number.NaN,
-          Number.POSITIVE_INFINITY,
-          Number.NEGATIVE_INFINITY,
-          FLOAT32_MAX,
+        const withScale = (h: number) => patched(16 + 2 * g, h);
+        // zero, -0, -1, -smallest subnormal, NaNs, ±Inf, the largest bf16, one ulp over the cap
+        for (const h of [
+          0x0000,
+          0x8000,
+          0xbf80,
+          0x8001,
+          0x7fc0,
+          0x7f81,
+          0xffc0,
+          0x7f80,
+          0xff80,
+          0x7f7f,
+          capBits + 1,
         ]) {
           expect(
-            codeOf(() => decodeFrame(withScale(s))),
-            `${encoding} scale ${s}`,
+            codeOf(() => decodeFrame(withScale(h))),
+            `${encoding} scale 0x${h.toString(16)}`,
           ).toBe('bad-scale');
         }
-        // the largest accepted scale and a subnormal one decode to finite values
-        for (const s of [cap, 2 ** -149]) {
-          const out = decodeFrame(withScale(s)).data;
+        // the largest accepted scale and the smallest subnormal one decode to finite values
+        for (const h of [capBits, 0x0001]) {
+          const out = decodeFrame(withScale(h)).data;
           expect(out.every(Number.isFinite)).toBe(true);
         }
+        // even the unused code -2^(bits-1) times the cap is finite
+        expect(Number.isFinite(Math.fround(-(2 ** (bits - 1)) * cap))).toBe(true);
+        expect(Math.fround(-(2 ** (bits - 1)) * bfloat16Value(capBits + 1))).toBe(Number.NEGATIVE_INFINITY);
+      }
+      for (const h of [0x0001, 0x0100, 0x8000, 0x3f80]) {
+        expect(
+          codeOf(() => decodeFrame(patched(22, h))),
+          `${encoding} padding 0x${h.toString(16)}`,
+        ).toBe('bad-scale');
       }
     }
+  });
+
+  it('writes only bf16 scales with zero padding, whatever the data', () => {
+    fc.assert(
+      fc.property(
+        tensorArb(valueArb),
+        fc.constantFrom(...INT_ENCODINGS),
+        fc.constantFrom(...GRANULARITIES),
+        (t, encoding, granularity) => {
+          const f = encodeFrame(t, { encoding, granularity });
+          const n = nScales(t.shape, encoding, granularity);
+          const at = 8 + 4 * t.shape.length;
+          for (const s of scalesOf(f, t.shape, encoding, granularity)) expect(isBfloat16(s)).toBe(true);
+          for (let i = at + 2 * n; i < at + scaleBytes(n); i++) expect(f[i]).toBe(0);
+        },
+      ),
+    );
   });
 
   it('rejects NaN and infinities in fp32 and fp16 payloads (CRC intact)', () => {

@@ -2,9 +2,13 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../../common/random.js';
 import {
+  BFLOAT16_MAX,
+  bfloat16Bits,
+  bfloat16Value,
   type CodeBits,
   dequantize,
   FLOAT32_MAX,
+  isBfloat16,
   isValidScale,
   maxScale,
   packCodes,
@@ -30,39 +34,110 @@ describe('levels and scales', () => {
     expect(ALL_BITS.map(qmaxOf)).toEqual([127, 7, 1]);
   });
 
-  it('rounds the scale up to a float32 so that no in-range value is clipped', () => {
-    fc.assert(
-      fc.property(
-        fc.float({ min: 0, max: Math.fround(1e38), noNaN: true }),
-        fc.constantFrom(...ALL_BITS),
-        (m, bits) => {
-          const s = scaleFor(m, bits);
-          expect(Math.fround(s)).toBe(s);
-          expect(isValidScale(s, bits)).toBe(true);
-          if (m === 0) {
-            expect(s).toBe(1);
-            return;
-          }
-          const ideal = m / qmaxOf(bits);
-          expect(s).toBeGreaterThanOrEqual(ideal);
-          expect(s).toBeLessThanOrEqual(ideal * (1 + 2 ** -23) + 2 ** -149);
-        },
-      ),
+  it('converts bf16 bit patterns exactly', () => {
+    expect(bfloat16Value(0x3f80)).toBe(1);
+    expect(bfloat16Value(0xc000)).toBe(-2);
+    expect(bfloat16Value(0x7f7f)).toBe(BFLOAT16_MAX);
+    expect(bfloat16Value(0x7f80)).toBe(Number.POSITIVE_INFINITY);
+    expect(bfloat16Value(0x0001)).toBe(2 ** -133);
+    expect(Object.is(bfloat16Value(0x8000), -0)).toBe(true);
+    expect(Number.isNaN(bfloat16Value(0x7fc0))).toBe(true);
+    const wrong: number[] = [];
+    for (let h = 0; h <= 0xffff; h++) {
+      const v = bfloat16Value(h);
+      if (Number.isNaN(v)) continue;
+      if (!isBfloat16(v) || bfloat16Bits(v) !== h) wrong.push(h);
+    }
+    expect(wrong).toEqual([]);
+    for (const v of [Math.fround(1 + 2 ** -23), 1 + 2 ** -30, 2 ** -149, FLOAT32_MAX, Number.NaN])
+      expect(isBfloat16(v)).toBe(false);
+  });
+
+  it('rounds the scale up to the least bf16 >= maxabs/qmax, so no in-range value is clipped', () => {
+    const magnitude = fc.oneof(
+      fc.float({ min: 0, max: Math.fround(1e38), noNaN: true }),
+      fc.float({ min: 0, max: Math.fround(1e-36), noNaN: true }),
+      fc.integer({ min: 0, max: 1000 }),
     );
+    fc.assert(
+      fc.property(magnitude, fc.constantFrom(...ALL_BITS), (m, bits) => {
+        const s = scaleFor(m, bits);
+        expect(isBfloat16(s)).toBe(true);
+        expect(isValidScale(s, bits)).toBe(true);
+        if (m === 0) {
+          expect(s).toBe(1);
+          return;
+        }
+        const ideal = m / qmaxOf(bits);
+        expect(s).toBeGreaterThanOrEqual(ideal);
+        // the bf16 just below is too small: s is the least candidate
+        expect(bfloat16Value(bfloat16Bits(s) - 1)).toBeLessThan(ideal);
+      }),
+    );
+  });
+
+  it('puts the scale on the bf16 grid: 1/127 becomes 0x3C02, and 1 quantizes to 126', () => {
+    // float32(1/127) = 0x3C010204: the nonzero low half carries into the top half.
+    expect(bfloat16Bits(scaleFor(1, 8))).toBe(0x3c02);
+    expect(scaleFor(1, 8)).toBe(1.015625 * 2 ** -7);
+    expect(scaleFor(127, 8)).toBe(1); // already a bf16: unchanged
+    const { codes, scale } = quantizeOne([1, -1, 0.5], 8, 'nearest');
+    expect(scale).toBe(1.015625 * 2 ** -7);
+    expect(Array.from(codes)).toEqual([126, -126, 63]);
   });
 
   it('caps the scale so that every code, even -2^(bits-1), dequantizes finite', () => {
     for (const bits of ALL_BITS) {
       const cap = maxScale(bits);
-      expect(Math.fround(cap)).toBe(cap);
-      expect(Math.fround(cap * 2 ** (bits - 1))).toBe(FLOAT32_MAX);
+      expect(isBfloat16(cap)).toBe(true);
+      expect(cap * 2 ** (bits - 1)).toBe(BFLOAT16_MAX);
+      // the next bf16 up would overflow float32 at the code -2^(bits-1)
+      const above = bfloat16Value(bfloat16Bits(cap) + 1);
+      expect(Math.fround(above * 2 ** (bits - 1))).toBe(Number.POSITIVE_INFINITY);
       expect(scaleFor(FLOAT32_MAX, bits)).toBe(cap);
+      expect(scaleFor(BFLOAT16_MAX, bits)).toBe(cap);
       expect(isValidScale(cap, bits)).toBe(true);
-      expect(isValidScale(Math.fround(cap * (1 + 2 ** -23)), bits)).toBe(false);
-      for (const s of [0, -1, Number.NaN, Number.POSITIVE_INFINITY])
+      expect(isValidScale(above, bits)).toBe(false);
+      // a float32 that is not a bf16 never comes off the wire
+      expect(isValidScale(Math.fround(1 + 2 ** -23), bits)).toBe(false);
+      for (const s of [0, -0, -1, Number.NaN, Number.POSITIVE_INFINITY])
         expect(isValidScale(s, bits)).toBe(false);
     }
-    expect(scaleFor(2 ** -149, 8)).toBe(2 ** -149); // tiny groups still get a positive scale
+    // tiny groups still get a positive scale: the smallest bf16 subnormal
+    expect(scaleFor(2 ** -149, 8)).toBe(2 ** -133);
+    expect(scaleFor(2 ** -126, 2)).toBe(2 ** -126);
+  });
+
+  it('matches the straightforward branchy loop code for code', () => {
+    // The reference: clamp, then round half away from zero with a branch on the sign.
+    const reference = (data: Float32Array, bits: CodeBits) => {
+      const qmax = qmaxOf(bits);
+      let maxAbs = 0;
+      for (const x of data) maxAbs = Math.max(maxAbs, Math.abs(x));
+      const s = scaleFor(maxAbs, bits);
+      return Int8Array.from(data, (x) => {
+        let v = x * (1 / s);
+        if (v > qmax) v = qmax;
+        else if (v < -qmax) v = -qmax;
+        return Math.trunc(v < 0 ? v - 0.5 : v + 0.5);
+      });
+    };
+    const value = fc.oneof(
+      fc.float({ noNaN: true, noDefaultInfinity: true }),
+      fc.float({ min: -4, max: 4, noNaN: true }),
+      fc.integer({ min: -300, max: 300 }).map((k) => k / 2),
+    );
+    fc.assert(
+      fc.property(
+        fc.array(value, { minLength: 1, maxLength: 40 }),
+        fc.constantFrom(...ALL_BITS),
+        (xs, bits) => {
+          const { codes, data } = quantizeOne(xs, bits, 'nearest');
+          expect(Array.from(codes)).toEqual(Array.from(reference(data, bits)));
+        },
+      ),
+      { numRuns: 500 },
+    );
   });
 
   it('rounds half away from zero', () => {
@@ -90,13 +165,13 @@ describe('levels and scales', () => {
     const codes = new Int8Array(6);
     const scales = new Float32Array(3);
     quantize(data, 2, 4, 'nearest', Math.random, codes, scales);
-    expect(Array.from(scales)).toEqual([Math.fround(2 / 7), 1, 10]);
+    // 2/7 = 1.1428·2^-2 rounds up to the bf16 1.1484375·2^-2 (147/128 · 1/4)
+    const s0 = 0.287109375;
+    expect(Array.from(scales)).toEqual([s0, 1, 10]);
     expect(Array.from(codes)).toEqual([4, -7, 0, 0, 7, 1]);
     const out = new Float32Array(6);
     dequantize(codes, scales, 2, out);
-    expect(Array.from(out)).toEqual(
-      [4 * Math.fround(2 / 7), -7 * Math.fround(2 / 7), 0, 0, 70, 10].map(Math.fround),
-    );
+    expect(Array.from(out)).toEqual([4 * s0, -7 * s0, 0, 0, 70, 10]);
   });
 });
 
