@@ -1,10 +1,13 @@
 // `npm start`: build what is needed, start the Worker on workerd (wrangler dev
 // on loopback), run the device SDK in Node on real MNIST images at every
 // encoding, print what split inference costs and keeps, and stop the Worker.
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import cliProgress from 'cli-progress';
 import Table from 'cli-table3';
 import { Command, Option } from 'commander';
 import { ENCODINGS, type Encoding } from '../protocol/encoding.js';
+import { Manifest } from '../protocol/manifest.js';
 import { buildModels } from './build-models.js';
 import { evaluateSplit } from './split-eval.js';
 import { startLocalWorker } from './wrangler-dev.js';
@@ -15,7 +18,7 @@ const program = new Command('splitflare-start')
   .option('--model <id>', 'model to run', 'vit-mnist')
   .option('--samples <n>', 'MNIST test images', (v) => Number.parseInt(v, 10), 1000)
   .option('--batch <n>', 'images per request', (v) => Number.parseInt(v, 10), 50)
-  .addOption(new Option('--encodings <list>', 'comma-separated encodings').default(ENCODINGS.join(',')))
+  .addOption(new Option('--encodings <list>', 'comma-separated encodings (default: all the model accepts)'))
   .parse();
 
 const opts = program.opts<{
@@ -23,16 +26,24 @@ const opts = program.opts<{
   model: string;
   samples: number;
   batch: number;
-  encodings: string;
+  encodings?: string;
 }>();
-const encodings = opts.encodings.split(',').map((e) => e.trim()) as Encoding[];
-for (const e of encodings) if (!ENCODINGS.includes(e)) program.error(`unknown encoding ${e}`);
+const requested = opts.encodings?.split(',').map((e) => e.trim()) as Encoding[] | undefined;
+for (const e of requested ?? []) if (!ENCODINGS.includes(e)) program.error(`unknown encoding ${e}`);
 
 const say = (s: string) => {
   if (!opts.json) console.error(s);
 };
 
 await buildModels({ log: say });
+const manifestPath = fileURLToPath(new URL(`../artifacts/${opts.model}/manifest.json`, import.meta.url));
+if (!existsSync(manifestPath)) program.error(`unknown model ${opts.model}`);
+const accepted = Manifest.parse(JSON.parse(readFileSync(manifestPath, 'utf8'))).wire.encodings;
+const encodings = requested ?? ENCODINGS.filter((e) => accepted.includes(e));
+for (const e of encodings) {
+  if (!accepted.includes(e))
+    program.error(`${opts.model} does not accept ${e}; it takes ${accepted.join(', ')}`);
+}
 say('starting the Worker (wrangler dev, workerd, 127.0.0.1)...');
 const worker = await startLocalWorker();
 say(`Worker ready at ${worker.url}`);
