@@ -11,6 +11,7 @@ import {
   DeviceId,
   type FederationConfigInput,
   type FederationState,
+  type OptimizerConfig,
   type RoundRecord,
   type Ticket,
 } from '../../protocol/federation.js';
@@ -141,7 +142,14 @@ export class FederationCoordinator extends DurableObject<Env> {
     });
   }
 
-  async join(deviceId: string): Promise<RpcResult<{ ticket: Ticket; tail: Uint8Array<ArrayBuffer> }>> {
+  /**
+   * A selected device's ticket, with what its session object needs to start
+   * (the tail adapters at the ticket's version and the tail optimizer), so the
+   * Worker calls the coordinator once per join.
+   */
+  async join(
+    deviceId: string,
+  ): Promise<RpcResult<{ ticket: Ticket; tail: Uint8Array<ArrayBuffer>; tailOptimizer: OptimizerConfig }>> {
     if (!this.store.exists()) return UNKNOWN;
     if (!DeviceId.safeParse(deviceId).success) return fail('bad-request', 'Invalid device id.');
     const joined = await this.change((now, fed): RpcResult<Ticket> => {
@@ -177,7 +185,8 @@ export class FederationCoordinator extends DurableObject<Env> {
     });
     if (!joined.ok) return joined;
     const ticket = joined.value;
-    return ok({ ticket, tail: this.adapterBytes(ticket.version, 'tail') });
+    const { tailOptimizer } = this.store.federation()!.config;
+    return ok({ ticket, tail: this.adapterBytes(ticket.version, 'tail'), tailOptimizer });
   }
 
   async adapters(

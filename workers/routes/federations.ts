@@ -125,16 +125,8 @@ federationRoutes.get('/:fid/adapters/:version', requireDevice, async (c) => {
 
 federationRoutes.post('/:fid/join', requireDevice, async (c) => {
   const { federationId: fid, deviceId } = c.get('device');
-  const coord = coordinator(c.env, fid);
-  const { ticket, tail } = unwrap(await coord.join(deviceId));
-  const state = unwrap(await coord.state());
-  unwrap(
-    await session(c.env, fid, ticket.round, deviceId).init({
-      ticket,
-      tailOptimizer: state.config.tailOptimizer,
-      tail,
-    }),
-  );
+  const { ticket, tail, tailOptimizer } = unwrap(await coordinator(c.env, fid).join(deviceId));
+  unwrap(await session(c.env, fid, ticket.round, deviceId).init({ ticket, tailOptimizer, tail }));
   return c.json(ticket);
 });
 
