@@ -1,7 +1,7 @@
 // The federated fine-tuning API. Admin routes manage a federation; device
 // routes join rounds, step and submit. Per-step work goes to the client's
 // session object only; the coordinator is touched at join and submit.
-import { Hono } from 'hono';
+import { type Context, Hono } from 'hono';
 import { z } from 'zod';
 import { parseSafetensors } from '../../common/safetensors.js';
 import { failureOf } from '../../durable-objects/rpc.js';
@@ -101,27 +101,23 @@ federationRoutes.post('/:fid/devices', requireAdmin, limitBody(4 * 1024), async 
 });
 
 /** Published adapters: both sides for the admin (evaluation), the head side for devices. */
-federationRoutes.get('/:fid/adapters/:version/all', requireAdmin, async (c) => {
-  const fid = federationId(c.req.param('fid'));
-  const version = nonNegativeInt(c.req.param('version'), 'version');
-  const bytes = unwrap(await coordinator(c.env, fid).adapters(version, 'all'));
-  return c.body(bytes, 200, {
-    'content-type': SAFETENSORS_CONTENT_TYPE,
-    'cache-control': 'private, max-age=3600',
-  });
-});
+const publishedAdapters =
+  (side: 'head' | 'all') =>
+  async (c: Context<AuthEnv>): Promise<Response> => {
+    const fid = federationId(c.req.param('fid') ?? '');
+    const version = nonNegativeInt(c.req.param('version') ?? '', 'version');
+    const bytes = unwrap(await coordinator(c.env, fid).adapters(version, side));
+    return c.body(bytes, 200, {
+      'content-type': SAFETENSORS_CONTENT_TYPE,
+      'cache-control': 'private, max-age=3600',
+    });
+  };
+
+federationRoutes.get('/:fid/adapters/:version/all', requireAdmin, publishedAdapters('all'));
 
 // ---- devices --------------------------------------------------------------
 
-federationRoutes.get('/:fid/adapters/:version', requireDevice, async (c) => {
-  const fid = federationId(c.req.param('fid'));
-  const version = nonNegativeInt(c.req.param('version'), 'version');
-  const bytes = unwrap(await coordinator(c.env, fid).adapters(version, 'head'));
-  return c.body(bytes, 200, {
-    'content-type': SAFETENSORS_CONTENT_TYPE,
-    'cache-control': 'private, max-age=3600',
-  });
-});
+federationRoutes.get('/:fid/adapters/:version', requireDevice, publishedAdapters('head'));
 
 federationRoutes.post('/:fid/join', requireDevice, async (c) => {
   const { federationId: fid, deviceId } = c.get('device');
