@@ -1,4 +1,5 @@
 import { Hono } from 'hono';
+import { apiCors } from './http/cors.js';
 import { onError, onNotFound } from './http/errors.js';
 import { federationRoutes } from './routes/federations.js';
 import { modelsRoutes } from './routes/models.js';
@@ -7,6 +8,7 @@ export function createApp() {
   const app = new Hono<{ Bindings: Env }>();
   app.onError(onError);
   app.notFound(onNotFound);
+  app.use('/v1/*', apiCors);
   app.get('/', (c) => c.json({ name: 'splitflare', api: '/v1' }));
   app.route('/v1/models', modelsRoutes);
   app.route('/v1/federations', federationRoutes);

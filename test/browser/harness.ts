@@ -3,11 +3,11 @@
 // onnxruntime-web's runtime files and reverse-proxies the Worker's API, and
 // `startBrowserRig`, which brings all of it up with the Worker and Chromium.
 //
-// Why a proxy rather than pointing the page at the Worker: the Worker sends no
-// CORS headers (yet), so a page on another origin could not read its answers.
-// Serving the page and `/v1/*` from one origin keeps the test about the SDK in
-// a browser, not about CORS policy, and leaves workers/ untouched. The proxy
-// pipes bytes unchanged, so the frames and stats the page sees are the Worker's.
+// Why a proxy rather than pointing the page at the Worker: serving the page
+// and `/v1/*` from one origin keeps the test about the SDK in a browser (the
+// Worker's CORS policy is tested in test/workers), and lets the test see every
+// request the page makes. The proxy pipes bytes unchanged, so the frames and
+// stats the page sees are the Worker's.
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, request, type ServerResponse } from 'node:http';

@@ -39,6 +39,23 @@ describe('model catalogue', () => {
     expect(again.status).toBe(304);
   });
 
+  it('lets browsers on other origins call the API (CORS preflight and exposed headers)', async () => {
+    const preflight = await call('/v1/models/vit-mnist/infer', {
+      method: 'OPTIONS',
+      headers: {
+        origin: 'https://app.example',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type, authorization',
+      },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-origin')).toBe('*');
+    expect(preflight.headers.get('access-control-allow-headers')).toContain('authorization');
+    const res = await call('/v1/models/vit-mnist/manifest', { headers: { origin: 'https://app.example' } });
+    expect(res.headers.get('access-control-allow-origin')).toBe('*');
+    expect(res.headers.get('access-control-expose-headers')).toContain('retry-after');
+  });
+
   it('answers 404 problem+json for an unknown model', async () => {
     const res = await call('/v1/models/nope/manifest');
     expect(res.status).toBe(404);
