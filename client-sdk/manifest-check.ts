@@ -1,26 +1,15 @@
 // Parses the manifest and checks it against what this client was configured to
 // do, so a mismatch fails once, up front, with a clear message instead of as a
 // 422 on every request.
-import { z } from 'zod';
 import type { ScaleGranularity } from '../protocol/encoding.js';
 import { Manifest } from '../protocol/manifest.js';
 import { ManifestError } from './errors.js';
+import { parseJsonBody } from './transport/json-body.js';
 import type { WireSettings } from './wire-settings.js';
 
 export function parseManifest(body: Uint8Array, modelId: string): Manifest {
-  let json: unknown;
-  try {
-    json = JSON.parse(new TextDecoder().decode(body));
-  } catch (e) {
-    throw new ManifestError('the manifest is not JSON', { cause: e });
-  }
-  const parsed = Manifest.safeParse(json);
-  if (!parsed.success) {
-    throw new ManifestError(`the manifest is invalid:\n${z.prettifyError(parsed.error)}`, {
-      cause: parsed.error,
-    });
-  }
-  const manifest = parsed.data;
+  const parsed = parseJsonBody(body, Manifest, 'the manifest', (m, o) => new ManifestError(m, o));
+  const manifest = parsed;
   if (manifest.modelId !== modelId) {
     throw new ManifestError(`asked for model ${modelId}, the manifest describes ${manifest.modelId}`);
   }

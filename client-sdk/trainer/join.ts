@@ -1,8 +1,8 @@
 // Joining the open round. The expected "not this time" answers (not picked,
 // nothing open, federation over) are outcomes, not errors.
-import { z } from 'zod';
 import { Ticket } from '../../protocol/federation.js';
 import { ProblemError, ProtocolError } from '../errors.js';
+import { parseJsonBody } from '../transport/json-body.js';
 import { type HttpContext, send } from './http.js';
 import type { SkipReason } from './types.js';
 
@@ -26,16 +26,9 @@ export async function joinRound(
     if (skipped) return { skipped };
     throw err;
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(new TextDecoder().decode(body));
-  } catch (err) {
-    throw new ProtocolError('the ticket is not JSON', { cause: err });
+  const ticket = parseJsonBody(body, Ticket, 'the ticket', (m, o) => new ProtocolError(m, o));
+  if (ticket.federationId !== federationId) {
+    throw new ProtocolError(`joined ${federationId}, the ticket is for ${ticket.federationId}`);
   }
-  const parsed = Ticket.safeParse(json);
-  if (!parsed.success) throw new ProtocolError(`the ticket is invalid:\n${z.prettifyError(parsed.error)}`);
-  if (parsed.data.federationId !== federationId) {
-    throw new ProtocolError(`joined ${federationId}, the ticket is for ${parsed.data.federationId}`);
-  }
-  return { ticket: parsed.data };
+  return { ticket };
 }

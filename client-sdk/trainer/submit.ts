@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { UPDATE_CONTENT_TYPE } from '../../protocol/media.js';
 import { ProtocolError } from '../errors.js';
 import { sha256Hex } from '../integrity.js';
+import { parseJsonBody } from '../transport/json-body.js';
 import { type HttpContext, send } from './http.js';
 
 const SubmitAnswer = z.object({
@@ -48,14 +49,5 @@ export async function submitUpdate(
 ): Promise<SubmitAnswer> {
   const headers = { 'content-type': UPDATE_CONTENT_TYPE, accept: 'application/json' };
   const answer = (await send(url, { method: 'POST', headers, body }, ctx)).body;
-  let json: unknown;
-  try {
-    json = JSON.parse(new TextDecoder().decode(answer));
-  } catch (err) {
-    throw new ProtocolError('the submit answer is not JSON', { cause: err });
-  }
-  const parsed = SubmitAnswer.safeParse(json);
-  if (!parsed.success)
-    throw new ProtocolError(`the submit answer is invalid:\n${z.prettifyError(parsed.error)}`);
-  return parsed.data;
+  return parseJsonBody(answer, SubmitAnswer, 'the submit answer', (m, o) => new ProtocolError(m, o));
 }
