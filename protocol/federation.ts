@@ -23,6 +23,21 @@ export const OptimizerConfig = z.discriminatedUnion('kind', [
 ]);
 export type OptimizerConfig = z.infer<typeof OptimizerConfig>;
 
+/**
+ * How both sides' learning rates move from round to round. The coordinator
+ * writes each round's rate into the optimizers it hands out, so devices and
+ * sessions only ever see a plain OptimizerConfig.
+ */
+export const LrSchedule = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('constant') }),
+  z.object({
+    kind: z.literal('cosine'),
+    /** The last round's rate as a fraction of the configured one. */
+    floor: z.number().min(0).max(1).default(0.05),
+  }),
+]);
+export type LrSchedule = z.infer<typeof LrSchedule>;
+
 /** Everything an admin decides when creating a federation. */
 export const FederationConfig = z
   .object({
@@ -44,6 +59,7 @@ export const FederationConfig = z
     budgetBytesPerRound: z.number().int().positive(),
     headOptimizer: OptimizerConfig,
     tailOptimizer: OptimizerConfig,
+    lrSchedule: LrSchedule.default({ kind: 'constant' }),
     /** Seeds client selection. */
     seed: z.number().int().default(0),
   })

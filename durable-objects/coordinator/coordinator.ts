@@ -23,6 +23,7 @@ import { AdapterSide, CreateInput, canonicalJson, SubmitInput, Version } from '.
 import { federationState, history } from './records.js';
 import { alarmTarget, closeIfDue, endRound, isLive, openRound } from './rounds.js';
 import { CoordinatorStore, type FederationRow } from './storage.js';
+import { roundOptimizers } from './strategy.js';
 import { readTensors } from './update.js';
 
 export interface CreateFederation {
@@ -180,12 +181,12 @@ export class FederationCoordinator extends DurableObject<Env> {
         localEpochs: config.localEpochs,
         budgetBytes: config.budgetBytesPerRound,
         deadline: round.deadline,
-        headOptimizer: config.headOptimizer,
+        headOptimizer: roundOptimizers(config, round.round).head,
       });
     });
     if (!joined.ok) return joined;
     const ticket = joined.value;
-    const { tailOptimizer } = this.store.federation()!.config;
+    const tailOptimizer = roundOptimizers(this.store.federation()!.config, ticket.round).tail;
     return ok({ ticket, tail: this.adapterBytes(ticket.version, 'tail'), tailOptimizer });
   }
 

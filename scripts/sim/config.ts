@@ -4,7 +4,7 @@
 // the results, see scripts/sim.ts).
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ENCODINGS, type Encoding } from '../../protocol/encoding.js';
-import type { FederationConfigInput, OptimizerConfig } from '../../protocol/federation.js';
+import type { FederationConfigInput, LrSchedule, OptimizerConfig } from '../../protocol/federation.js';
 
 export interface SimConfig {
   clients: number;
@@ -19,6 +19,8 @@ export interface SimConfig {
   lrTail: number;
   optimizer: 'sgd' | 'adamw';
   momentum: number;
+  /** Round-by-round learning-rate schedule of both sides. */
+  lrSchedule: 'constant' | 'cosine';
   seed: number;
   /** Cap on each client's examples after partitioning; 0 keeps them all. */
   samplesPerClient: number;
@@ -47,6 +49,7 @@ export const SIM_DEFAULTS = {
   lrTail: 0.01,
   optimizer: 'sgd',
   momentum: 0.9,
+  lrSchedule: 'constant',
   seed: 0,
   samplesPerClient: 0,
   evalSamples: 2000,
@@ -98,6 +101,11 @@ export function parseSimArgs(argv: string[]): SimConfig {
         .default(d.optimizer),
     )
     .option('--momentum <m>', 'SGD momentum', fraction, d.momentum)
+    .addOption(
+      new Option('--lr-schedule <kind>', 'learning rate by round: constant, or cosine down to 5%')
+        .choices(['constant', 'cosine'])
+        .default(d.lrSchedule),
+    )
     .option('--seed <n>', 'seeds the partition, the selection and the shuffles', int(0), d.seed)
     .option('--samples-per-client <n>', 'cap on each client’s examples (0 = all)', int(0), d.samplesPerClient)
     .option('--eval-samples <n>', 'held-out test images to evaluate on (0 = all)', int(0), d.evalSamples)
@@ -137,6 +145,7 @@ export function parseSimArgs(argv: string[]): SimConfig {
     lrTail: o.lrTail,
     optimizer: o.optimizer,
     momentum: o.momentum,
+    lrSchedule: o.lrSchedule,
     seed: o.seed,
     samplesPerClient: o.samplesPerClient,
     evalSamples: o.evalSamples,
@@ -156,6 +165,11 @@ function optimizerConfig(c: SimConfig, lr: number): OptimizerConfig {
     : { kind: 'adamw', lr, weightDecay: 0.01 };
 }
 
+/** The federation schedule a command-line choice stands for. */
+export function lrSchedule(kind: SimConfig['lrSchedule']): LrSchedule {
+  return kind === 'cosine' ? { kind: 'cosine', floor: 0.05 } : { kind: 'constant' };
+}
+
 /** The federation the simulator creates for this run. */
 export function federationConfig(c: SimConfig): FederationConfigInput {
   return {
@@ -171,6 +185,7 @@ export function federationConfig(c: SimConfig): FederationConfigInput {
     budgetBytesPerRound: c.budgetBytes,
     headOptimizer: optimizerConfig(c, c.lrHead),
     tailOptimizer: optimizerConfig(c, c.lrTail),
+    lrSchedule: lrSchedule(c.lrSchedule),
     seed: c.seed,
   };
 }

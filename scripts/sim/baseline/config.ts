@@ -3,8 +3,9 @@
 // flags partition, select, batch and optimize alike; only one learning rate,
 // since one device trains every adapter.
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { scheduledOptimizer } from '../../../durable-objects/coordinator/strategy.js';
 import type { OptimizerConfig } from '../../../protocol/federation.js';
-import { SIM_DEFAULTS, type SimConfig } from '../config.js';
+import { lrSchedule, SIM_DEFAULTS, type SimConfig } from '../config.js';
 
 export type BaselineConfig = Pick<
   SimConfig,
@@ -16,6 +17,7 @@ export type BaselineConfig = Pick<
   | 'batch'
   | 'optimizer'
   | 'momentum'
+  | 'lrSchedule'
   | 'seed'
   | 'samplesPerClient'
   | 'evalSamples'
@@ -51,6 +53,11 @@ export function parseBaselineArgs(argv: string[]): BaselineConfig {
     .option('--lr <lr>', 'learning rate', positive, d.lrHead)
     .addOption(new Option('--optimizer <kind>', 'optimizer').choices(['sgd', 'adamw']).default(d.optimizer))
     .option('--momentum <m>', 'SGD momentum', unitInterval, d.momentum)
+    .addOption(
+      new Option('--lr-schedule <kind>', 'learning rate by round: constant, or cosine down to 5%')
+        .choices(['constant', 'cosine'])
+        .default(d.lrSchedule),
+    )
     .option('--seed <n>', 'seeds the partition, the selection and the shuffles', intAtLeast(0), d.seed)
     .option(
       '--samples-per-client <n>',
@@ -74,6 +81,7 @@ export function parseBaselineArgs(argv: string[]): BaselineConfig {
     lr: o.lr,
     optimizer: o.optimizer,
     momentum: o.momentum,
+    lrSchedule: o.lrSchedule,
     seed: o.seed,
     samplesPerClient: o.samplesPerClient,
     evalSamples: o.evalSamples,
@@ -82,9 +90,11 @@ export function parseBaselineArgs(argv: string[]): BaselineConfig {
   };
 }
 
-/** The optimizer a device builds each round, as the simulator's federation prescribes it. */
-export function optimizerConfig(c: BaselineConfig): OptimizerConfig {
-  return c.optimizer === 'sgd'
-    ? { kind: 'sgd', lr: c.lr, momentum: c.momentum, weightDecay: 0 }
-    : { kind: 'adamw', lr: c.lr, weightDecay: 0.01 };
+/** The optimizer a device builds in `round`, as the simulator's federation prescribes it. */
+export function optimizerConfig(c: BaselineConfig, round: number): OptimizerConfig {
+  const base: OptimizerConfig =
+    c.optimizer === 'sgd'
+      ? { kind: 'sgd', lr: c.lr, momentum: c.momentum, weightDecay: 0 }
+      : { kind: 'adamw', lr: c.lr, weightDecay: 0.01 };
+  return scheduledOptimizer(base, lrSchedule(c.lrSchedule), round, c.rounds);
 }

@@ -54,7 +54,7 @@ export async function runBaseline(config: BaselineConfig, progress: SimProgress)
           data,
           exampleShape,
           classes: ds.classes.length,
-          optimizer: optimizerConfig(config),
+          optimizer: optimizerConfig(config, round),
           localEpochs: config.localEpochs,
           batch: config.batch,
           // The per-device seed the simulator gives device i's trainer.

@@ -165,6 +165,30 @@ describe('federation lifecycle', () => {
     expect(value(await stub.history()).map((r) => r.status)).toEqual(['published', 'published']);
   });
 
+  it("hands out each round's scheduled learning rate to the device and its session", async () => {
+    const { stub } = await federation('schedule', {
+      devices: 2,
+      config: {
+        clientsPerRound: 2,
+        lrSchedule: { kind: 'cosine', floor: 0.1 },
+        headOptimizer: { kind: 'adamw', lr: 0.002, weightDecay: 0.01 },
+      },
+    });
+    const r0 = value(await stub.start());
+    const first = value(await stub.join(r0.selected[0]));
+    // Round 0 of 2 is the top of the cosine, round 1 its floor.
+    expect(first.ticket.headOptimizer).toEqual({ kind: 'adamw', lr: 0.002, weightDecay: 0.01 });
+    expect(first.tailOptimizer).toEqual({ kind: 'sgd', lr: 0.01, momentum: 0.9, weightDecay: 0 });
+    for (const d of r0.selected) value(await stub.submit(update(d, 0, values(5), 5)));
+    const r1 = value(await stub.state()).currentRound!;
+    const second = value(await stub.join(r1.selected[0]));
+    expect(second.ticket.round).toBe(1);
+    expect(second.ticket.headOptimizer.lr).toBeCloseTo(0.0002, 12);
+    expect(second.tailOptimizer.lr).toBeCloseTo(0.001, 12);
+    // The stored configuration keeps the base rates.
+    expect(value(await stub.state()).config.headOptimizer.lr).toBe(0.002);
+  });
+
   it('selects deterministically from the seed and the round', async () => {
     const a = await federation('select-a', { devices: 6, config: { clientsPerRound: 3, seed: 42 } });
     const b = await federation('select-b', { devices: 6, config: { clientsPerRound: 3, seed: 42 } });
