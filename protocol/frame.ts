@@ -3,22 +3,24 @@
 //
 // Layout, all little-endian:
 //   offset 0           magic "SFLF" (4 bytes)
-//   4                  version u8 (= 1)
+//   4                  version u8 (= 2)
 //   5                  encoding u8: 0 fp32, 1 fp16, 2 int8, 3 int4, 4 int2
 //   6                  granularity u8: 0 tensor, 1 token (kept for fp32/fp16 too, unused there)
 //   7                  rank u8, 1..8
 //   8                  dims u32 × rank, each >= 1
-//   8 + 4·rank         scales bf16 × nScales, then 2 zero bytes if nScales is odd
+//   8 + 4·rank         scales, S bytes (below)
 //   8 + 4·rank + S     payload, ceil(numel · bits / 8) bytes
 //   end - 4            CRC-32 (IEEE) u32 of every preceding byte
-// with nScales = 0 for fp32/fp16, 1 for 'tensor', numel / lastDim for 'token',
-// and S = 4·ceil(nScales / 2), the 2·nScales scale bytes rounded up to a
-// multiple of 4. So
-//   byteLength = 12 + 4·rank + 4·ceil(nScales / 2) + ceil(numel · bits / 8).
-// The padding keeps the payload at a multiple of 4, so a freshly allocated
-// frame can be viewed as Float32Array / Uint16Array without copying; it must
-// be zero. A scale is a bfloat16 (the top 16 bits of a float32; see
-// quantize.ts for why and for which values are valid).
+// The scales of the integer encodings (none for fp32/fp16, S = 0):
+//   'tensor'  one bfloat16 scale, then 2 zero bytes                  S = 4
+//   'token'   a bfloat16 reference scale R, then one u8 code per token
+//             (a token is the last dimension: numel / lastDim of them),
+//             zero bytes up to a multiple of 4                      S = 4·ceil((2 + tokens) / 4)
+// so byteLength = 12 + 4·rank + S + ceil(numel · bits / 8). Token t's scale
+// is R · 2^(-code_t / 16) (quantize.ts says why and how exactly). The padding
+// keeps the payload at a multiple of 4, so a freshly allocated frame can be
+// viewed as Float32Array / Uint16Array without copying; it must be zero.
+// Version 1 (a bfloat16 per token) is no longer read: 'bad-version'.
 //
 // Errors. Everything wrong with received bytes is a FrameError with a stable
 // code. On the encoding side, a bad tensor (rank, dimensions, data length,
@@ -44,12 +46,18 @@ import {
 } from './encoding.js';
 import { float16ToFloat32Array, float32ToFloat16Array } from './float16.js';
 import {
+  bfloat16Bits,
+  bfloat16Value,
   type CodeBits,
   dequantize,
+  groupMaxAbs,
   isValidScale,
   maxScale,
   packCodes,
-  quantize,
+  quantizeGroups,
+  scaleFor,
+  tokenScale,
+  tokenScales,
   unpackCodes,
 } from './quantize.js';
 
@@ -110,7 +118,7 @@ export class FrameError extends Error {
   }
 }
 
-export const FRAME_VERSION = 1;
+export const FRAME_VERSION = 2;
 /** The format's hard maximum rank; FrameLimits.maxRank can only lower it. */
 export const FRAME_MAX_RANK = 8;
 export const DEFAULT_MAX_ELEMENTS = 2 ** 26;
@@ -134,7 +142,7 @@ interface Layout {
   groupSize: number;
   nScales: number;
   scalesOffset: number;
-  /** Scale bytes including the padding: 4·ceil(nScales / 2). */
+  /** Scale bytes including the padding (S in the module comment). */
   scalesBytes: number;
   payloadOffset: number;
   payloadBytes: number;
@@ -153,7 +161,8 @@ function layoutOf(
   const groupSize = granularity === 'tensor' ? numel : lastDim;
   const nScales = quantized ? numel / groupSize : 0;
   const scalesOffset = FIXED_HEADER + 4 * rank;
-  const scalesBytes = 4 * Math.ceil(nScales / 2);
+  // 'tensor': the scale and 2 bytes of padding; 'token': the reference and a byte per token.
+  const scalesBytes = nScales === 0 ? 0 : granularity === 'tensor' ? 4 : 4 * Math.ceil((2 + nScales) / 4);
   const payloadOffset = scalesOffset + scalesBytes;
   const payloadBytes = Math.ceil((numel * bits) / 8);
   return {
@@ -212,8 +221,8 @@ function checkGranularity(granularity: unknown): asserts granularity is ScaleGra
 }
 
 /**
- * Exact byte size of a frame for this shape: 12 + 4·rank + 4·ceil(nScales / 2)
- * + ceil(numel · bits / 8), nScales as in the module comment. Throws like
+ * Exact byte size of a frame for this shape: 12 + 4·rank + S + ceil(numel ·
+ * bits / 8), S as in the module comment. Throws like
  * encodeFrame on an invalid shape, but applies no element limit.
  */
 export function frameSize(
@@ -291,13 +300,21 @@ export function encodeFrame(t: Tensor, opts: EncodeOptions): Uint8Array<ArrayBuf
     const bits = BITS[encoding] as CodeBits;
     // int8 codes go straight into the frame; narrower codes need packing.
     const codes = bits === 8 ? new Int8Array(out.buffer, off, numel) : new Int8Array(numel);
-    const scales = new Float32Array(L.nScales);
     const random = opts.random ?? (rounding === 'stochastic' ? defaultRandom() : Math.random);
-    const bad = quantize(data, L.groupSize, bits, rounding, random, codes, scales);
+    const maxAbs = new Float64Array(L.nScales);
+    const bad = groupMaxAbs(data, L.groupSize, maxAbs);
     if (bad >= 0) throw new FrameError('non-finite', `element ${bad} is ${data[bad]}`);
-    // quantize() returns bfloat16 values, so the low halves dropped here are zero.
-    const scaleBits = new Uint32Array(scales.buffer);
-    for (let g = 0; g < L.nScales; g++) view.setUint16(L.scalesOffset + 2 * g, scaleBits[g] >>> 16, true);
+    let scales: Float32Array;
+    if (granularity === 'tensor') {
+      scales = Float32Array.of(scaleFor(maxAbs[0], bits));
+      view.setUint16(L.scalesOffset, bfloat16Bits(scales[0]), true);
+    } else {
+      const token = tokenScales(maxAbs, bits);
+      scales = token.scales;
+      view.setUint16(L.scalesOffset, bfloat16Bits(token.reference), true);
+      out.set(token.codes, L.scalesOffset + 2);
+    }
+    quantizeGroups(data, L.groupSize, maxAbs, scales, bits, rounding, random, codes);
     if (bits !== 8) packCodes(codes, bits, out.subarray(off, off + L.payloadBytes));
   }
 
@@ -358,9 +375,10 @@ export function readFrameHeader(bytes: Uint8Array, limits?: FrameLimits): FrameH
 
 /**
  * Fully validates a frame (header, CRC, scales, finiteness of fp32/fp16
- * values) and returns the dequantized float32 data. Int scales must be
- * finite, positive and at most BFLOAT16_MAX / 2^(bits-1), which guarantees
- * every decoded value is finite, and the scale padding must be zero.
+ * values) and returns the dequantized float32 data. The bfloat16 scale (or
+ * reference) must be finite, positive and at most BFLOAT16_MAX / 2^(bits-1),
+ * which bounds every token scale too and so guarantees every decoded value is
+ * finite; the scale padding must be zero.
  */
 export function decodeFrame(
   bytes: Uint8Array,
@@ -405,18 +423,26 @@ export function decodeFrame(
     float16ToFloat32Array(halves, data);
   } else {
     const bits = BITS[encoding] as CodeBits;
-    // A bfloat16 widens to float32 by appending 16 zero bits.
-    const scaleBits = new Uint32Array(L.nScales);
-    for (let g = 0; g < L.nScales; g++) scaleBits[g] = view.getUint16(L.scalesOffset + 2 * g, true) << 16;
-    const scales = new Float32Array(scaleBits.buffer);
-    for (let g = 0; g < L.nScales; g++) {
-      const s = scales[g];
-      if (!isValidScale(s, bits)) {
-        throw new FrameError('bad-scale', `scale ${g} is ${s}; must be in (0, ${maxScale(bits)}]`);
-      }
+    const first = bfloat16Value(view.getUint16(L.scalesOffset, true));
+    if (!isValidScale(first, bits)) {
+      const what = granularity === 'tensor' ? 'scale' : 'reference scale';
+      throw new FrameError('bad-scale', `${what} is ${first}; must be in (0, ${maxScale(bits)}]`);
     }
-    if (2 * L.nScales < L.scalesBytes && view.getUint16(L.scalesOffset + 2 * L.nScales, true) !== 0) {
-      throw new FrameError('bad-scale', 'the padding after the scales is not zero');
+    let scales: Float32Array;
+    let used: number;
+    if (granularity === 'tensor') {
+      scales = Float32Array.of(first);
+      used = 2;
+    } else {
+      scales = new Float32Array(L.nScales);
+      const at = L.scalesOffset + 2;
+      // Every code is valid: the least bfloat16, 2^-133, times the least
+      // factor, 2^-15.94, still rounds to the least float32 (2^-149), not 0.
+      for (let g = 0; g < L.nScales; g++) scales[g] = tokenScale(first, bytes[at + g]);
+      used = 2 + L.nScales;
+    }
+    for (let i = L.scalesOffset + used; i < L.payloadOffset; i++) {
+      if (bytes[i] !== 0) throw new FrameError('bad-scale', 'the padding after the scales is not zero');
     }
     let codes: Int8Array;
     if (bits === 8) {

@@ -1,5 +1,6 @@
 // Symmetric linear quantization of float32 activations to signed 8, 4 or 2 bit
-// codes, and the bit packing of those codes on the wire.
+// codes, the scales the codes are read with, and the bit packing of the codes
+// on the wire.
 //
 // Levels. A group of values shares one scale s and each value x becomes an
 // integer code q in [-qmax, qmax], qmax = 2^(bits-1) - 1: int8 -> ±127,
@@ -7,18 +8,28 @@
 // complement code (-128, -8, -2) is never produced: a symmetric grid keeps
 // zero exact and treats x and -x alike. Dequantized value = q * s.
 //
-// Scale. Scales travel as bfloat16, the top half of a float32: half the bytes
-// of a float32 (with 64-wide tokens that is what takes int4 below 1/7.5 of
-// fp32 per token) and, unlike float16, the full float32 exponent range, so
-// the tiny scales of late-training gradients neither underflow nor need a
-// special case. s = maxabs / qmax rounded *up* to the next bfloat16, so that
-// |x| / s <= qmax and clamping only ever absorbs floating-point fuzz; the
-// encoder quantizes with that same bfloat16, so the decoder reproduces
-// exactly the grid the codes were chosen on. An all-zero group gets s = 1
-// (zero codes decode to exact zeros; the decoder rejects zero scales).
-// Scales are capped at BFLOAT16_MAX / 2^(bits-1), the largest bfloat16 for
-// which even the unused code -2^(bits-1) dequantizes to a finite float32;
-// groups whose maxabs exceeds qmax times that cap (>= 1.69e38) saturate.
+// A lone scale (one per tensor, or the reference of the token scales below)
+// travels as a bfloat16, the top half of a float32: unlike float16 it has the
+// full float32 exponent range, so the tiny scales of late-training gradients
+// neither underflow nor need a special case. s = maxabs / qmax rounded *up* to
+// the next bfloat16, so that |x| / s <= qmax and clamping only ever absorbs
+// floating-point fuzz; the encoder quantizes with that same value, so the
+// decoder reproduces exactly the grid the codes were chosen on. An all-zero
+// group gets s = 1 (zero codes decode to exact zeros; the decoder rejects
+// zero scales). Scales are capped at BFLOAT16_MAX / 2^(bits-1), the largest
+// bfloat16 for which even the unused code -2^(bits-1) dequantizes to a finite
+// float32; groups whose maxabs exceeds qmax times that cap (>= 1.69e38)
+// saturate.
+//
+// Token scales are two-level, as in microscaling formats: the tensor's
+// largest token scale R (a bfloat16, as above) and one byte per token, c, for
+// s = R · 2^(-c/16), c in 0..255 (so down to R · 2^-15.9). c is the largest
+// code whose s is still >= the token's maxabs / qmax, so nothing clips here
+// either and s overshoots the ideal by less than 2^(1/16) (4.4%). Why: with a
+// 64-wide token, int4 codes take 32 bytes and a bfloat16 scale would add 2
+// (6.25%); one byte halves that, at any width. s is the float32 nearest
+// R · 2^-(c>>4) · 2^-((c&15)/16), the fractional powers written out below as
+// float64 literals, so every engine derives the same scale from the same byte.
 //
 // Rounding. 'nearest' rounds half away from zero (|error| <= s/2).
 // 'stochastic' takes q = floor(x/s + u), u uniform in [0, 1): q is one of the
@@ -98,9 +109,155 @@ export function scaleFor(maxAbs: number, bits: CodeBits): number {
   return scratchF32[0];
 }
 
+/** Steps per octave of the token scale code. */
+export const TOKEN_SCALE_STEPS = 16;
+/** Largest token scale code: s = R · 2^(-255/16). */
+export const MAX_TOKEN_SCALE_CODE = 255;
+
+// 2^(-k/16), k = 0..15, correctly rounded float64 (see the module comment).
+const FRACTIONAL_POWERS = [
+  1.0,
+  0.9576032806985737,
+  0.9170040432046712,
+  0.8781260801866497,
+  0.8408964152537145,
+  0.8052451659746271,
+  0.7711054127039704,
+  0.7384130729697497,
+  Math.SQRT1_2,
+  0.6771277734684463,
+  0.6484197773255048,
+  0.620928906036742,
+  0.5946035575013605,
+  0.5693943173783458,
+  0.5452538663326288,
+  0.5221368912137069,
+];
+// Multiplying by a power of two is exact, so every factor is exactly
+// 2^-(c>>4) times its fractional power.
+const TOKEN_FACTORS = Float64Array.from(
+  { length: MAX_TOKEN_SCALE_CODE + 1 },
+  (_, c) => FRACTIONAL_POWERS[c & 15] / 2 ** (c >> 4),
+);
+
+/** The scale that token scale code `c` (0..255) stands for under reference `reference`. */
+export function tokenScale(reference: number, c: number): number {
+  return Math.fround(reference * TOKEN_FACTORS[c]);
+}
+
+/** The largest code whose token scale is >= ideal (> 0); 0 when even the reference is not. */
+export function tokenScaleCode(reference: number, ideal: number): number {
+  if (!(ideal < reference)) return 0;
+  // The logarithm gives the code to within one; the two loops settle it on
+  // the float32 values the decoder will compute.
+  let c = Math.min(MAX_TOKEN_SCALE_CODE, Math.floor(TOKEN_SCALE_STEPS * Math.log2(reference / ideal)));
+  while (c > 0 && tokenScale(reference, c) < ideal) c--;
+  while (c < MAX_TOKEN_SCALE_CODE && tokenScale(reference, c + 1) >= ideal) c++;
+  return c;
+}
+
 /**
- * Quantizes `data` in consecutive groups of `groupSize` elements (the last
- * group may not be shorter: data.length must be a multiple of groupSize).
+ * Largest magnitude of each consecutive group of `groupSize` elements
+ * (data.length must be a multiple of groupSize), written to `out`.
+ * Returns -1, or the index of the first non-finite value, in which case `out`
+ * is partial: the caller decides what kind of error that is.
+ */
+export function groupMaxAbs(data: Float32Array, groupSize: number, out: Float64Array): number {
+  const n = data.length;
+  for (let g = 0, start = 0; start < n; g++, start += groupSize) {
+    const end = start + groupSize;
+    let maxAbs = 0;
+    for (let i = start; i < end; i++) {
+      const a = Math.abs(data[i]);
+      // One comparison on the common path; NaN and Infinity land in the rare branch.
+      if (!(a <= maxAbs)) {
+        if (!(a <= FLOAT32_MAX)) return i;
+        maxAbs = a;
+      }
+    }
+    out[g] = maxAbs;
+  }
+  return -1;
+}
+
+/**
+ * Two-level scales for groups with these largest magnitudes: the bfloat16
+ * reference, each group's one-byte code, and the scale each code stands for.
+ */
+export function tokenScales(
+  maxAbs: Float64Array,
+  bits: CodeBits,
+): { reference: number; codes: Uint8Array; scales: Float32Array } {
+  let top = 0;
+  for (let g = 0; g < maxAbs.length; g++) if (maxAbs[g] > top) top = maxAbs[g];
+  const reference = scaleFor(top, bits);
+  const qmax = qmaxOf(bits);
+  const codes = new Uint8Array(maxAbs.length);
+  const scales = new Float32Array(maxAbs.length);
+  for (let g = 0; g < maxAbs.length; g++) {
+    // An all-zero group quantizes to zero codes on any grid: give it the reference.
+    const c = maxAbs[g] === 0 ? 0 : tokenScaleCode(reference, maxAbs[g] / qmax);
+    codes[g] = c;
+    scales[g] = tokenScale(reference, c);
+  }
+  return { reference, codes, scales };
+}
+
+/**
+ * Quantizes `data` in consecutive groups of `groupSize` elements on the given
+ * scales (one per group, each >= its group's maxAbs / qmax unless capped),
+ * writing one code per element to `codes`.
+ */
+export function quantizeGroups(
+  data: Float32Array,
+  groupSize: number,
+  maxAbs: Float64Array,
+  scales: Float32Array,
+  bits: CodeBits,
+  rounding: Rounding,
+  random: () => number,
+  codes: Int8Array,
+): void {
+  const qmax = qmaxOf(bits);
+  const n = data.length;
+  for (let g = 0, start = 0; start < n; g++, start += groupSize) {
+    const end = start + groupSize;
+    const s = scales[g];
+    const inv = 1 / s;
+    // The loops avoid data-dependent branches: signs are random, so a branch
+    // on them would mispredict half the time and dominate the cost.
+    if (rounding === 'nearest') {
+      if (maxAbs[g] <= qmax * s) {
+        // No clamp needed: |x| <= maxAbs <= qmax·s, so |x|·inv <= qmax·(1 + 2^-51)
+        // < qmax + 0.5 and rounding gives at most qmax anyway, exactly what a
+        // clamp would give. (qmax·s is exact: 7 by 24 significant bits.)
+        for (let i = start; i < end; i++) {
+          const v = data[i] * inv;
+          // Storing into an Int8Array truncates toward zero, so adding ±0.5
+          // (+(v < 0) is 0 or 1, no branch) rounds half away from zero;
+          // 0.5 - 1 is exact, so this is bit-for-bit v ± 0.5.
+          codes[i] = v + (0.5 - +(v < 0));
+        }
+      } else {
+        // Values beyond qmax·s: the scale hit the cap (or maxAbs / qmax
+        // rounded down onto the scale grid, where the clamp only absorbs fuzz).
+        for (let i = start; i < end; i++) {
+          const v = Math.min(Math.max(data[i] * inv, -qmax), qmax);
+          codes[i] = v + (0.5 - +(v < 0));
+        }
+      }
+    } else {
+      // Always clamped: x/s + u can reach qmax + 1 (or fall below -qmax) by fuzz alone.
+      for (let i = start; i < end; i++) {
+        codes[i] = Math.min(Math.max(Math.floor(data[i] * inv + random()), -qmax), qmax);
+      }
+    }
+  }
+}
+
+/**
+ * Quantizes `data` in consecutive groups of `groupSize` elements, each group
+ * with its own bfloat16 scale (what a per-tensor frame uses, with one group).
  * Writes one code per element to `codes` and one scale per group to `scales`.
  *
  * Returns -1, or the index of the first non-finite value, in which case the
@@ -115,51 +272,11 @@ export function quantize(
   codes: Int8Array,
   scales: Float32Array,
 ): number {
-  const qmax = qmaxOf(bits);
-  const n = data.length;
-  for (let g = 0, start = 0; start < n; g++, start += groupSize) {
-    const end = start + groupSize;
-    let maxAbs = 0;
-    for (let i = start; i < end; i++) {
-      const a = Math.abs(data[i]);
-      // One comparison on the common path; NaN and Infinity land in the rare branch.
-      if (!(a <= maxAbs)) {
-        if (!(a <= FLOAT32_MAX)) return i;
-        maxAbs = a;
-      }
-    }
-    const s = scaleFor(maxAbs, bits);
-    scales[g] = s;
-    const inv = 1 / s;
-    // The loops avoid data-dependent branches: signs are random, so a branch
-    // on them would mispredict half the time and dominate the cost.
-    if (rounding === 'nearest') {
-      if (maxAbs <= qmax * s) {
-        // No clamp needed: |x| <= maxAbs <= qmax·s, so |x|·inv <= qmax·(1 + 2^-51)
-        // < qmax + 0.5 and rounding gives at most qmax anyway, exactly what a
-        // clamp would give. (qmax·s is exact: 7 by 8 significant bits.)
-        for (let i = start; i < end; i++) {
-          const v = data[i] * inv;
-          // Storing into an Int8Array truncates toward zero, so adding ±0.5
-          // (+(v < 0) is 0 or 1, no branch) rounds half away from zero;
-          // 0.5 - 1 is exact, so this is bit-for-bit v ± 0.5.
-          codes[i] = v + (0.5 - +(v < 0));
-        }
-      } else {
-        // Values beyond qmax·s: the scale hit the cap (or maxAbs / qmax
-        // rounded down onto a bfloat16, where the clamp only absorbs fuzz).
-        for (let i = start; i < end; i++) {
-          const v = Math.min(Math.max(data[i] * inv, -qmax), qmax);
-          codes[i] = v + (0.5 - +(v < 0));
-        }
-      }
-    } else {
-      // Always clamped: x/s + u can reach qmax + 1 (or fall below -qmax) by fuzz alone.
-      for (let i = start; i < end; i++) {
-        codes[i] = Math.min(Math.max(Math.floor(data[i] * inv + random()), -qmax), qmax);
-      }
-    }
-  }
+  const maxAbs = new Float64Array(scales.length);
+  const bad = groupMaxAbs(data, groupSize, maxAbs);
+  if (bad >= 0) return bad;
+  for (let g = 0; g < maxAbs.length; g++) scales[g] = scaleFor(maxAbs[g], bits);
+  quantizeGroups(data, groupSize, maxAbs, scales, bits, rounding, random, codes);
   return -1;
 }
 

@@ -10,14 +10,17 @@ import {
   type Encoding,
   encodeFrame,
   FLOAT32_MAX,
+  FRAME_VERSION,
   FrameError,
   type FrameErrorCode,
   frameSize,
   isBfloat16,
+  MAX_TOKEN_SCALE_CODE,
   maxScale,
   readFrameHeader,
   type ScaleGranularity,
   type Tensor,
+  tokenScale,
 } from '../../../protocol/index.js';
 
 const ENCODINGS: Encoding[] = ['fp32', 'fp16', 'int8', 'int4', 'int2'];
@@ -32,15 +35,26 @@ function nScales(shape: number[], encoding: Encoding, granularity: ScaleGranular
   return granularity === 'tensor' ? 1 : product(shape) / shape[shape.length - 1];
 }
 
-/** Scale bytes on the wire: 2 per scale, padded to a multiple of 4. */
-const scaleBytes = (n: number) => 4 * Math.ceil(n / 2);
+/** Scale bytes on the wire: a bf16 (the scale, or the token scales' reference), a byte per token, padded to 4. */
+function scaleBytes(n: number, granularity: ScaleGranularity): number {
+  if (n === 0) return 0;
+  return granularity === 'tensor' ? 4 : 4 * Math.ceil((2 + n) / 4);
+}
 
-function scalesOf(frame: Uint8Array, shape: number[], encoding: Encoding, granularity: ScaleGranularity) {
-  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+/** The bf16 scale (or reference) and the token codes a frame carries. */
+function scaleFieldsOf(frame: Uint8Array, shape: number[]) {
   const at = 8 + 4 * shape.length;
-  return Array.from({ length: nScales(shape, encoding, granularity) }, (_, g) =>
-    bfloat16Value(view.getUint16(at + 2 * g, true)),
-  );
+  const reference = bfloat16Value(new DataView(frame.buffer, frame.byteOffset).getUint16(at, true));
+  return { at, reference };
+}
+
+/** Every group's scale as the decoder derives it. */
+function scalesOf(frame: Uint8Array, shape: number[], encoding: Encoding, granularity: ScaleGranularity) {
+  const n = nScales(shape, encoding, granularity);
+  if (n === 0) return [];
+  const { at, reference } = scaleFieldsOf(frame, shape);
+  if (granularity === 'tensor') return [reference];
+  return Array.from(frame.subarray(at + 2, at + 2 + n), (c) => tokenScale(reference, c));
 }
 
 /** Rewrites the trailing CRC so that a deliberately corrupted field reaches its own check. */
@@ -104,21 +118,24 @@ function sample(shape: number[], seed = 7): Tensor {
 describe('layout', () => {
   it('writes the documented bytes (fp32)', () => {
     const f = encodeFrame({ shape: [2], data: Float32Array.from([1, -2]) }, { encoding: 'fp32' });
-    const body = [0x53, 0x46, 0x4c, 0x46, 1, 0, 1, 1, 2, 0, 0, 0, 0, 0, 0x80, 0x3f, 0, 0, 0, 0xc0];
+    const body = [0x53, 0x46, 0x4c, 0x46, 2, 0, 1, 1, 2, 0, 0, 0, 0, 0, 0x80, 0x3f, 0, 0, 0, 0xc0];
     expect(Array.from(f.subarray(0, 20))).toEqual(body);
     expect(f.length).toBe(24);
     expect(new DataView(f.buffer).getUint32(20, true)).toBe(crc32(Uint8Array.from(body)));
   });
 
-  it('writes the documented bytes (int4, per token, with an all-zero token)', () => {
+  it('writes the documented bytes (int4, per token)', () => {
     const f = encodeFrame(
-      { shape: [2, 3], data: Float32Array.from([7, -7, 3.5, 0, 0, 0]) },
+      { shape: [2, 3], data: Float32Array.from([7, -7, 3.5, 1, -0.5, 0.25]) },
       { encoding: 'int4' },
     );
-    // magic, version 1, int4 = 3, token = 1, rank 2, dims 2 and 3, bf16 scales
-    // 1 and 1 (0x3F80), codes 7 -7 4 0 0 0 packed low nibble first, CRC.
+    // magic, version 2, int4 = 3, token = 1, rank 2, dims 2 and 3; the
+    // reference scale 7/7 = 1 (bf16 0x3F80) and the token codes: 0 for the
+    // first token, 44 (0x2C) for the second, whose ideal scale is 1/7: 2^-44/16
+    // = 0.1487 >= 1/7 > 2^-45/16 = 0.1423. Codes 7 -7 4 | 7 -3 2 (1/0.1487 =
+    // 6.7, -0.5/0.1487 = -3.4, 0.25/0.1487 = 1.7) packed low nibble first, CRC.
     const body = [
-      0x53, 0x46, 0x4c, 0x46, 1, 3, 1, 2, 2, 0, 0, 0, 3, 0, 0, 0, 0x80, 0x3f, 0x80, 0x3f, 0x97, 0x04, 0x00,
+      0x53, 0x46, 0x4c, 0x46, 2, 3, 1, 2, 2, 0, 0, 0, 3, 0, 0, 0, 0x80, 0x3f, 0x00, 0x2c, 0x97, 0x74, 0x2d,
     ];
     expect(Array.from(f.subarray(0, body.length))).toEqual(body);
     expect(f.length).toBe(body.length + 4);
@@ -135,39 +152,39 @@ describe('layout', () => {
     // 0x3C010204), so 1 quantizes to 126.03 -> 126 = 0x7E, -0.5 to -63 = 0xC1
     // and 0.25 to 31.51 -> 32 = 0x20. Two zero bytes pad the lone scale so the
     // payload starts at 16.
-    const body = [0x53, 0x46, 0x4c, 0x46, 1, 2, 0, 1, 3, 0, 0, 0, 0x02, 0x3c, 0, 0, 0x7e, 0xc1, 0x20];
+    const body = [0x53, 0x46, 0x4c, 0x46, 2, 2, 0, 1, 3, 0, 0, 0, 0x02, 0x3c, 0, 0, 0x7e, 0xc1, 0x20];
     expect(Array.from(f.subarray(0, body.length))).toEqual(body);
     expect(f.length).toBe(body.length + 4);
     expect(new DataView(f.buffer).getUint32(body.length, true)).toBe(crc32(Uint8Array.from(body)));
     expect(frameSize([3], 'int8', 'tensor')).toBe(23);
   });
 
-  it('int4 with per-token scales costs 34 B per 64-wide token against 256 B of fp32', () => {
+  it('int4 with per-token scales costs 33 B per 64-wide token against 256 B of fp32', () => {
     const shape = [8, 17, 64];
     const int4 = frameSize(shape, 'int4', 'token');
     const int8 = frameSize(shape, 'int8', 'token');
     const fp32 = frameSize(shape, 'fp32', 'token');
-    // 24 fixed bytes (header, dims, CRC) plus 136 tokens of 32 B codes + 2 B scale.
-    expect(int4).toBe(24 + 136 * 34);
-    expect(int8).toBe(24 + 136 * 66);
+    // 24 fixed bytes (header, dims, CRC), the 2-byte reference and 136 token
+    // codes padded to 140 bytes, and 136 tokens of 32 B (int4) or 64 B codes.
+    expect(int4).toBe(24 + 140 + 136 * 32);
+    expect(int8).toBe(24 + 140 + 136 * 64);
     expect(fp32).toBe(24 + 136 * 256);
     expect(encodeFrame(sample(shape), { encoding: 'int4' }).length).toBe(int4);
-    // Each further token costs 34/256 = 1/7.53 of fp32 (adding an even number
-    // of tokens, so that no scale padding appears)...
-    const perToken = (e: Encoding) => frameSize([10, 17, 64], e, 'token') - frameSize(shape, e, 'token');
-    expect(perToken('int4') / perToken('fp32')).toBeLessThanOrEqual(1 / 7.5);
-    expect(perToken('int8') / perToken('fp32')).toBe(66 / 256);
-    // ...but the 24 bytes both frames carry keep this whole frame at 1/7.496:
-    // the whole-frame ratio reaches 1/7.5 from 156 tokens on.
-    expect(fp32 / int4).toBeCloseTo(34840 / 4648, 12);
-    expect(fp32 / int4).toBeLessThan(7.5);
+    // Each further token costs 33/256 = 1/7.76 of fp32 (adding a multiple of
+    // 4 tokens, so that the padding stays the same)...
+    const perToken = (e: Encoding) => frameSize([12, 17, 64], e, 'token') - frameSize(shape, e, 'token');
+    expect(perToken('int4') / perToken('fp32')).toBe(33 / 256);
+    expect(perToken('int8') / perToken('fp32')).toBe(65 / 256);
+    // ...and the fixed bytes leave this whole frame at 1/7.71; the whole-frame
+    // ratio passes 1/7.5 from 21 tokens on.
+    expect(fp32 / int4).toBeCloseTo(34840 / 4516, 12);
     const ratio = (s: number[]) => frameSize(s, 'fp32', 'token') / frameSize(s, 'int4', 'token');
-    expect(ratio([1, 155, 64])).toBeLessThan(7.5);
-    expect(ratio([1, 156, 64])).toBeGreaterThanOrEqual(7.5);
-    expect(ratio([10, 17, 64])).toBeGreaterThanOrEqual(7.5);
+    expect(ratio([1, 20, 64])).toBeLessThan(7.5);
+    expect(ratio([1, 21, 64])).toBeGreaterThanOrEqual(7.5);
+    expect(ratio([32, 17, 64])).toBeGreaterThanOrEqual(7.7);
   });
 
-  it('frame length equals frameSize() = 12 + 4·rank + 4·ceil(nScales/2) + ceil(numel·bits/8)', () => {
+  it('frame length equals frameSize() = 12 + 4·rank + S + ceil(numel·bits/8)', () => {
     fc.assert(
       fc.property(
         fc
@@ -180,12 +197,12 @@ describe('layout', () => {
           const formula =
             12 +
             4 * shape.length +
-            scaleBytes(nScales(shape, encoding, granularity)) +
+            scaleBytes(nScales(shape, encoding, granularity), granularity) +
             Math.ceil((product(shape) * BITS[encoding]) / 8);
           expect(frameSize(shape, encoding, granularity)).toBe(formula);
           expect(f.length).toBe(formula);
           expect(readFrameHeader(f)).toEqual({
-            version: 1,
+            version: FRAME_VERSION,
             encoding,
             granularity,
             shape,
@@ -223,19 +240,33 @@ describe('round trip', () => {
           expect(header.shape).toEqual(t.shape);
           expect(data.length).toBe(t.data.length);
           const scales = scalesOf(frame, t.shape, encoding, granularity);
+          const { reference } = scaleFieldsOf(frame, t.shape);
           const group = granularity === 'tensor' ? t.data.length : t.shape[t.shape.length - 1];
           const qmax = QMAX[encoding];
+          const maxAbsOf = (g: number) =>
+            t.data.subarray(g * group, (g + 1) * group).reduce((m, x) => Math.max(m, Math.abs(x)), 0);
+          const top = Math.max(...scales.map((_, g) => maxAbsOf(g)));
+          // the reference (or the lone scale) is the least bf16 at or above the
+          // largest maxAbs/qmax: one bf16 ulp (2^-7 relative, 2^-133 among
+          // subnormals) of headroom at most; an all-zero tensor gets 1
+          if (top === 0) expect(reference).toBe(1);
+          else {
+            expect(reference).toBeGreaterThanOrEqual(top / qmax);
+            expect(reference).toBeLessThanOrEqual((top / qmax) * (1 + 2 ** -7) + 2 ** -133);
+          }
           scales.forEach((s, g) => {
-            const xs = t.data.subarray(g * group, (g + 1) * group);
-            const maxAbs = xs.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
-            if (maxAbs === 0) {
-              expect(s).toBe(1);
+            const ideal = maxAbsOf(g) / qmax;
+            if (ideal === 0) {
+              expect(s).toBe(reference);
               return;
             }
-            // the least bf16 at or above maxAbs/qmax: one bf16 ulp (2^-7 relative,
-            // 2^-133 among subnormals) of headroom at most
-            expect(s).toBeGreaterThanOrEqual(maxAbs / qmax);
-            expect(s).toBeLessThanOrEqual((maxAbs / qmax) * (1 + 2 ** -7) + 2 ** -133);
+            expect(s).toBeGreaterThanOrEqual(ideal);
+            // a token scale overshoots by less than one 2^(1/16) step (plus the
+            // float32 rounding of the product), unless it sits on the lowest code
+            const lowest = tokenScale(reference, MAX_TOKEN_SCALE_CODE);
+            if (granularity === 'token' && s > lowest) {
+              expect(s).toBeLessThanOrEqual(ideal * 2 ** (1 / 16) * (1 + 2 ** -23) + 2 ** -149);
+            }
           });
           for (let i = 0; i < data.length; i++) {
             const x = t.data[i];
@@ -421,7 +452,9 @@ describe('malformed frames', () => {
     expect(codeOf(() => decodeFrame(new TextEncoder().encode('GIF89a')))).toBe('bad-magic');
     expect(codeOf(() => decodeFrame(new TextEncoder().encode('{}')))).toBe('bad-magic');
     expect(codeOf(() => decodeFrame(patched(4, 0)))).toBe('bad-version');
-    expect(codeOf(() => decodeFrame(patched(4, 2)))).toBe('bad-version');
+    // version 1 carried a bf16 per token
+    expect(codeOf(() => decodeFrame(patched(4, 1)))).toBe('bad-version');
+    expect(codeOf(() => decodeFrame(patched(4, 3)))).toBe('bad-version');
     expect(codeOf(() => decodeFrame(patched(5, 5)))).toBe('unknown-encoding');
     expect(codeOf(() => decodeFrame(patched(5, 255)))).toBe('unknown-encoding');
     expect(codeOf(() => decodeFrame(patched(6, 2)))).toBe('unknown-granularity');
@@ -468,21 +501,23 @@ describe('malformed frames', () => {
 
   it('rejects zero, negative, NaN, infinite and overflowing bf16 scales, and nonzero padding (CRC intact)', () => {
     for (const encoding of INT_ENCODINGS) {
-      // 3 scales at 16..21, two bytes of padding at 22, the payload at 24
-      const f = encodeFrame(sample([3, 5]), { encoding, granularity: 'token' });
-      const bits = BITS[encoding] as 8 | 4 | 2;
-      const cap = maxScale(bits);
-      // BFLOAT16_MAX = 0x7F7F; dividing by 2^(bits-1) lowers the exponent field
-      const capBits = 0x7f7f - ((bits - 1) << 7);
-      expect(bfloat16Value(capBits)).toBe(cap);
-      expect(cap * 2 ** (bits - 1)).toBe(BFLOAT16_MAX);
-      const patched = (at: number, h: number) => {
-        const g = f.slice();
-        new DataView(g.buffer).setUint16(at, h, true);
-        return fixCrc(g);
-      };
-      for (const g of [0, 2]) {
-        const withScale = (h: number) => patched(16 + 2 * g, h);
+      for (const granularity of GRANULARITIES) {
+        // the bf16 at 16..17; 'token': 3 codes at 18..20 and a padding byte at
+        // 21; 'tensor': padding at 18..19
+        const f = encodeFrame(sample([3, 5]), { encoding, granularity });
+        const bits = BITS[encoding] as 8 | 4 | 2;
+        const cap = maxScale(bits);
+        // BFLOAT16_MAX = 0x7F7F; dividing by 2^(bits-1) lowers the exponent field
+        const capBits = 0x7f7f - ((bits - 1) << 7);
+        expect(bfloat16Value(capBits)).toBe(cap);
+        expect(cap * 2 ** (bits - 1)).toBe(BFLOAT16_MAX);
+        const patched = (at: number, h: number, width: 1 | 2 = 2) => {
+          const g = f.slice();
+          if (width === 2) new DataView(g.buffer).setUint16(at, h, true);
+          else g[at] = h;
+          return fixCrc(g);
+        };
+        const label = `${encoding} ${granularity}`;
         // zero, -0, -1, -smallest subnormal, NaNs, ±Inf, the largest bf16, one ulp over the cap
         for (const h of [
           0x0000,
@@ -498,29 +533,41 @@ describe('malformed frames', () => {
           capBits + 1,
         ]) {
           expect(
-            codeOf(() => decodeFrame(withScale(h))),
-            `${encoding} scale 0x${h.toString(16)}`,
+            codeOf(() => decodeFrame(patched(16, h))),
+            `${label} scale 0x${h.toString(16)}`,
           ).toBe('bad-scale');
         }
         // the largest accepted scale and the smallest subnormal one decode to finite values
         for (const h of [capBits, 0x0001]) {
-          const out = decodeFrame(withScale(h)).data;
+          const out = decodeFrame(patched(16, h)).data;
           expect(out.every(Number.isFinite)).toBe(true);
         }
         // even the unused code -2^(bits-1) times the cap is finite
         expect(Number.isFinite(Math.fround(-(2 ** (bits - 1)) * cap))).toBe(true);
         expect(Math.fround(-(2 ** (bits - 1)) * bfloat16Value(capBits + 1))).toBe(Number.NEGATIVE_INFINITY);
-      }
-      for (const h of [0x0001, 0x0100, 0x8000, 0x3f80]) {
-        expect(
-          codeOf(() => decodeFrame(patched(22, h))),
-          `${encoding} padding 0x${h.toString(16)}`,
-        ).toBe('bad-scale');
+        const padding = granularity === 'tensor' ? [18, 19] : [21];
+        for (const at of padding) {
+          for (const b of [0x01, 0x80, 0xff]) {
+            expect(
+              codeOf(() => decodeFrame(patched(at, b, 1))),
+              `${label} padding ${at}`,
+            ).toBe('bad-scale');
+          }
+        }
+        if (granularity === 'token') {
+          // any code is a valid scale under a normal reference, down to R·2^-15.9
+          for (const c of [0, 1, 128, MAX_TOKEN_SCALE_CODE]) {
+            const out = decodeFrame(patched(19, c, 1)).data;
+            expect(out.every(Number.isFinite)).toBe(true);
+          }
+          // even the least reference times the least factor stays a positive scale
+          expect(tokenScale(bfloat16Value(0x0001), MAX_TOKEN_SCALE_CODE)).toBe(2 ** -149);
+        }
       }
     }
   });
 
-  it('writes only bf16 scales with zero padding, whatever the data', () => {
+  it('writes a bf16 scale, the least token codes that clip nothing, and zero padding, whatever the data', () => {
     fc.assert(
       fc.property(
         tensorArb(valueArb),
@@ -529,9 +576,23 @@ describe('malformed frames', () => {
         (t, encoding, granularity) => {
           const f = encodeFrame(t, { encoding, granularity });
           const n = nScales(t.shape, encoding, granularity);
-          const at = 8 + 4 * t.shape.length;
-          for (const s of scalesOf(f, t.shape, encoding, granularity)) expect(isBfloat16(s)).toBe(true);
-          for (let i = at + 2 * n; i < at + scaleBytes(n); i++) expect(f[i]).toBe(0);
+          const { at, reference } = scaleFieldsOf(f, t.shape);
+          expect(isBfloat16(reference)).toBe(true);
+          const used = granularity === 'tensor' ? 2 : 2 + n;
+          for (let i = at + used; i < at + scaleBytes(n, granularity); i++) expect(f[i]).toBe(0);
+          if (granularity === 'tensor') return;
+          const last = t.shape[t.shape.length - 1];
+          const qmax = QMAX[encoding];
+          for (let g = 0; g < n; g++) {
+            const c = f[at + 2 + g];
+            const ideal =
+              t.data.subarray(g * last, (g + 1) * last).reduce((m, x) => Math.max(m, Math.abs(x)), 0) / qmax;
+            if (ideal === 0) expect(c).toBe(0);
+            else if (ideal < reference && c < MAX_TOKEN_SCALE_CODE) {
+              // the next code would clip
+              expect(tokenScale(reference, c + 1)).toBeLessThan(ideal);
+            }
+          }
         },
       ),
     );
@@ -553,7 +614,7 @@ describe('malformed frames', () => {
   it('rejects astronomically large shapes from the header alone', () => {
     const hostile = (rank: number, dim: number, extra = 4) => {
       const b = new Uint8Array(8 + 4 * rank + extra);
-      b.set([0x53, 0x46, 0x4c, 0x46, 1, 0, 1, rank]);
+      b.set([0x53, 0x46, 0x4c, 0x46, FRAME_VERSION, 0, 1, rank]);
       for (let k = 0; k < rank; k++) new DataView(b.buffer).setUint32(8 + 4 * k, dim, true);
       return b;
     };
@@ -596,7 +657,7 @@ describe('malformed frames', () => {
         const b = new Uint8Array(Math.max(0, size + (fix ? 0 : slack)));
         const rnd = mulberry32(seed);
         for (let i = 0; i < b.length; i++) b[i] = (rnd() * 256) | 0;
-        b.set([0x53, 0x46, 0x4c, 0x46, 1, enc, gran, shape.length].slice(0, b.length));
+        b.set([0x53, 0x46, 0x4c, 0x46, FRAME_VERSION, enc, gran, shape.length].slice(0, b.length));
         const view = new DataView(b.buffer);
         shape.forEach((d, k) => {
           if (8 + 4 * k + 4 <= b.length) view.setUint32(8 + 4 * k, d, true);

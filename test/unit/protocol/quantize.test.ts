@@ -10,12 +10,16 @@ import {
   FLOAT32_MAX,
   isBfloat16,
   isValidScale,
+  MAX_TOKEN_SCALE_CODE,
   maxScale,
   packCodes,
   packedLength,
   qmaxOf,
   quantize,
   scaleFor,
+  tokenScale,
+  tokenScaleCode,
+  tokenScales,
   unpackCodes,
 } from '../../../protocol/quantize.js';
 
@@ -172,6 +176,56 @@ describe('levels and scales', () => {
     const out = new Float32Array(6);
     dequantize(codes, scales, 2, out);
     expect(Array.from(out)).toEqual([4 * s0, -7 * s0, 0, 0, 70, 10]);
+  });
+});
+
+describe('token scales', () => {
+  const references = fc.oneof(
+    fc.constantFrom(1, 2 ** -133, maxScale(8), maxScale(2)),
+    fc.float({ min: Math.fround(1e-30), max: Math.fround(1e30), noNaN: true }).map((x) => scaleFor(x, 8)),
+  );
+
+  it('code c stands for R · 2^(-c/16): 0 is R, 16 halves it, and the scale falls with every code', () => {
+    fc.assert(
+      fc.property(references, (r) => {
+        expect(tokenScale(r, 0)).toBe(r);
+        if (r >= 2 ** -100) expect(tokenScale(r, 16)).toBe(r / 2);
+        for (let c = 0; c <= MAX_TOKEN_SCALE_CODE; c++) {
+          const s = tokenScale(r, c);
+          expect(s).toBeGreaterThan(0);
+          // within float32 rounding of the exact power (and subnormal spacing)
+          expect(Math.abs(s - r * 2 ** (-c / 16))).toBeLessThanOrEqual(s * 2 ** -23 + 2 ** -149);
+          if (c > 0 && r >= 2 ** -100) expect(s).toBeLessThan(tokenScale(r, c - 1));
+        }
+      }),
+      { numRuns: 50 },
+    );
+  });
+
+  it('picks the largest code whose scale still covers the ideal one', () => {
+    fc.assert(
+      fc.property(references, fc.double({ min: 2 ** -20, max: 1, noNaN: true }), (r, fraction) => {
+        const ideal = r * fraction;
+        if (!(ideal > 0)) return;
+        const c = tokenScaleCode(r, ideal);
+        // brute force: the last code at or above the ideal
+        let expected = 0;
+        for (let k = 0; k <= MAX_TOKEN_SCALE_CODE; k++) if (tokenScale(r, k) >= ideal) expected = k;
+        expect(c).toBe(expected);
+        expect(tokenScale(r, c)).toBeGreaterThanOrEqual(ideal);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('takes the tensor-wide reference from the largest token and gives zero tokens code 0', () => {
+    const { reference, codes, scales } = tokenScales(Float64Array.from([7, 3.5, 0, 7 / 2 ** 20]), 4);
+    expect(reference).toBe(1);
+    // 3.5/7 = 2^-1: exactly 16 codes down; 2^-20 is beyond the lowest code, 255
+    expect(Array.from(codes)).toEqual([0, 16, 0, MAX_TOKEN_SCALE_CODE]);
+    expect(Array.from(scales)).toEqual([1, 0.5, 1, tokenScale(1, MAX_TOKEN_SCALE_CODE)]);
+    // all zero: the reference of an all-zero group, 1
+    expect(tokenScales(new Float64Array(3), 8).reference).toBe(1);
   });
 });
 
