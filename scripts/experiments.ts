@@ -1,4 +1,4 @@
-// `npx tsx scripts/experiments.ts [--rounds R] [--local-epochs E] [--seed S] [--quick]`:
+// `npm run experiments -- [--rounds R] [--local-epochs E] [--lr-schedule cosine] [--seed S] [--quick]`:
 // the experiment matrix behind the project's accuracy and traffic claims. The
 // split federation at fp32, int8, int4 and int2 uplink (int8 downlink) on one
 // local Worker, then the FedAvg-LoRA baseline in this process, all with the
@@ -8,7 +8,7 @@
 // as PASS/MISS lines on stdout. Progress goes to stderr.
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { buildModels } from './build-models.js';
 import { intAtLeast, parseBaselineArgs } from './sim/baseline/config.js';
 import { experimentMatrix, type SflUplink } from './sim/baseline/matrix.js';
@@ -36,8 +36,23 @@ const opts = new Command('experiments')
   .option('--rounds <n>', `federated rounds (default ${SIM_DEFAULTS.rounds}; 2 with --quick)`, intAtLeast(1))
   .option('--local-epochs <n>', 'local epochs per round', intAtLeast(1), SIM_DEFAULTS.localEpochs)
   .option('--seed <n>', 'seeds every run', intAtLeast(0), SIM_DEFAULTS.seed)
-  .option('--optimizer <kind>', 'optimizer of every run: sgd or adamw', SIM_DEFAULTS.optimizer)
+  .addOption(
+    new Option('--optimizer <kind>', 'optimizer of every run')
+      .choices(['sgd', 'adamw'])
+      .default(SIM_DEFAULTS.optimizer),
+  )
   .option('--lr <x>', 'learning rate of every run (both sides)', Number, SIM_DEFAULTS.lrHead)
+  .addOption(
+    new Option('--lr-schedule <kind>', 'learning rate by round')
+      .choices(['constant', 'cosine'])
+      .default(SIM_DEFAULTS.lrSchedule),
+  )
+  .option(
+    '--eval-samples <n>',
+    `held-out images to score every version on (0 = all 14,000; default ${SIM_DEFAULTS.evalSamples})`,
+    intAtLeast(0),
+    SIM_DEFAULTS.evalSamples,
+  )
   .option('--quick', 'smoke test: 3 clients, 2 rounds, 128 examples per client', false)
   .parse()
   .opts<{
@@ -46,6 +61,8 @@ const opts = new Command('experiments')
     seed: number;
     optimizer: 'sgd' | 'adamw';
     lr: number;
+    lrSchedule: 'constant' | 'cosine';
+    evalSamples: number;
     quick: boolean;
   }>();
 
@@ -56,6 +73,8 @@ const settings = {
   seed: opts.seed,
   optimizer: opts.optimizer,
   lr: opts.lr,
+  lrSchedule: opts.lrSchedule,
+  evalSamples: opts.evalSamples,
   quick: opts.quick,
   outDir: OUT_DIR,
 };
@@ -113,6 +132,10 @@ const record = {
   settings: {
     rounds: settings.rounds,
     local_epochs: settings.localEpochs,
+    optimizer: settings.optimizer,
+    lr: settings.lr,
+    lr_schedule: settings.lrSchedule,
+    eval_samples: settings.evalSamples,
     seed: settings.seed,
     quick: settings.quick,
   },

@@ -15,6 +15,9 @@ export interface MatrixSettings {
   optimizer: 'sgd' | 'adamw';
   /** The learning rate of both sides (the baseline has one side). */
   lr: number;
+  lrSchedule: 'constant' | 'cosine';
+  /** Held-out images every published version is scored on (0 = all). */
+  evalSamples: number;
   /** Tiny settings for a smoke test. */
   quick: boolean;
   /** Each run writes its results under `<outDir>/<id>/`. */
@@ -55,6 +58,10 @@ function sharedArgs(s: MatrixSettings): string[] {
     String(s.seed),
     '--optimizer',
     s.optimizer,
+    '--lr-schedule',
+    s.lrSchedule,
+    '--eval-samples',
+    String(s.evalSamples),
   ];
 }
 

@@ -11,6 +11,8 @@ describe('experiment matrix', () => {
     quick: false,
     optimizer: 'sgd' as const,
     lr: 0.01,
+    lrSchedule: 'cosine' as const,
+    evalSamples: 0,
     outDir: 'results/x',
   });
 
@@ -19,6 +21,7 @@ describe('experiment matrix', () => {
     for (const s of matrix.sfl) {
       const c = parseSimArgs(s.argv);
       expect(c).toMatchObject({ clients: 50, perRound: 10, rounds: 7, alpha: 0.5, localEpochs: 2, seed: 3 });
+      expect(c).toMatchObject({ lrSchedule: 'cosine', evalSamples: 0 });
       expect(c).toMatchObject({ uplink: s.uplink, downlink: 'int8', out: `results/x/${s.id}` });
       expect(s.command).toBe(`npm run sim -- ${s.argv.join(' ')}`);
     }
@@ -36,6 +39,7 @@ describe('experiment matrix', () => {
       'batch',
       'optimizer',
       'momentum',
+      'lrSchedule',
       'seed',
       'samplesPerClient',
       'evalSamples',
@@ -55,6 +59,8 @@ describe('experiment matrix', () => {
       quick: true,
       optimizer: 'sgd' as const,
       lr: 0.01,
+      lrSchedule: 'constant' as const,
+      evalSamples: 2000,
       outDir: 'o',
     });
     expect(parseBaselineArgs(quick.baseline.argv)).toMatchObject({
@@ -79,6 +85,7 @@ describe('baseline flags', () => {
       lr: SIM_DEFAULTS.lrHead,
       optimizer: 'sgd',
       momentum: SIM_DEFAULTS.momentum,
+      lrSchedule: 'constant',
       seed: SIM_DEFAULTS.seed,
       evalSamples: SIM_DEFAULTS.evalSamples,
       json: false,
