@@ -2,6 +2,21 @@ import { describe, expect, it } from 'vitest';
 import { lrFactor, roundOptimizers } from '../../../durable-objects/coordinator/strategy.js';
 import { FederationConfig } from '../../../protocol/federation.js';
 
+const BASE_CONFIG = {
+  modelId: 'm',
+  rounds: 3,
+  clientsPerRound: 1,
+  quorum: 1,
+  roundDeadlineSeconds: 60,
+  localEpochs: 1,
+  batchSize: 8,
+  uplink: 'int8',
+  downlink: 'int8',
+  budgetBytesPerRound: 1000,
+  headOptimizer: { kind: 'sgd', lr: 0.1 },
+  tailOptimizer: { kind: 'sgd', lr: 0.1 },
+} as const;
+
 describe('round learning-rate schedule', () => {
   const cosine = { kind: 'cosine' as const, floor: 0.05 };
 
@@ -28,16 +43,7 @@ describe('round learning-rate schedule', () => {
 
   it('scales both optimizers and leaves their other settings alone', () => {
     const config = FederationConfig.parse({
-      modelId: 'm',
-      rounds: 3,
-      clientsPerRound: 1,
-      quorum: 1,
-      roundDeadlineSeconds: 60,
-      localEpochs: 1,
-      batchSize: 8,
-      uplink: 'int8',
-      downlink: 'int8',
-      budgetBytesPerRound: 1000,
+      ...BASE_CONFIG,
       headOptimizer: { kind: 'sgd', lr: 0.1, momentum: 0.9 },
       tailOptimizer: { kind: 'adamw', lr: 0.01 },
       lrSchedule: { kind: 'cosine', floor: 0.5 },
@@ -49,20 +55,7 @@ describe('round learning-rate schedule', () => {
   });
 
   it('defaults to constant and refuses floors outside [0, 1]', () => {
-    const base = {
-      modelId: 'm',
-      rounds: 3,
-      clientsPerRound: 1,
-      quorum: 1,
-      roundDeadlineSeconds: 60,
-      localEpochs: 1,
-      batchSize: 8,
-      uplink: 'int8',
-      downlink: 'int8',
-      budgetBytesPerRound: 1000,
-      headOptimizer: { kind: 'sgd', lr: 0.1 },
-      tailOptimizer: { kind: 'sgd', lr: 0.1 },
-    };
+    const base = BASE_CONFIG;
     expect(FederationConfig.parse(base).lrSchedule).toEqual({ kind: 'constant' });
     expect(FederationConfig.parse({ ...base, lrSchedule: { kind: 'cosine' } }).lrSchedule).toEqual({
       kind: 'cosine',
