@@ -2,6 +2,7 @@
 // Objects exchange about a federation. Validated with zod on every side.
 import { z } from 'zod';
 import { ENCODINGS } from './encoding.js';
+import { TrainableSpec } from './manifest.js';
 
 export const FederationId = z
   .string()
@@ -121,6 +122,12 @@ export type RoundRecord = z.infer<typeof RoundRecord>;
 export const FederationState = z.object({
   id: FederationId,
   config: FederationConfig,
+  /**
+   * What the federation trains, fixed when its model was built (the training
+   * graphs are generated ahead of time): the cut and every trainable tensor.
+   */
+  cut: z.string(),
+  trainables: z.array(TrainableSpec),
   status: z.enum(['running', 'finished', 'closed']),
   devices: z.number().int().nonnegative(),
   currentRound: RoundRecord.nullable(),

@@ -36,6 +36,8 @@ export function federationState(store: CoordinatorStore, fed: FederationRow): Fe
   return {
     id: fed.id,
     config: fed.config,
+    cut: fed.cut,
+    trainables: fed.trainables,
     // A federation that exists but has not started is running with no round yet.
     status: fed.status === 'created' ? 'running' : fed.status,
     devices: store.deviceCount(),

@@ -250,6 +250,9 @@ describe('a round over the HTTP API', () => {
     ).json()) as FederationState;
     expect(state.latestVersion).toBe(1);
     expect(state.currentRound?.round).toBe(1);
+    // What it trains comes from the model's manifest.
+    expect(state.cut).toBe(model.manifest.cut.id);
+    expect(state.trainables).toEqual(training.trainables);
     // Late: round 0 is closed now.
     await expectProblem(await submit(fid, tokens[outsider], 0, headUpdate('k-late')), 409, 'round-closed');
 
