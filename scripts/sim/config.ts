@@ -159,7 +159,8 @@ export function parseSimArgs(argv: string[]): SimConfig {
   };
 }
 
-function optimizerConfig(c: SimConfig, lr: number): OptimizerConfig {
+/** The optimizer the command line asks for, at rate `lr` (SGD takes --momentum; AdamW decays weights by 0.01). */
+export function optimizerConfig(c: Pick<SimConfig, 'optimizer' | 'momentum'>, lr: number): OptimizerConfig {
   return c.optimizer === 'sgd'
     ? { kind: 'sgd', lr, momentum: c.momentum, weightDecay: 0 }
     : { kind: 'adamw', lr, weightDecay: 0.01 };

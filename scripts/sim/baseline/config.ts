@@ -5,7 +5,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { scheduledOptimizer } from '../../../durable-objects/coordinator/strategy.js';
 import type { OptimizerConfig } from '../../../protocol/federation.js';
-import { lrSchedule, SIM_DEFAULTS, type SimConfig } from '../config.js';
+import { lrSchedule, optimizerConfig, SIM_DEFAULTS, type SimConfig } from '../config.js';
 
 export type BaselineConfig = Pick<
   SimConfig,
@@ -91,10 +91,6 @@ export function parseBaselineArgs(argv: string[]): BaselineConfig {
 }
 
 /** The optimizer a device builds in `round`, as the simulator's federation prescribes it. */
-export function optimizerConfig(c: BaselineConfig, round: number): OptimizerConfig {
-  const base: OptimizerConfig =
-    c.optimizer === 'sgd'
-      ? { kind: 'sgd', lr: c.lr, momentum: c.momentum, weightDecay: 0 }
-      : { kind: 'adamw', lr: c.lr, weightDecay: 0.01 };
-  return scheduledOptimizer(base, lrSchedule(c.lrSchedule), round, c.rounds);
+export function roundOptimizer(c: BaselineConfig, round: number): OptimizerConfig {
+  return scheduledOptimizer(optimizerConfig(c, c.lr), lrSchedule(c.lrSchedule), round, c.rounds);
 }

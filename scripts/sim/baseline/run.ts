@@ -12,7 +12,7 @@ import type { SimProgress } from '../progress.js';
 import type { RoundResult } from '../results.js';
 import { roundAggregator } from './aggregate.js';
 import { encodeUpdate, encodeVersion } from './bytes.js';
-import { type BaselineConfig, optimizerConfig } from './config.js';
+import { type BaselineConfig, roundOptimizer } from './config.js';
 import { trainLocalRound } from './local.js';
 import { buildWholeModel, type Params } from './model.js';
 import type { BaselineResults } from './results.js';
@@ -54,7 +54,7 @@ export async function runBaseline(config: BaselineConfig, progress: SimProgress)
           data,
           exampleShape,
           classes: ds.classes.length,
-          optimizer: optimizerConfig(config, round),
+          optimizer: roundOptimizer(config, round),
           localEpochs: config.localEpochs,
           batch: config.batch,
           // The per-device seed the simulator gives device i's trainer.
