@@ -50,14 +50,12 @@ import {
   bfloat16Value,
   type CodeBits,
   dequantize,
-  groupMaxAbs,
   isValidScale,
   maxScale,
   packCodes,
-  quantizeGroups,
-  scaleFor,
+  quantize,
+  quantizeTokens,
   tokenScale,
-  tokenScales,
   unpackCodes,
 } from './quantize.js';
 
@@ -301,20 +299,18 @@ export function encodeFrame(t: Tensor, opts: EncodeOptions): Uint8Array<ArrayBuf
     // int8 codes go straight into the frame; narrower codes need packing.
     const codes = bits === 8 ? new Int8Array(out.buffer, off, numel) : new Int8Array(numel);
     const random = opts.random ?? (rounding === 'stochastic' ? defaultRandom() : Math.random);
-    const maxAbs = new Float64Array(L.nScales);
-    const bad = groupMaxAbs(data, L.groupSize, maxAbs);
-    if (bad >= 0) throw new FrameError('non-finite', `element ${bad} is ${data[bad]}`);
-    let scales: Float32Array;
+    let bad: number;
     if (granularity === 'tensor') {
-      scales = Float32Array.of(scaleFor(maxAbs[0], bits));
-      view.setUint16(L.scalesOffset, bfloat16Bits(scales[0]), true);
+      const scale = new Float32Array(1);
+      bad = quantize(data, numel, bits, rounding, random, codes, scale);
+      view.setUint16(L.scalesOffset, bfloat16Bits(scale[0]), true);
     } else {
-      const token = tokenScales(maxAbs, bits);
-      scales = token.scales;
+      const token = quantizeTokens(data, L.groupSize, bits, rounding, random, codes);
+      bad = token.bad;
       view.setUint16(L.scalesOffset, bfloat16Bits(token.reference), true);
-      out.set(token.codes, L.scalesOffset + 2);
+      out.set(token.scaleCodes, L.scalesOffset + 2);
     }
-    quantizeGroups(data, L.groupSize, maxAbs, scales, bits, rounding, random, codes);
+    if (bad >= 0) throw new FrameError('non-finite', `element ${bad} is ${data[bad]}`);
     if (bits !== 8) packCodes(codes, bits, out.subarray(off, off + L.payloadBytes));
   }
 

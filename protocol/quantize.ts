@@ -257,7 +257,7 @@ export function quantizeGroups(
 
 /**
  * Quantizes `data` in consecutive groups of `groupSize` elements, each group
- * with its own bfloat16 scale (what a per-tensor frame uses, with one group).
+ * with its own bfloat16 scale (a per-tensor frame's one group).
  * Writes one code per element to `codes` and one scale per group to `scales`.
  *
  * Returns -1, or the index of the first non-finite value, in which case the
@@ -278,6 +278,29 @@ export function quantize(
   for (let g = 0; g < maxAbs.length; g++) scales[g] = scaleFor(maxAbs[g], bits);
   quantizeGroups(data, groupSize, maxAbs, scales, bits, rounding, random, codes);
   return -1;
+}
+
+/**
+ * Quantizes `data` in consecutive groups of `groupSize` elements (tokens) on
+ * two-level scales (see the module comment): one code per element to
+ * `codes`, and the bfloat16 reference and one scale code per token returned.
+ * `bad` is -1, or the index of the first non-finite value, in which case
+ * nothing else is meaningful.
+ */
+export function quantizeTokens(
+  data: Float32Array,
+  groupSize: number,
+  bits: CodeBits,
+  rounding: Rounding,
+  random: () => number,
+  codes: Int8Array,
+): { bad: number; reference: number; scaleCodes: Uint8Array } {
+  const maxAbs = new Float64Array(data.length / groupSize);
+  const bad = groupMaxAbs(data, groupSize, maxAbs);
+  if (bad >= 0) return { bad, reference: 0, scaleCodes: new Uint8Array(0) };
+  const token = tokenScales(maxAbs, bits);
+  quantizeGroups(data, groupSize, maxAbs, token.scales, bits, rounding, random, codes);
+  return { bad: -1, reference: token.reference, scaleCodes: token.codes };
 }
 
 /** out[i] = codes[i] * scale of i's group. Scales must already be validated. */
