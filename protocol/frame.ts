@@ -299,13 +299,14 @@ export function encodeFrame(t: Tensor, opts: EncodeOptions): Uint8Array<ArrayBuf
     // int8 codes go straight into the frame; narrower codes need packing.
     const codes = bits === 8 ? new Int8Array(out.buffer, off, numel) : new Int8Array(numel);
     const random = opts.random ?? (rounding === 'stochastic' ? defaultRandom() : Math.random);
+    const q = { data, groupSize: L.groupSize, bits, rounding, random, codes };
     let bad: number;
     if (granularity === 'tensor') {
       const scale = new Float32Array(1);
-      bad = quantize(data, numel, bits, rounding, random, codes, scale);
+      bad = quantize(q, scale);
       view.setUint16(L.scalesOffset, bfloat16Bits(scale[0]), true);
     } else {
-      const token = quantizeTokens(data, L.groupSize, bits, rounding, random, codes);
+      const token = quantizeTokens(q);
       bad = token.bad;
       view.setUint16(L.scalesOffset, bfloat16Bits(token.reference), true);
       out.set(token.scaleCodes, L.scalesOffset + 2);

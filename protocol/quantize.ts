@@ -255,51 +255,46 @@ export function quantizeGroups(
   }
 }
 
+/** What both quantizers take: consecutive groups of `groupSize` elements of `data`. */
+export interface Quantization {
+  data: Float32Array;
+  /** data.length must be a multiple of it. */
+  groupSize: number;
+  bits: CodeBits;
+  rounding: Rounding;
+  /** Uniform [0, 1) source, read only by stochastic rounding. */
+  random: () => number;
+  /** Receives one code per element. */
+  codes: Int8Array;
+}
+
 /**
- * Quantizes `data` in consecutive groups of `groupSize` elements, each group
- * with its own bfloat16 scale (a per-tensor frame's one group).
- * Writes one code per element to `codes` and one scale per group to `scales`.
- *
- * Returns -1, or the index of the first non-finite value, in which case the
- * outputs are partial: the caller decides what kind of error that is.
+ * Quantizes with one bfloat16 scale per group (a per-tensor frame's one
+ * group), written to `scales`. Returns -1, or the index of the first
+ * non-finite value, in which case the outputs are partial: the caller decides
+ * what kind of error that is.
  */
-export function quantize(
-  data: Float32Array,
-  groupSize: number,
-  bits: CodeBits,
-  rounding: Rounding,
-  random: () => number,
-  codes: Int8Array,
-  scales: Float32Array,
-): number {
+export function quantize(q: Quantization, scales: Float32Array): number {
   const maxAbs = new Float64Array(scales.length);
-  const bad = groupMaxAbs(data, groupSize, maxAbs);
+  const bad = groupMaxAbs(q.data, q.groupSize, maxAbs);
   if (bad >= 0) return bad;
-  for (let g = 0; g < maxAbs.length; g++) scales[g] = scaleFor(maxAbs[g], bits);
-  quantizeGroups(data, groupSize, maxAbs, scales, bits, rounding, random, codes);
+  for (let g = 0; g < maxAbs.length; g++) scales[g] = scaleFor(maxAbs[g], q.bits);
+  quantizeGroups(q.data, q.groupSize, maxAbs, scales, q.bits, q.rounding, q.random, q.codes);
   return -1;
 }
 
 /**
- * Quantizes `data` in consecutive groups of `groupSize` elements (tokens) on
- * two-level scales (see the module comment): one code per element to
- * `codes`, and the bfloat16 reference and one scale code per token returned.
- * `bad` is -1, or the index of the first non-finite value, in which case
- * nothing else is meaningful.
+ * Quantizes each group (token) on two-level scales (see the module comment)
+ * and returns the bfloat16 reference and one scale code per token. `bad` is
+ * -1, or the index of the first non-finite value, in which case nothing else
+ * is meaningful.
  */
-export function quantizeTokens(
-  data: Float32Array,
-  groupSize: number,
-  bits: CodeBits,
-  rounding: Rounding,
-  random: () => number,
-  codes: Int8Array,
-): { bad: number; reference: number; scaleCodes: Uint8Array } {
-  const maxAbs = new Float64Array(data.length / groupSize);
-  const bad = groupMaxAbs(data, groupSize, maxAbs);
+export function quantizeTokens(q: Quantization): { bad: number; reference: number; scaleCodes: Uint8Array } {
+  const maxAbs = new Float64Array(q.data.length / q.groupSize);
+  const bad = groupMaxAbs(q.data, q.groupSize, maxAbs);
   if (bad >= 0) return { bad, reference: 0, scaleCodes: new Uint8Array(0) };
-  const token = tokenScales(maxAbs, bits);
-  quantizeGroups(data, groupSize, maxAbs, token.scales, bits, rounding, random, codes);
+  const token = tokenScales(maxAbs, q.bits);
+  quantizeGroups(q.data, q.groupSize, maxAbs, token.scales, q.bits, q.rounding, q.random, q.codes);
   return { bad: -1, reference: token.reference, scaleCodes: token.codes };
 }
 

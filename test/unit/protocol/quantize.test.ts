@@ -29,7 +29,10 @@ function quantizeOne(values: number[], bits: CodeBits, rounding: 'nearest' | 'st
   const data = Float32Array.from(values);
   const codes = new Int8Array(data.length);
   const scales = new Float32Array(1);
-  const bad = quantize(data, data.length, bits, rounding, mulberry32(seed), codes, scales);
+  const bad = quantize(
+    { data, groupSize: data.length, bits, rounding, random: mulberry32(seed), codes },
+    scales,
+  );
   return { bad, codes, scale: scales[0], data };
 }
 
@@ -168,7 +171,7 @@ describe('levels and scales', () => {
     const data = Float32Array.from([1.2, -2, 0, 0, 70, 7]);
     const codes = new Int8Array(6);
     const scales = new Float32Array(3);
-    quantize(data, 2, 4, 'nearest', Math.random, codes, scales);
+    quantize({ data, groupSize: 2, bits: 4, rounding: 'nearest', random: Math.random, codes }, scales);
     // 2/7 = 1.1428·2^-2 rounds up to the bf16 1.1484375·2^-2 (147/128 · 1/4)
     const s0 = 0.287109375;
     expect(Array.from(scales)).toEqual([s0, 1, 10]);
@@ -258,7 +261,17 @@ describe('stochastic rounding', () => {
           const x = data[1]; // x as float32
           const codes = new Int8Array(N + 1);
           const scales = new Float32Array(1);
-          quantize(data, N + 1, bits, 'stochastic', mulberry32(seed * 1000 + k), codes, scales);
+          quantize(
+            {
+              data,
+              groupSize: N + 1,
+              bits,
+              rounding: 'stochastic',
+              random: mulberry32(seed * 1000 + k),
+              codes,
+            },
+            scales,
+          );
           expect(scales[0]).toBe(s);
           expect(codes[0]).toBe(qmaxOf(bits));
           let sum = 0;
@@ -280,7 +293,10 @@ describe('stochastic rounding', () => {
     const data = new Float32Array(N + 1).fill(0.3);
     data[0] = 127 * s;
     const codes = new Int8Array(N + 1);
-    quantize(data, N + 1, 8, 'nearest', Math.random, codes, new Float32Array(1));
+    quantize(
+      { data, groupSize: N + 1, bits: 8, rounding: 'nearest', random: Math.random, codes },
+      new Float32Array(1),
+    );
     let sum = 0;
     for (let i = 1; i <= N; i++) sum += codes[i] * s;
     expect(Math.abs(sum / N - data[1])).toBeGreaterThan(10 * tolerance);
