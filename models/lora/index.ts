@@ -10,6 +10,8 @@ export {
 export { mergeAdapters, type TrainableValues } from './merge.js';
 export { type LoraRecord, readTrainables, TRAINABLES_KEY, type TrainablesRecord } from './metadata.js';
 export type { NamePattern } from './patterns.js';
+export { type LinearTarget, selectFullParams, selectLinearTargets } from './select.js';
+export { type StructuralTrainables, structuralTrainables } from './structure.js';
 export { trainableInputs } from './trainables.js';
 export type { AdapterSpec, FloatTensor, TrainableRole } from './types.js';
 export { type WeightLayout, weightUse } from './weight-use.js';

@@ -15,7 +15,8 @@ import type { ModelProto } from '../onnx/proto.js';
 import type { HostTensor } from '../onnx/tensor.js';
 import type { Cut } from '../split/index.js';
 import { type WriteSplitOptions, writeSplitDetailed } from '../split/index.js';
-import type { AdapterRecipe } from './recipe.js';
+import type { AdapterRecipe, Selection } from './recipe.js';
+import { exactSources, type ResolvedRecipe, resolveRecipe } from './resolve.js';
 
 export const TRAINING_FILES = {
   headForward: 'head_forward.onnx',
@@ -36,16 +37,18 @@ interface Side {
   initial: Record<string, HostTensor>;
 }
 
-function initializerNames(model: ModelProto): string[] {
-  return (graphOf(model).initializer ?? []).map((t) => t.name ?? '');
-}
+const initializerNames = (model: ModelProto): string[] =>
+  (graphOf(model).initializer ?? []).map((t) => t.name ?? '');
 
-/** Adapters for the weights of `model` the recipe selects; a side with none stays as it is. */
-function adaptSide(model: ModelProto, recipe: AdapterRecipe): Side {
-  const names = initializerNames(model);
-  const pick = (res: RegExp[]) => names.filter((n) => res.some((re) => re.test(n)));
-  const targets = pick(recipe.targets);
-  const full = pick(recipe.full);
+/**
+ * Adapters for the tensors of `chosen` that live on this side. A side with
+ * none stays as it is: at a deep cut with every target in the tail, the head
+ * legitimately trains nothing.
+ */
+function adaptSide(model: ModelProto, chosen: ResolvedRecipe, recipe: AdapterRecipe): Side {
+  const here = new Set(initializerNames(model));
+  const targets = chosen.targets.filter((n) => here.has(n));
+  const full = chosen.full.filter((n) => here.has(n));
   if (targets.length === 0 && full.length === 0) return { model, adapters: [], initial: {} };
   const injected = injectLora(model, {
     targets,
@@ -57,6 +60,20 @@ function adaptSide(model: ModelProto, recipe: AdapterRecipe): Side {
   return { model: injected.model, adapters: injected.adapters, initial: injected.initial };
 }
 
+/** Each chosen tensor must be trained by exactly one side, or the two copies would drift apart. */
+function assertOneOwner(chosen: ResolvedRecipe, head: ModelProto, tail: ModelProto): void {
+  const inHead = new Set(initializerNames(head));
+  const inTail = new Set(initializerNames(tail));
+  for (const name of [...chosen.targets, ...chosen.full]) {
+    if (inHead.has(name) && inTail.has(name)) {
+      throw new Error(`${name} is needed on both sides of the cut, so neither side can train it`);
+    }
+    if (!inHead.has(name) && !inTail.has(name)) {
+      throw new Error(`${name} is in neither side of the split: the model does not use it`);
+    }
+  }
+}
+
 function artifact(file: string, bytes: Uint8Array, parameters: number): Artifact {
   return {
     file,
@@ -66,15 +83,23 @@ function artifact(file: string, bytes: Uint8Array, parameters: number): Artifact
   };
 }
 
+/** What the manifest records: the caller's patterns, or for `'auto'` the names it found. */
+const sources = (selection: Selection, chosen: string[]): string[] =>
+  selection === 'auto' ? exactSources(chosen) : selection.map((r) => r.source);
+
 const count = (adapters: AdapterSpec[]) =>
   adapters.reduce((a, s) => a + s.shape.reduce((x, y) => x * y, 1), 0);
 
 /** Writes the inference split plus the training artifacts, and returns the manifest with its `training` part. */
 export async function writeTrainingArtifacts(o: TrainingArtifactsOptions): Promise<Manifest> {
+  // Resolved on the whole model, before anything is written: a recipe that
+  // trains nothing fails here instead of producing artifacts that train nothing.
+  const chosen = resolveRecipe(o.model, o.recipe);
   const { manifest, split } = await writeSplitDetailed(o);
+  assertOneOwner(chosen, split.head, split.tail);
   const cut = manifest.cut.tensor.name;
-  const head = adaptSide(split.head, o.recipe);
-  const tail = adaptSide(split.tail, o.recipe);
+  const head = adaptSide(split.head, chosen, o.recipe);
+  const tail = adaptSide(split.tail, chosen, o.recipe);
   const headNames = head.adapters.map((a) => a.name);
   const tailNames = tail.adapters.map((a) => a.name);
   const cutGradInput = `grad_in.${cut}`;
@@ -136,8 +161,8 @@ export async function writeTrainingArtifacts(o: TrainingArtifactsOptions): Promi
       rank: o.recipe.rank,
       alpha: o.recipe.alpha,
       seed: o.recipe.seed,
-      targets: o.recipe.targets.map((r) => r.source),
-      full: o.recipe.full.map((r) => r.source),
+      targets: sources(o.recipe.targets, chosen.targets),
+      full: sources(o.recipe.full, chosen.full),
     },
   };
   const withTraining: Manifest = { ...manifest, training };
