@@ -4,12 +4,13 @@ import { type Command, InvalidArgumentError } from 'commander';
 import { parameterCount } from '../../graph/params.js';
 import { type AdapterSpec, injectLora, trainableParameterCount } from '../../lora/index.js';
 import { graphOf, loadModel, saveModel } from '../../onnx/model.js';
+import { type AdapterRecipe, resolveRecipe } from '../../training/index.js';
 import { integer, positiveInt } from '../options.js';
 
 interface Options {
   out: string;
-  target: RegExp[];
-  full: RegExp[];
+  target?: RegExp[];
+  full?: RegExp[];
   rank: number;
   alpha?: number;
   seed: number;
@@ -32,6 +33,16 @@ function positiveNumber(value: string): number {
   return n;
 }
 
+/**
+ * The caller's patterns; with neither --target nor --full, what the graph's
+ * structure points to (every linear weight in an encoder block; the patch
+ * embedding and the classifier in full).
+ */
+function selection(opts: Options): Pick<AdapterRecipe, 'targets' | 'full'> {
+  if (!opts.target && !opts.full) return { targets: 'auto', full: 'auto' };
+  return { targets: opts.target ?? [], full: opts.full ?? [] };
+}
+
 const fmt = (s: AdapterSpec) => `${s.role.padEnd(6)} ${s.name} [${s.shape.join(', ')}]`;
 
 export function register(program: Command): void {
@@ -42,10 +53,16 @@ export function register(program: Command): void {
     .requiredOption('-o, --out <file>', 'output .onnx file')
     .option(
       '--target <regexp>',
-      'weights to adapt (repeatable), e.g. "attn\\.(q|k|v|proj)\\.weight$"',
+      'weights to adapt (repeatable), e.g. "attn\\.(q|k|v|proj)\\.weight$"; ' +
+        'with neither --target nor --full: every linear weight in an encoder block, found from the graph',
       regexp,
     )
-    .option('--full <regexp>', 'initializers to train directly (repeatable), e.g. "^head\\."', regexp)
+    .option(
+      '--full <regexp>',
+      'initializers to train directly (repeatable), e.g. "^head\\."; ' +
+        'with neither --target nor --full: the patch embedding and the classifier',
+      regexp,
+    )
     .option('--rank <n>', 'LoRA rank', positiveInt, 8)
     .option('--alpha <x>', 'LoRA alpha; scale = alpha / rank (default: rank, i.e. scale 1)', positiveNumber)
     .option('--seed <n>', 'seed for the A matrices', integer, 0)
@@ -53,8 +70,7 @@ export function register(program: Command): void {
     .action(async (file: string, opts: Options) => {
       const model = await loadModel(file);
       const result = injectLora(model, {
-        targets: opts.target ?? [],
-        full: opts.full,
+        ...resolveRecipe(model, selection(opts)),
         rank: opts.rank,
         alpha: opts.alpha ?? opts.rank,
         seed: opts.seed,

@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { loadModel } from '../../onnx/model.js';
 import { parseCut } from '../../split/cut.js';
 import { writeTrainingArtifacts } from '../../training/artifacts.js';
-import { REFERENCE_RECIPE } from '../../training/recipe.js';
+import { type Selection, STRUCTURAL_RECIPE } from '../../training/recipe.js';
 import { integer, modelIdFromPath, positiveInt, stringList } from '../options.js';
 
 interface Options {
@@ -19,7 +19,9 @@ interface Options {
   seed: number;
 }
 
-const regexps = (sources: string[]) => sources.filter((s) => s.length > 0).map((s) => new RegExp(s));
+/** Given patterns override the structural default; an empty list (`--targets ''`) selects none. */
+const selection = (sources: string[] | undefined): Selection =>
+  sources === undefined ? 'auto' : sources.filter((s) => s.length > 0).map((s) => new RegExp(s));
 
 export function register(program: Command): void {
   program
@@ -31,19 +33,19 @@ export function register(program: Command): void {
     .option('--model-id <id>', 'manifest model id (default: from the file name)')
     .option(
       '--targets <regexps>',
-      'comma-separated patterns of weights that get LoRA adapters',
+      'comma-separated patterns of weights that get LoRA adapters ' +
+        '(default: every linear weight inside an encoder block, found from the graph)',
       stringList,
-      REFERENCE_RECIPE.targets.map((r) => r.source),
     )
     .option(
       '--full <regexps>',
-      'comma-separated patterns of parameters trained in full',
+      'comma-separated patterns of parameters trained in full ' +
+        '(default: the patch embedding and the classifier, found from the graph)',
       stringList,
-      REFERENCE_RECIPE.full.map((r) => r.source),
     )
-    .option('--rank <r>', 'LoRA rank', positiveInt, REFERENCE_RECIPE.rank)
+    .option('--rank <r>', 'LoRA rank', positiveInt, STRUCTURAL_RECIPE.rank)
     .option('--alpha <a>', 'LoRA alpha (scale = alpha / rank); default 2 × rank', Number)
-    .option('--seed <n>', 'seed of the LoRA A initialisation', integer, REFERENCE_RECIPE.seed)
+    .option('--seed <n>', 'seed of the LoRA A initialisation', integer, STRUCTURAL_RECIPE.seed)
     .action(async (file: string, opts: Options) => {
       const manifest = await writeTrainingArtifacts({
         model: await loadModel(file),
@@ -52,14 +54,19 @@ export function register(program: Command): void {
         modelId: opts.modelId ?? modelIdFromPath(file),
         source: basename(file),
         recipe: {
-          targets: regexps(opts.targets ?? []),
-          full: regexps(opts.full ?? []),
+          targets: selection(opts.targets),
+          full: selection(opts.full),
           rank: opts.rank,
           alpha: opts.alpha ?? 2 * opts.rank,
           seed: opts.seed,
         },
       });
       const training = manifest.training!;
+      const bases = (role: string) =>
+        new Set(training.trainables.filter((t) => t.role === role).map((t) => t.base));
+      console.log(
+        `${bases('lora_A').size} LoRA targets (rank ${opts.rank}), ${bases('full').size} full-mode parameters`,
+      );
       for (const owner of ['head', 'tail'] as const) {
         const mine = training.trainables.filter((t) => t.owner === owner);
         const n = mine.reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1), 0);
