@@ -69,6 +69,17 @@ describe('splitflare-models lora', () => {
     expect(text).toContain('512 trainable parameters');
   });
 
+  it('without --target or --full adapts what the structure points to', async () => {
+    const out = join(dir, 'auto.onnx');
+    await cli('lora', input, '-o', out, '--rank', '2');
+    const adapters = trainableInputs(await loadModel(out));
+    const bases = (role: string) => adapters.filter((a) => a.role === role).map((a) => a.base);
+    expect(bases('lora_A')).toEqual(
+      ['attn.q', 'attn.k', 'attn.v', 'attn.proj', 'mlp.fc1', 'mlp.fc2'].map((p) => `blocks.0.${p}.weight`),
+    );
+    expect(bases('full')).toEqual(['embed.patch.weight', 'embed.patch.bias', 'head.weight', 'head.bias']);
+  });
+
   it('fails clearly when a pattern selects nothing', async () => {
     await expect(cli('lora', input, '-o', join(dir, 'x.onnx'), '--target', 'qkv')).rejects.toThrow(
       'LoRA target /qkv/ selects no weight',
