@@ -103,3 +103,91 @@ export const int64 = (dims: number[], data: ArrayLike<number | bigint>): HostTen
   dims,
   data: BigInt64Array.from(Array.from(data, (v) => BigInt(v))),
 });
+
+// Quantized weights. They are kept apart from HostTensor on purpose: every
+// HostTensor consumer (safetensors, trainables, optimizers) handles float and
+// index tensors only, and quantized codes never reach them.
+
+/** ONNX TensorProto.DataType INT4 (IR 10); onnx-proto's enum predates it. */
+export const ONNX_INT4 = 22;
+
+/**
+ * Integer codes of a quantized tensor, one array element per tensor element
+ * (int4 values are unpacked to -8..7 here and packed only in the TensorProto).
+ */
+export type IntTensor =
+  | { dtype: 'int8'; dims: number[]; data: Int8Array }
+  | { dtype: 'uint8'; dims: number[]; data: Uint8Array }
+  | { dtype: 'int4'; dims: number[]; data: Int8Array };
+
+const intCode: Record<IntTensor['dtype'], number> = {
+  int8: DataType.INT8,
+  uint8: DataType.UINT8,
+  int4: ONNX_INT4,
+};
+
+/** Whether fromTensorProto can decode this ONNX data type. */
+export function isHostDataType(code: number | null | undefined): boolean {
+  return code !== null && code !== undefined && Object.values(dtypeCode).includes(code);
+}
+
+/** Packed int4 bytes: two values per byte, the first in the low nibble (ONNX's layout). */
+export function packInt4(values: Int8Array): Uint8Array {
+  const out = new Uint8Array(Math.ceil(values.length / 2));
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v < -8 || v > 7) throw new RangeError(`int4 value ${v} is outside -8..7`);
+    out[i >> 1] |= (v & 0xf) << ((i & 1) * 4);
+  }
+  return out;
+}
+
+export function unpackInt4(bytes: Uint8Array, count: number): Int8Array {
+  const out = new Int8Array(count);
+  for (let i = 0; i < count; i++) {
+    const nibble = (bytes[i >> 1] >> ((i & 1) * 4)) & 0xf;
+    out[i] = nibble >= 8 ? nibble - 16 : nibble;
+  }
+  return out;
+}
+
+export function toIntTensorProto(name: string, t: IntTensor): onnx.TensorProto {
+  if (t.data.length !== numel(t.dims)) {
+    throw new Error(`tensor ${name}: ${t.data.length} elements for shape [${t.dims}]`);
+  }
+  const rawData =
+    t.dtype === 'int4'
+      ? packInt4(t.data)
+      : new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength).slice();
+  return onnx.TensorProto.create({ name, dims: t.dims, dataType: intCode[t.dtype], rawData });
+}
+
+/** Decodes an int8, uint8 or int4 TensorProto (raw_data or int32_data). */
+export function fromIntTensorProto(t: TensorProto): IntTensor {
+  const dims = (t.dims ?? []).map(toNumber);
+  const n = numel(dims);
+  const raw = t.rawData && t.rawData.length > 0 ? rawView(t.rawData) : null;
+  const fromInts = () => t.int32Data ?? [];
+  let out: IntTensor;
+  switch (t.dataType) {
+    case DataType.INT8:
+      out = { dtype: 'int8', dims, data: raw ? new Int8Array(raw) : Int8Array.from(fromInts()) };
+      break;
+    case DataType.UINT8:
+      out = { dtype: 'uint8', dims, data: raw ? new Uint8Array(raw) : Uint8Array.from(fromInts()) };
+      break;
+    case ONNX_INT4: {
+      // int32_data holds the packed bytes too, one per element of the array.
+      const bytes = raw ? new Uint8Array(raw) : Uint8Array.from(fromInts());
+      if (bytes.length !== Math.ceil(n / 2))
+        throw new Error(`tensor ${t.name}: ${bytes.length} int4 bytes for shape [${dims}]`);
+      out = { dtype: 'int4', dims, data: unpackInt4(bytes, n) };
+      break;
+    }
+    default:
+      throw new Error(`tensor ${t.name}: data type ${t.dataType} is not an 8- or 4-bit integer type`);
+  }
+  if (out.data.length !== n)
+    throw new Error(`tensor ${t.name}: ${out.data.length} elements for shape [${dims}]`);
+  return out;
+}
