@@ -22,6 +22,9 @@
  *    are differentiated; everything else (all integer shape arithmetic in
  *    exported graphs) is copied as-is and never needs a rule. An active node
  *    whose op type has no rule is an error naming the op and the node.
+ *    DequantizeLinear (quantized frozen weights, models/quantize) is a
+ *    constant: gradients flow past it to the activations, and a
+ *    differentiated tensor reaching one of its inputs is an error.
  * 5. Reverse sweep: nodes are visited in reverse topological order, with
  *    known multi-node spellings of one operator (exact GELU below opset 20,
  *    patterns.ts) visited as that operator. A tensor's gradient is final once
@@ -47,6 +50,7 @@ import {
   type GraphProto,
   graphOf,
   type HostTensor,
+  isHostDataType,
   type ModelProto,
   type NodeProto,
   onnx,
@@ -119,6 +123,14 @@ export type DifferentiateOptions = LossOptions | SeedOptions;
 
 const LOSS_OUTPUT = 'loss';
 
+/**
+ * Ops whose outputs are constants of the model. DequantizeLinear expands
+ * quantized frozen weights: their codes are integers and have no gradient, so
+ * gradients stop there, and differentiating with respect to a scale is refused
+ * rather than answered with a silent zero.
+ */
+const CONSTANT_OPS = new Set(['DequantizeLinear']);
+
 export function differentiate(model: onnx.IModelProto, options: DifferentiateOptions): ModelProto {
   const out = onnx.ModelProto.decode(encodeModel(model));
   const graph = graphOf(out);
@@ -132,7 +144,15 @@ export function differentiate(model: onnx.IModelProto, options: DifferentiateOpt
 
   const wrt = [...new Set(options.wrt)];
   if (wrt.length === 0) throw new Error('nothing to differentiate: wrt is empty');
+  const constantOutputs = new Set(
+    (graph.node ?? []).filter((n) => CONSTANT_OPS.has(n.opType ?? '')).flatMap((n) => n.output ?? []),
+  );
   for (const name of wrt) {
+    if (constantOutputs.has(name)) {
+      throw new Error(
+        `'${name}' is a quantized weight (DequantizeLinear output): it is frozen and has no gradient`,
+      );
+    }
     if (!inputNames.has(name) && !initializers.has(name)) {
       throw new Error(`'${name}' is neither a graph input nor an initializer`);
     }
@@ -290,8 +310,12 @@ export function trainableParameters(model: onnx.IModelProto, outputs?: readonly 
   const frozen = new Map<string, TensorProto>();
   for (const t of graph.initializer ?? []) frozen.set(t.name ?? '', t);
   const inputs = (graph.input ?? []).filter((i) => !frozen.has(i.name ?? ''));
+  // Quantization scales are float initializers but not parameters.
+  const quantization = new Set(
+    (graph.node ?? []).filter((n) => CONSTANT_OPS.has(n.opType ?? '')).flatMap((n) => n.input ?? []),
+  );
   const candidates = [...frozen.values()]
-    .filter((t) => t.dataType === DataType.FLOAT)
+    .filter((t) => t.dataType === DataType.FLOAT && !quantization.has(t.name ?? ''))
     .map((t) => t.name ?? '');
   const objective = outputs ?? (graph.output ?? []).map((o) => o.name ?? '');
   const opset = opsetOf(model);
@@ -362,7 +386,9 @@ function constantLookup(
     if (!cache.has(name)) {
       const node = constantNodes.get(name);
       const t = frozen.get(name);
-      cache.set(name, node ? constantValue(node) : t ? fromTensorProto(t) : undefined);
+      // Quantized codes (int8, int4) are not host tensors; no rule reads them as constants.
+      const decodable = t && isHostDataType(t.dataType);
+      cache.set(name, node ? constantValue(node) : decodable ? fromTensorProto(t) : undefined);
     }
     return cache.get(name);
   };
@@ -461,6 +487,15 @@ function analyzeActivity(
 ): Activity {
   const varied = new Set(wrt);
   for (const node of order) {
+    if (CONSTANT_OPS.has(node.opType ?? '')) {
+      const hit = (node.input ?? []).find((name) => name && varied.has(name));
+      if (hit) {
+        throw new Error(
+          `${node.opType} node '${node.name}' reads '${hit}', which depends on a differentiated tensor: quantized weights are frozen constants with no gradient (differentiate the fp32 model, or keep this weight in fp32 when quantizing)`,
+        );
+      }
+      continue;
+    }
     const rule = ruleFor(node.opType ?? '');
     const reached =
       (node.input ?? []).some((name, i) => !!name && varied.has(name) && isDifferentiable(rule, i)) ||

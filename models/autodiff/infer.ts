@@ -554,6 +554,11 @@ function inferNode(node: NodeProto, opset: number, input: (i: number) => TensorI
     }
     case 'Conv':
       return [{ elemType: x.elemType, dims: convOutDims(node, x.dims, input(1).dims) }];
+    case 'DequantizeLinear': {
+      // The scale's type, unless opset 23's output_dtype names another one.
+      const to = attrInt(node, 'output_dtype', 0);
+      return [{ elemType: to || input(1).elemType || DataType.FLOAT, dims: x.dims }];
+    }
     case 'ReduceMean':
     case 'ReduceSum':
     case 'ReduceMax':
