@@ -14,4 +14,5 @@ export { type LinearTarget, selectFullParams, selectLinearTargets } from './sele
 export { type StructuralTrainables, structuralTrainables } from './structure.js';
 export { trainableInputs } from './trainables.js';
 export type { AdapterSpec, FloatTensor, TrainableRole } from './types.js';
+export { weightTensors } from './weight-tensors.js';
 export { type WeightLayout, weightUse } from './weight-use.js';

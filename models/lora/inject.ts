@@ -9,7 +9,8 @@
 // [out, in] matrix per layer per call, independent of the batch; it is the
 // only formulation that needs no knowledge of what the consumer does with the
 // weight (a fused torch `in_proj_weight` [3D, D] simply gets one adapter over
-// all of q, k and v).
+// all of q, k and v), nor how W is stored: a quantized W is adapted as its
+// DequantizeLinear output (weight-tensors.ts).
 import { consumers as consumersOf, graphOf, valueInfo } from '../onnx/model.js';
 import { DataType, type ModelProto, type NodeProto, onnx, type TensorProto } from '../onnx/proto.js';
 import { fromTensorProto } from '../onnx/tensor.js';
@@ -19,6 +20,7 @@ import { type LoraRecord, readTrainables, withTrainables } from './metadata.js';
 import { isEmptyPattern, type NamePattern } from './patterns.js';
 import { selectFullParams, selectLinearTargets } from './select.js';
 import type { AdapterSpec, FloatTensor } from './types.js';
+import { weightTensors } from './weight-tensors.js';
 
 export interface LoraOptions {
   /** Weights to adapt: a RegExp over initializer names, or exact names. `[]` = none (full mode only). */
@@ -102,7 +104,7 @@ export function injectLora(model: ModelProto, options: LoraOptions): LoraInjecti
   };
 
   // One pass in initializer order keeps the adapter list deterministic.
-  for (const tensor of graph.initializer ?? []) {
+  for (const tensor of weightTensors(graph, uses)) {
     const name = tensor.name ?? '';
     const target = targetByName.get(name);
     if (target) {

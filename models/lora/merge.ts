@@ -30,7 +30,8 @@ function trainedValue(values: TrainableValues, name: string, dims: number[]): Fl
 /**
  * A copy of `model` with the given trainable values baked in. Only adapters
  * whose inputs this model has are merged (after a split, each segment merges
- * its own); extra entries in `values` are ignored. `model` is not modified.
+ * its own); extra entries in `values` are ignored. An adapter on a quantized
+ * weight keeps its nodes, with A and B as initializers. `model` is not modified.
  */
 export function mergeAdapters(model: ModelProto, values: TrainableValues): ModelProto {
   const graph = graphOf(model);
@@ -38,9 +39,14 @@ export function mergeAdapters(model: ModelProto, values: TrainableValues): Model
   const present = new Set(realInputs(graph).map((i) => i.name ?? ''));
   const lora = record.lora.filter((r) => present.has(r.a) && present.has(r.b));
   const full = record.full.filter((n) => present.has(n));
-  const byBase = new Map(lora.map((r) => [r.base, r]));
-  const dropNodes = new Set(lora.flatMap((r) => r.nodes));
-  const renamed = new Map(lora.map((r) => [r.merged, r.base]));
+  const initializers = new Set((graph.initializer ?? []).map((t) => t.name ?? ''));
+  // A base that is no initializer is a DequantizeLinear output: folding into
+  // it would mean re-quantizing, so its adapter stays, A and B as constants.
+  const folded = lora.filter((r) => initializers.has(r.base));
+  const kept = lora.filter((r) => !initializers.has(r.base));
+  const byBase = new Map(folded.map((r) => [r.base, r]));
+  const dropNodes = new Set(folded.flatMap((r) => r.nodes));
+  const renamed = new Map(folded.map((r) => [r.merged, r.base]));
   const dropInputs = new Set([...lora.flatMap((r) => [r.a, r.b]), ...full]);
   const legacy = toNumber(model.irVersion ?? 0) < 4;
 
@@ -62,6 +68,13 @@ export function mergeAdapters(model: ModelProto, values: TrainableValues): Model
     const dims = inputDims.get(name) ?? [];
     initializer.push(toTensorProto(name, float32(dims, trainedValue(values, name, dims))));
   }
+  for (const r of kept) {
+    const dimsA = [r.rank, r.inDim];
+    const dimsB = [r.outDim, r.rank];
+    initializer.push(toTensorProto(r.a, float32(dimsA, trainedValue(values, r.a, dimsA))));
+    initializer.push(toTensorProto(r.b, float32(dimsB, trainedValue(values, r.b, dimsB))));
+  }
+  const constants = new Set([...full, ...kept.flatMap((r) => [r.a, r.b])]);
 
   const node = (graph.node ?? [])
     .filter((n) => !dropNodes.has(n.name ?? ''))
@@ -73,7 +86,7 @@ export function mergeAdapters(model: ModelProto, values: TrainableValues): Model
     });
   // Before IR 4 an initializer must stay listed among the graph inputs.
   const input = (graph.input ?? []).filter(
-    (i) => !dropInputs.has(i.name ?? '') || (legacy && full.includes(i.name ?? '')),
+    (i) => !dropInputs.has(i.name ?? '') || (legacy && constants.has(i.name ?? '')),
   );
 
   const mergedSet = new Set(lora.map((r) => r.base));

@@ -3,6 +3,7 @@
 import type { GraphProto, NodeProto, TensorProto } from '../onnx/proto.js';
 import { DataType } from '../onnx/proto.js';
 import { describePart, type NamePattern, partMatches, patternParts } from './patterns.js';
+import { weightTensors } from './weight-tensors.js';
 import { type WeightUse, weightUse } from './weight-use.js';
 
 export interface LinearTarget {
@@ -11,7 +12,8 @@ export interface LinearTarget {
 }
 
 /**
- * The weights LoRA adapts. A RegExp acts as a filter over the linear-layer
+ * The weights LoRA adapts (see weight-tensors.ts: a quantized weight is named
+ * by its DequantizeLinear output). A RegExp acts as a filter over the linear-layer
  * weights (so `/attn/` may also match biases, which are skipped); an exact
  * name must be an eligible weight. Every part of the pattern must select at
  * least one weight, and a weight that is used as a MatMul/Gemm weight but
@@ -23,7 +25,7 @@ export function selectLinearTargets(
   consumers: ReadonlyMap<string, NodeProto[]>,
   alreadyAdapted: ReadonlySet<string> = new Set(),
 ): LinearTarget[] {
-  const inits = graph.initializer ?? [];
+  const weights = weightTensors(graph, consumers);
   const chosen = new Set<TensorProto>();
   const uses = new Map<TensorProto, WeightUse>();
   const useOf = (t: TensorProto) => {
@@ -34,7 +36,7 @@ export function selectLinearTargets(
     return u;
   };
   for (const part of patternParts(pattern)) {
-    const matched = inits.filter((t) => partMatches(part, t.name ?? ''));
+    const matched = weights.filter((t) => partMatches(part, t.name ?? ''));
     let selected = 0;
     for (const t of matched) {
       if (alreadyAdapted.has(t.name ?? '')) throw new Error(`${t.name} already has a LoRA adapter`);
@@ -54,7 +56,7 @@ export function selectLinearTargets(
       throw new Error(`LoRA target ${describePart(part)} selects no weight: ${why}`);
     }
   }
-  return inits
+  return weights
     .filter((t) => chosen.has(t))
     .map((tensor) => ({ tensor, use: useOf(tensor) as LinearTarget['use'] }));
 }

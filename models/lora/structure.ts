@@ -9,6 +9,7 @@ import { consumers as consumersOf, producers as producersOf } from '../onnx/mode
 import { DataType, type GraphProto, type NodeProto, type TensorProto } from '../onnx/proto.js';
 import { toNumber } from '../onnx/tensor.js';
 import { type Block, locateBlocks } from '../split/blocks.js';
+import { weightTensors } from './weight-tensors.js';
 import { weightUse } from './weight-use.js';
 
 export interface StructuralTrainables {
@@ -20,51 +21,38 @@ export interface StructuralTrainables {
 
 const isLinear = (n: NodeProto) => n.opType === 'MatMul' || n.opType === 'Gemm';
 
-/** Ops a weight may pass through between its initializer and the MatMul/Gemm that reads it. */
-const WEIGHT_PATH = new Set(['Transpose', 'DequantizeLinear']);
-
-/** The initializer behind tensor `name` (itself, or reached through WEIGHT_PATH ops), if any. */
-function initializerBehind(
-  name: string,
-  inits: ReadonlyMap<string, TensorProto>,
-  producers: ReadonlyMap<string, NodeProto>,
-): TensorProto | undefined {
-  let tensor = name;
-  for (let hop = 0; hop <= WEIGHT_PATH.size; hop++) {
-    const init = inits.get(tensor);
-    if (init) return init;
-    const p = producers.get(tensor);
-    if (!p || !WEIGHT_PATH.has(p.opType ?? '')) return undefined;
-    tensor = p.input?.[0] ?? '';
-  }
-  return undefined;
-}
-
 const isFloat = (t: TensorProto) => t.dataType === DataType.FLOAT;
 const isFloatMatrix = (t: TensorProto) => isFloat(t) && (t.dims ?? []).map(toNumber).length === 2;
 
 interface Context {
   graph: GraphProto;
   blocks: Block[];
+  uses: Map<string, NodeProto[]>;
+  /** Float initializers, trainable in full. */
   inits: Map<string, TensorProto>;
+  /** Every stored weight by the name its readers use (weight-tensors.ts). */
+  weights: Map<string, TensorProto>;
   producers: Map<string, NodeProto>;
 }
 
-function targetsOf({ graph, blocks, inits, producers }: Context): string[] {
-  const picked = new Set<TensorProto>();
-  for (const block of blocks) {
-    for (const node of block.nodes.filter(isLinear)) {
-      const w = initializerBehind(node.input?.[1] ?? '', inits, producers);
-      if (w) picked.add(w);
-    }
-  }
-  const uses = consumersOf(graph);
+/** The stored weight a MatMul/Gemm reads as its right operand, directly or through a Transpose. */
+function weightOf(node: NodeProto, { weights, producers }: Context): TensorProto | undefined {
+  const operand = node.input?.[1] ?? '';
+  const direct = weights.get(operand);
+  if (direct) return direct;
+  const p = producers.get(operand);
+  return p?.opType === 'Transpose' ? weights.get(p.input?.[0] ?? '') : undefined;
+}
+
+function targetsOf(ctx: Context): string[] {
+  const picked = new Set(ctx.blocks.flatMap((b) => b.nodes.filter(isLinear).map((n) => weightOf(n, ctx))));
   const targets: string[] = [];
-  for (const t of graph.initializer ?? []) {
+  for (const t of ctx.weights.values()) {
     if (!picked.has(t) || !isFloatMatrix(t)) continue;
-    const use = weightUse(t, uses);
-    if (!use.ok)
+    const use = weightUse(t, ctx.uses);
+    if (!use.ok) {
       throw new Error(`cannot add LoRA to ${t.name}, a linear weight of an encoder block: ${use.reason}`);
+    }
     targets.push(t.name ?? '');
   }
   return targets;
@@ -77,28 +65,28 @@ function patchEmbedding({ graph, blocks, inits }: Context): TensorProto[] {
     .filter((n) => n.opType === 'Conv')
     .flatMap((n) => (n.input ?? []).slice(1, 3))
     .map((name) => inits.get(name))
-    .filter((t): t is TensorProto => t !== undefined && isFloat(t));
+    .filter((t): t is TensorProto => t !== undefined);
 }
 
 /** Weight and bias of the last linear layer after the blocks: the classifier. */
-function classifier({ graph, blocks, inits, producers }: Context): TensorProto[] {
+function classifier(ctx: Context): TensorProto[] {
+  const { graph, blocks, inits, uses } = ctx;
   const reached = forwardClosure(graph, blocks[blocks.length - 1].output);
   const after = (graph.node ?? []).filter((n) => isLinear(n) && reached.has(n.input?.[0] ?? ''));
   const last = after[after.length - 1];
   if (!last) return []; // a backbone without a head
-  const weight = initializerBehind(last.input?.[1] ?? '', inits, producers);
-  // A quantized classifier cannot be trained in full.
-  if (!weight || !isFloat(weight)) return [];
+  const weight = inits.get(weightOf(last, ctx)?.name ?? '');
+  if (!weight) return []; // quantized: it cannot be trained in full
   const out = last.output?.[0] ?? '';
   const biasName =
     last.opType === 'Gemm'
       ? last.input?.[2]
-      : (consumersOf(graph).get(out) ?? [])
+      : (uses.get(out) ?? [])
           .filter((n) => n.opType === 'Add')
           .flatMap((n) => (n.input ?? []).filter((i) => i !== out))
           .find((i) => inits.has(i));
-  const bias = biasName ? inits.get(biasName) : undefined;
-  return bias && isFloat(bias) ? [weight, bias] : [weight];
+  const bias = inits.get(biasName ?? '');
+  return bias ? [weight, bias] : [weight];
 }
 
 /**
@@ -114,10 +102,13 @@ export function structuralTrainables(graph: GraphProto): StructuralTrainables {
         'trainables by structure: name them with explicit patterns',
     );
   }
+  const uses = consumersOf(graph);
   const ctx: Context = {
     graph,
     blocks,
-    inits: new Map((graph.initializer ?? []).map((t) => [t.name ?? '', t])),
+    uses,
+    inits: new Map((graph.initializer ?? []).filter(isFloat).map((t) => [t.name ?? '', t])),
+    weights: new Map(weightTensors(graph, uses).map((t) => [t.name ?? '', t])),
     producers: producersOf(graph),
   };
   const full = new Set([...patchEmbedding(ctx), ...classifier(ctx)]);

@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import type { Artifact, Manifest, TrainableSpec, TrainingSpec } from '../../protocol/manifest.js';
 import { differentiate } from '../autodiff/index.js';
 import { encodeSafetensors } from '../io/safetensors.js';
-import { type AdapterSpec, injectLora } from '../lora/index.js';
-import { encodeModel, graphOf } from '../onnx/model.js';
+import { type AdapterSpec, injectLora, weightTensors } from '../lora/index.js';
+import { consumers, encodeModel, graphOf } from '../onnx/model.js';
 import type { ModelProto } from '../onnx/proto.js';
 import type { HostTensor } from '../onnx/tensor.js';
 import type { Cut } from '../split/index.js';
@@ -37,8 +37,11 @@ interface Side {
   initial: Record<string, HostTensor>;
 }
 
-const initializerNames = (model: ModelProto): string[] =>
-  (graphOf(model).initializer ?? []).map((t) => t.name ?? '');
+/** What a recipe can choose on one side: its weights by the names their readers use (lora/weight-tensors.ts). */
+function weightNames(model: ModelProto): Set<string> {
+  const graph = graphOf(model);
+  return new Set(weightTensors(graph, consumers(graph)).map((t) => t.name ?? ''));
+}
 
 /**
  * Adapters for the tensors of `chosen` that live on this side. A side with
@@ -46,7 +49,7 @@ const initializerNames = (model: ModelProto): string[] =>
  * legitimately trains nothing.
  */
 function adaptSide(model: ModelProto, chosen: ResolvedRecipe, recipe: AdapterRecipe): Side {
-  const here = new Set(initializerNames(model));
+  const here = weightNames(model);
   const targets = chosen.targets.filter((n) => here.has(n));
   const full = chosen.full.filter((n) => here.has(n));
   if (targets.length === 0 && full.length === 0) return { model, adapters: [], initial: {} };
@@ -62,8 +65,8 @@ function adaptSide(model: ModelProto, chosen: ResolvedRecipe, recipe: AdapterRec
 
 /** Each chosen tensor must be trained by exactly one side, or the two copies would drift apart. */
 function assertOneOwner(chosen: ResolvedRecipe, head: ModelProto, tail: ModelProto): void {
-  const inHead = new Set(initializerNames(head));
-  const inTail = new Set(initializerNames(tail));
+  const inHead = weightNames(head);
+  const inTail = weightNames(tail);
   for (const name of [...chosen.targets, ...chosen.full]) {
     if (inHead.has(name) && inTail.has(name)) {
       throw new Error(`${name} is needed on both sides of the cut, so neither side can train it`);
