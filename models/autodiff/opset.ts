@@ -9,7 +9,10 @@
 // GRU/LSTM/RNN layout) or add new ops. RoiAlign-16 changed the default
 // coordinate_transformation_mode, so the old default is written out explicitly.
 // Below 13, Softmax, ReduceSum, Split, Squeeze and Unsqueeze changed meaning
-// or signature; such models must be re-exported.
+// or signature; such models must be re-exported. Sources at 18 or later (such
+// as quantized-weight graphs at 21, models/quantize) keep their opset; the
+// emitter then writes ReduceMean axes as an input, and every other op the
+// rules emit has the same signature from 17 to 21.
 import { attr, type GraphProto, type ModelProto, opsetOf } from '../onnx/index.js';
 
 export const TARGET_OPSET = 17;

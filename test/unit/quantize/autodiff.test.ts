@@ -34,9 +34,9 @@ const cases: Case[] = [
     }),
     params: ['blocks.0.norm1.weight', 'blocks.1.attn.q.bias', 'embed.pos', 'head.weight'],
   },
-  {
-    label: 'torchvision op17',
-    load: () => loadModel(`${TORCHVISION}/tv_vit_tiny_op17.onnx`),
+  ...(['op17', 'op14'] as const).map((variant) => ({
+    label: `torchvision ${variant}`,
+    load: () => loadModel(`${TORCHVISION}/tv_vit_tiny_${variant}.onnx`),
     feeds: async () => {
       const ref = await readSafetensors(`${TORCHVISION}/tv_vit_tiny_reference.safetensors`);
       return { pixel_values: ref.get('input.pixel_values')!, labels: ref.get('input.labels')! };
@@ -47,7 +47,7 @@ const cases: Case[] = [
       'encoder.layers.encoder_layer_1.self_attention.in_proj_bias',
       'heads.head.weight',
     ],
-  },
+  })),
 ];
 
 function paramFeeds(model: ModelProto, names: string[]): Record<string, HostTensor> {
