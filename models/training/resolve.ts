@@ -13,7 +13,7 @@ import type { ModelProto } from '../onnx/proto.js';
 import type { AdapterRecipe, Selection } from './recipe.js';
 
 export interface ResolvedRecipe {
-  /** Initializer names that get a LoRA pair, in initializer order. */
+  /** Weights that get a LoRA pair, in initializer order, named as their readers name them (lora/weight-tensors.ts). */
   targets: string[];
   /** Initializer names trained directly, in initializer order. */
   full: string[];
