@@ -3,7 +3,7 @@
 their models to splitflare (torch.onnx.export, opset 14-17). No download.
 
     /usr/bin/python3 models/scripts/export_torchvision_vit.py --arch vit_b_16 -o scratch/vit_b_16.onnx
-    npx splitflare-models train-artifacts scratch/vit_b_16.onnx --cut embed -o scratch/vit_b_16
+    npm run splitflare-models -- train-artifacts scratch/vit_b_16.onnx --cut embed -o scratch/vit_b_16
 
 Needs torch and torchvision (Debian: python3-torch, python3-torchvision).
 """
