@@ -1,9 +1,10 @@
-// The subgraph that computes one adapted weight, W' = W + scale·ΔW, from the
-// graph inputs A [rank, in] and B [out, rank], in W's own layout.
+// The merge formulation's subgraph: one adapted weight, W' = W + scale·ΔW,
+// computed from the graph inputs A [rank, in] and B [out, rank] in W's own
+// layout, for the weight's readers to read instead of W.
 import { attr } from '../onnx/attributes.js';
 import { onnx } from '../onnx/proto.js';
 import { float32, toTensorProto } from '../onnx/tensor.js';
-import type { LoraRecord } from './metadata.js';
+import type { MergeRecord } from './metadata.js';
 import type { LinearTarget } from './select.js';
 
 export const loraAName = (base: string): string => `${base}.lora_A`;
@@ -14,7 +15,7 @@ export function adapterNodes(
   target: LinearTarget,
   rank: number,
   alpha: number,
-): { nodes: onnx.NodeProto[]; record: LoraRecord } {
+): { nodes: onnx.NodeProto[]; record: MergeRecord } {
   const base = target.tensor.name ?? '';
   const { layout, inDim, outDim } = target.use;
   const scale = alpha / rank;
@@ -35,7 +36,8 @@ export function adapterNodes(
   nodes.push(node('Constant', [], t('scale'), [attr('value', toTensorProto('', float32([], [scale])))]));
   nodes.push(node('Mul', [delta, t('scale')], t('delta')));
   nodes.push(node('Add', [base, t('delta')], t('merged')));
-  const record: LoraRecord = {
+  const record: MergeRecord = {
+    formulation: 'merge',
     base,
     a,
     b,

@@ -1,24 +1,35 @@
-// LoRA injection by weight merging: for each adapted weight W the graph
-// computes W' = W + scale·ΔW from two new graph inputs A and B, and every node
-// that read W reads W' instead. ΔW is B·A ([out, in]) laid onto W's own layout,
-// so the consumers (MatMul, Transpose → MatMul, Gemm with either transB) stay
-// untouched and the whole update is plain MatMul/Transpose/Mul/Add, which the
-// autodiff differentiates and every ONNX runtime executes.
+// LoRA injection. Each adapted weight W gets two new graph inputs, A [rank, in]
+// and B [out, rank], and the layer computes x·(W + scale·B·A) in one of two
+// ways, both plain MatMul/Transpose/Mul/Add that the autodiff differentiates
+// and every ONNX runtime executes:
 //
-// Adapting a weight rather than adding a parallel x·Aᵀ·Bᵀ branch costs one
-// [out, in] matrix per layer per call, independent of the batch; it is the
-// only formulation that needs no knowledge of what the consumer does with the
-// weight (a fused torch `in_proj_weight` [3D, D] simply gets one adapter over
-// all of q, k and v), nor how W is stored: a quantized W is adapted as its
-// DequantizeLinear output (weight-tensors.ts).
+// - branch: every MatMul y = x·W (or x·Wᵀ, torch Linear) keeps its product and
+//   gets y = x·W + (x·Aᵀ)·(scale·Bᵀ) (branch-nodes.ts). W is read only by its
+//   products, so a quantized W (DequantizeLinear → MatMul) stays fusable into
+//   onnxruntime's MatMulNBits and is never expanded to fp32; quantizing after
+//   injection still finds W as a MatMul weight. Costs tokens·rank·(in + out)
+//   per product per call. Needs every reader of W to be such a MatMul.
+// - merge: the graph computes W' = W + scale·ΔW and every reader of W reads W'
+//   instead (adapter-nodes.ts). Needs no knowledge of the readers (Gemm with
+//   either transB works), but costs one [out, in] matrix per layer per call,
+//   kept alive for the backward pass, and the readers' products see a computed
+//   matrix, so a quantized W is dequantized to fp32 on every run.
+//
+// `auto` (the default) takes the branch wherever every reader allows it. A
+// fused torch `in_proj_weight` [3D, D] gets one adapter over all of q, k and
+// v either way; a quantized W is adapted as its DequantizeLinear output
+// (weight-tensors.ts).
 import { consumers as consumersOf, graphOf, valueInfo } from '../onnx/model.js';
 import { DataType, type ModelProto, type NodeProto, onnx, type TensorProto } from '../onnx/proto.js';
 import { fromTensorProto } from '../onnx/tensor.js';
 import { adapterNodes } from './adapter-nodes.js';
+import { branchNodes } from './branch-nodes.js';
 import { initLoraA, initLoraB } from './init.js';
-import { type LoraRecord, readTrainables, withTrainables } from './metadata.js';
+import { type LoraFormulation, type LoraRecord, readTrainables, withTrainables } from './metadata.js';
 import { isEmptyPattern, type NamePattern } from './patterns.js';
-import { selectFullParams, selectLinearTargets } from './select.js';
+import { Placement } from './placement.js';
+import { branchProducts } from './products.js';
+import { type LinearTarget, selectFullParams, selectLinearTargets } from './select.js';
 import type { AdapterSpec, FloatTensor } from './types.js';
 import { weightTensors } from './weight-tensors.js';
 
@@ -31,6 +42,13 @@ export interface LoraOptions {
   seed: number;
   /** Initializers to train directly, e.g. `/^embed\./` or `/^head\./`. */
   full?: NamePattern;
+  /**
+   * How adapters enter the graph (see the top of this file): `'branch'` for
+   * every target (an error where a reader is not a MatMul), `'merge'` for every
+   * target, `'auto'` (default) the branch wherever every reader allows it.
+   * The metadata records each adapter's formulation.
+   */
+  formulation?: LoraFormulation | 'auto';
 }
 
 export interface LoraInjection {
@@ -49,9 +67,27 @@ function validateOptions(o: LoraOptions): void {
   if (!Number.isFinite(o.alpha) || o.alpha <= 0)
     throw new Error(`LoRA alpha must be positive, got ${o.alpha}`);
   if (!Number.isInteger(o.seed)) throw new Error(`LoRA seed must be an integer, got ${o.seed}`);
+  const f = o.formulation ?? 'auto';
+  if (f !== 'auto' && f !== 'branch' && f !== 'merge') {
+    throw new Error(`LoRA formulation must be 'auto', 'branch' or 'merge', got ${String(f)}`);
+  }
   if (isEmptyPattern(o.targets) && isEmptyPattern(o.full)) {
     throw new Error('nothing to train: give LoRA targets, full-mode parameters, or both');
   }
+}
+
+type Choice = { kind: 'merge' } | { kind: 'branch'; products: NodeProto[] };
+
+function chooseFormulation(
+  target: LinearTarget,
+  wanted: LoraFormulation | 'auto',
+  uses: ReadonlyMap<string, NodeProto[]>,
+): Choice {
+  if (wanted === 'merge') return { kind: 'merge' };
+  const found = branchProducts(target.tensor.name ?? '', uses);
+  if (found.ok) return { kind: 'branch', products: found.products };
+  if (wanted === 'auto') return { kind: 'merge' };
+  throw new Error(`cannot add LoRA to ${target.tensor.name} as a branch: ${found.reason}`);
 }
 
 function assertFresh(names: Iterable<string>, taken: ReadonlySet<string>, base: string): void {
@@ -86,11 +122,9 @@ export function injectLora(model: ModelProto, options: LoraOptions): LoraInjecti
   for (const t of graph.initializer ?? []) taken.add(t.name ?? '');
   for (const n of graph.node ?? []) for (const o of n.output ?? []) taken.add(o);
 
-  // Emit each target's nodes just before W's first reader, so node order stays
-  // topological and reads naturally (the new nodes depend only on inputs and W).
   const nodesList = graph.node ?? [];
-  const before = new Map<number, onnx.NodeProto[]>();
-  const renamed = new Map<string, string>();
+  const position = new Map(nodesList.map((n, i) => [n, i]));
+  const placement = new Placement();
   const adapters: AdapterSpec[] = [];
   const initial: Record<string, FloatTensor> = {};
   const newInputs: onnx.ValueInfoProto[] = [];
@@ -103,24 +137,51 @@ export function injectLora(model: ModelProto, options: LoraOptions): LoraInjecti
     newInputs.push(valueInfo(spec.name, DataType.FLOAT, spec.shape));
   };
 
+  // Both formulations place their nodes next to nodes that already read W or
+  // its products, and those depend only on graph inputs, W and the products'
+  // own inputs: node order stays topological and reads naturally.
+  const adapt = (target: LinearTarget, name: string): LoraRecord => {
+    const choice = chooseFormulation(target, options.formulation ?? 'auto', uses);
+    if (choice.kind === 'merge') {
+      const { nodes, record: rec } = adapterNodes(target, options.rank, options.alpha);
+      assertFresh([rec.a, rec.b, ...nodes.flatMap((n) => n.output ?? [])], taken, name);
+      const first = nodesList.find((n) => (n.input ?? []).includes(name));
+      if (first) placement.insertBefore(first, nodes);
+      placement.redirectReads(name, rec.merged);
+      return rec;
+    }
+    const products = [...choice.products].sort((x, y) => (position.get(x) ?? 0) - (position.get(y) ?? 0));
+    const { shared, updates, record: rec } = branchNodes(target, products, options.rank, options.alpha);
+    // The Adds take over the products' output names; everything else is new.
+    const kept = new Set(rec.products.map((p) => p.output));
+    const emitted = [...shared, ...updates.flatMap((u) => u.nodes)].flatMap((n) => n.output ?? []);
+    assertFresh(
+      [rec.a, rec.b, ...updates.map((u) => u.frozen), ...emitted.filter((o) => !kept.has(o))],
+      taken,
+      name,
+    );
+    products.forEach((mm, i) => {
+      placement.renameOutput(mm, updates[i].frozen);
+      placement.insertAfter(mm, i === 0 ? [...shared, ...updates[i].nodes] : updates[i].nodes);
+    });
+    return rec;
+  };
+
   // One pass in initializer order keeps the adapter list deterministic.
   for (const tensor of weightTensors(graph, uses)) {
     const name = tensor.name ?? '';
     const target = targetByName.get(name);
     if (target) {
-      const { nodes, record: rec } = adapterNodes(target, options.rank, options.alpha);
-      assertFresh([rec.a, rec.b, ...nodes.flatMap((n) => n.output ?? [])], taken, name);
-      const first = nodesList.findIndex((n) => (n.input ?? []).includes(name));
-      before.set(first, [...(before.get(first) ?? []), ...nodes]);
-      renamed.set(name, rec.merged);
+      const rec = adapt(target, name);
       records.push(rec);
+      const { a, b } = rec;
       const { inDim, outDim } = target.use;
       addInput(
-        { name: rec.a, shape: [options.rank, inDim], base: name, role: 'lora_A' },
+        { name: a, shape: [options.rank, inDim], base: name, role: 'lora_A' },
         initLoraA(options.seed, name, options.rank, inDim),
       );
       addInput(
-        { name: rec.b, shape: [outDim, options.rank], base: name, role: 'lora_B' },
+        { name: b, shape: [outDim, options.rank], base: name, role: 'lora_B' },
         initLoraB(outDim, options.rank),
       );
     } else if (fullNames.has(name)) {
@@ -134,16 +195,7 @@ export function injectLora(model: ModelProto, options: LoraOptions): LoraInjecti
     }
   }
 
-  const node: NodeProto[] = [];
-  nodesList.forEach((n, i) => {
-    node.push(...(before.get(i) ?? []));
-    const input = n.input ?? [];
-    node.push(
-      input.some((x) => renamed.has(x))
-        ? onnx.NodeProto.create({ ...n, input: input.map((x) => renamed.get(x) ?? x) })
-        : n,
-    );
-  });
+  const node: NodeProto[] = placement.apply(nodesList);
 
   const adapted = onnx.ModelProto.create({
     ...model,

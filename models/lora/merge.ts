@@ -30,8 +30,9 @@ function trainedValue(values: TrainableValues, name: string, dims: number[]): Fl
 /**
  * A copy of `model` with the given trainable values baked in. Only adapters
  * whose inputs this model has are merged (after a split, each segment merges
- * its own); extra entries in `values` are ignored. An adapter on a quantized
- * weight keeps its nodes, with A and B as initializers. `model` is not modified.
+ * its own); extra entries in `values` are ignored. Either formulation folds
+ * into the same model. An adapter on a quantized weight keeps its nodes, with
+ * A and B as initializers. `model` is not modified.
  */
 export function mergeAdapters(model: ModelProto, values: TrainableValues): ModelProto {
   const graph = graphOf(model);
@@ -46,7 +47,13 @@ export function mergeAdapters(model: ModelProto, values: TrainableValues): Model
   const kept = lora.filter((r) => !initializers.has(r.base));
   const byBase = new Map(folded.map((r) => [r.base, r]));
   const dropNodes = new Set(folded.flatMap((r) => r.nodes));
-  const renamed = new Map(folded.map((r) => [r.merged, r.base]));
+  // Undoing either formulation's rewiring: merge readers read W again, branch
+  // products write their own output names again.
+  const renamed = new Map(
+    folded.flatMap((r): [string, string][] =>
+      r.formulation === 'merge' ? [[r.merged, r.base]] : r.products.map((p) => [p.frozen, p.output]),
+    ),
+  );
   const dropInputs = new Set([...lora.flatMap((r) => [r.a, r.b]), ...full]);
   const legacy = toNumber(model.irVersion ?? 0) < 4;
 
@@ -80,8 +87,13 @@ export function mergeAdapters(model: ModelProto, values: TrainableValues): Model
     .filter((n) => !dropNodes.has(n.name ?? ''))
     .map((n) => {
       const input = n.input ?? [];
-      return input.some((x) => renamed.has(x))
-        ? onnx.NodeProto.create({ ...n, input: input.map((x) => renamed.get(x) ?? x) })
+      const output = n.output ?? [];
+      return [...input, ...output].some((x) => renamed.has(x))
+        ? onnx.NodeProto.create({
+            ...n,
+            input: input.map((x) => renamed.get(x) ?? x),
+            output: output.map((x) => renamed.get(x) ?? x),
+          })
         : n;
     });
   // Before IR 4 an initializer must stay listed among the graph inputs.

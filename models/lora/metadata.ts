@@ -8,8 +8,15 @@ import type { WeightLayout } from './weight-use.js';
 
 export const TRAINABLES_KEY = 'splitflare.trainables';
 
-export interface LoraRecord {
-  /** The frozen base weight (an initializer). */
+/**
+ * How an adapter enters the graph (see inject.ts): `merge` adapts the weight
+ * (the readers read W + scale·ΔW), `branch` adds scale·(x·Aᵀ)·Bᵀ to each
+ * product's output and leaves the weight and its products as they were.
+ */
+export type LoraFormulation = 'merge' | 'branch';
+
+interface AdapterRecord {
+  /** The frozen base weight: an initializer, or the DequantizeLinear output standing for one. */
   base: string;
   /** Graph inputs holding A [rank, in] and B [out, rank]. */
   a: string;
@@ -21,11 +28,30 @@ export interface LoraRecord {
   layout: WeightLayout;
   inDim: number;
   outDim: number;
-  /** The tensor W + scale·ΔW that the base weight's consumers now read. */
-  merged: string;
-  /** Names of the nodes that compute `merged`, so a merge can remove them. */
+  /** Names of the nodes injectLora added for this adapter, so a merge can remove them. */
   nodes: string[];
 }
+
+export interface MergeRecord extends AdapterRecord {
+  formulation: 'merge';
+  /** The tensor W + scale·ΔW that the base weight's readers now read. */
+  merged: string;
+}
+
+/** One MatMul that reads the base weight, with the update added to its output. */
+export interface BranchProduct {
+  /** The product's original output name, now written by the Add of product and update. */
+  output: string;
+  /** What the MatMul writes instead: the unadapted product. */
+  frozen: string;
+}
+
+export interface BranchRecord extends AdapterRecord {
+  formulation: 'branch';
+  products: BranchProduct[];
+}
+
+export type LoraRecord = MergeRecord | BranchRecord;
 
 export interface TrainablesRecord {
   version: 1;
@@ -39,15 +65,31 @@ export const emptyRecord = (): TrainablesRecord => ({ version: 1, lora: [], full
 const isStringArray = (v: unknown): v is string[] =>
   Array.isArray(v) && v.every((s) => typeof s === 'string');
 
-function isLoraRecord(v: unknown): v is LoraRecord {
-  if (!v || typeof v !== 'object') return false;
+const isBranchProduct = (v: unknown): v is BranchProduct =>
+  !!v &&
+  typeof v === 'object' &&
+  typeof (v as BranchProduct).output === 'string' &&
+  typeof (v as BranchProduct).frozen === 'string';
+
+/**
+ * A valid record, with `formulation` filled in: records written before the
+ * branch formulation existed have none and are merges.
+ */
+function asLoraRecord(v: unknown): LoraRecord | undefined {
+  if (!v || typeof v !== 'object') return undefined;
   const r = v as Record<string, unknown>;
-  return (
-    ['base', 'a', 'b', 'merged'].every((k) => typeof r[k] === 'string') &&
+  const common =
+    ['base', 'a', 'b'].every((k) => typeof r[k] === 'string') &&
     ['rank', 'alpha', 'scale', 'inDim', 'outDim'].every((k) => typeof r[k] === 'number') &&
     (r.layout === 'in_out' || r.layout === 'out_in') &&
-    isStringArray(r.nodes)
-  );
+    isStringArray(r.nodes);
+  if (!common) return undefined;
+  const formulation = r.formulation ?? 'merge';
+  if (formulation === 'merge' && typeof r.merged === 'string') return { ...r, formulation } as MergeRecord;
+  if (formulation === 'branch' && Array.isArray(r.products) && r.products.every(isBranchProduct)) {
+    return r as unknown as BranchRecord;
+  }
+  return undefined;
 }
 
 /** The record stored in `model`, or an empty one if it has none. */
@@ -60,11 +102,12 @@ export function readTrainables(model: onnx.IModelProto): TrainablesRecord {
   } catch {
     throw new Error(`model metadata ${TRAINABLES_KEY} is not valid JSON`);
   }
-  const r = parsed as Partial<TrainablesRecord> | null;
-  if (r?.version !== 1 || !Array.isArray(r.lora) || !r.lora.every(isLoraRecord) || !isStringArray(r.full)) {
+  const r = parsed as { version?: unknown; lora?: unknown; full?: unknown } | null;
+  const lora = Array.isArray(r?.lora) ? r.lora.map(asLoraRecord) : [];
+  if (r?.version !== 1 || !Array.isArray(r.lora) || !isStringArray(r.full) || lora.includes(undefined)) {
     throw new Error(`model metadata ${TRAINABLES_KEY} is malformed or of an unknown version`);
   }
-  return { version: 1, lora: r.lora, full: r.full };
+  return { version: 1, lora: lora as LoraRecord[], full: r.full };
 }
 
 /** metadata_props of `model` with the record replaced (or removed when it is empty). */

@@ -31,7 +31,7 @@ function directLayout(node: NodeProto, name: string): WeightLayout | null {
   return null;
 }
 
-function isMatrixTranspose(node: NodeProto): boolean {
+export function isMatrixTranspose(node: NodeProto): boolean {
   if (node.opType !== 'Transpose') return false;
   if (!hasAttr(node, 'perm')) return true; // default perm reverses the axes: a 2-D transpose
   const perm = attrInts(node, 'perm');
