@@ -49,10 +49,15 @@ export const TrainingSpec = z.object({
     headForward: Artifact,
     /** pixels + head trainables + dL/d(cut) → grad.<head trainable>; absent when the head has no trainables. */
     headBackward: Artifact.optional(),
-    /** cut + labels + tail trainables → loss, logits, grad.<tail trainable>, grad.<cut>. */
-    tailTrain: Artifact,
+    /**
+     * The unsharded tail's graphs, kept for tools and equivalence tests; the
+     * edge runs the pipeline's shards. Absent for models too large to
+     * differentiate in one piece.
+     * cut + labels + tail trainables → loss, logits, grad.<tail trainable>, grad.<cut>.
+     */
+    tailTrain: Artifact.optional(),
     /** cut + tail trainables → logits. */
-    tailInfer: Artifact,
+    tailInfer: Artifact.optional(),
     /** Initial values of every trainable (safetensors). */
     trainables: Artifact,
   }),
@@ -70,8 +75,54 @@ export const TrainingSpec = z.object({
 });
 export type TrainingSpec = z.infer<typeof TrainingSpec>;
 
+/**
+ * One stage of the tail pipeline: consecutive encoder blocks that run in an
+ * isolate of their own (a shard Worker script), so that no isolate needs more
+ * than one shard's weights.
+ */
+export const ShardSpec = z.object({
+  index: z.number().int().nonnegative(),
+  /** Encoder blocks (indices in the whole model) it runs; the last shard also runs what follows them. */
+  blocks: z.array(z.number().int().nonnegative()),
+  input: TensorSpec,
+  output: TensorSpec,
+  /** input + this shard's trainables → output: inference and the training forward pass. */
+  forward: Artifact,
+  /**
+   * Training only. Every shard but the last: input + trainables + dL/d(output)
+   * → grad.<input>, grad.<trainable> (the forward is recomputed inside, so a
+   * shard keeps only its input between the passes). The last shard: input +
+   * labels + trainables → loss, logits, grad.<trainable>, grad.<input>.
+   */
+  backward: Artifact.optional(),
+  /** Names of the tail trainables its graphs take as inputs. */
+  trainables: z.array(z.string()),
+  /** Planned peak of an isolate running this shard (MiB): weights plus activations at the micro-batch. */
+  plannedMiB: z.number().nonnegative(),
+});
+export type ShardSpec = z.infer<typeof ShardSpec>;
+
+export const PipelineSpec = z.object({
+  /** Per-isolate memory budget the build planned against (MiB). */
+  budgetMiB: z.number().positive(),
+  /** Samples per onnxruntime run inside a shard; a batch runs as consecutive micro-batches, bounding activation memory. */
+  microBatch: z.number().int().positive(),
+  /** Name of the dL/d(output) input of the backward graphs of every shard but the last. */
+  gradInput: z.string().min(1),
+  shards: z.array(ShardSpec).min(1),
+});
+export type PipelineSpec = z.infer<typeof PipelineSpec>;
+
+/** How the frozen weights of the tail are stored. */
+export const WeightFormat = z.object({
+  bits: z.union([z.literal(32), z.literal(8), z.literal(4)]),
+  /** Quantization block along the input dimension; absent for fp32. */
+  block: z.number().int().positive().optional(),
+});
+export type WeightFormat = z.infer<typeof WeightFormat>;
+
 export const Manifest = z.object({
-  schema: z.literal('splitflare.manifest/1'),
+  schema: z.literal('splitflare.manifest/2'),
   modelId: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/),
   /** Where the model came from (builder config, or the source file name). */
   source: z.string(),
@@ -90,6 +141,10 @@ export const Manifest = z.object({
     granularities: z.array(z.enum(GRANULARITIES)).min(1),
     maxBatch: z.number().int().positive(),
   }),
+  /** The tail as the edge runs it: one or more shards. */
+  pipeline: PipelineSpec,
+  /** Frozen weights of the tail (and the head, when quantized too). */
+  weights: WeightFormat.default({ bits: 32 }),
   /** Present when the model was built for split fine-tuning. */
   training: TrainingSpec.optional(),
   /** Class names, index-aligned with the output logits. */
@@ -107,3 +162,24 @@ export const Manifest = z.object({
     .optional(),
 });
 export type Manifest = z.infer<typeof Manifest>;
+
+/**
+ * The artifacts the edge serves or runs, which a registry must hold for the
+ * manifest to be published: the head and the device's training graphs (sent to
+ * devices), the initial trainables, and every shard's graphs. The unsplit model
+ * and the unsharded tail stay with the builder.
+ */
+export function edgeArtifacts(m: Manifest): Artifact[] {
+  const out: Artifact[] = [m.artifacts.head];
+  const t = m.training?.artifacts;
+  if (t) {
+    out.push(t.headForward, t.trainables);
+    if (t.headBackward) out.push(t.headBackward);
+  }
+  for (const s of m.pipeline.shards) {
+    out.push(s.forward);
+    if (s.backward) out.push(s.backward);
+  }
+  const seen = new Set<string>();
+  return out.filter((a) => !seen.has(a.sha256) && seen.add(a.sha256));
+}

@@ -6,6 +6,7 @@ import { register as registerBuildReference } from './commands/build-reference.j
 import { register as registerGrad } from './commands/grad.js';
 import { register as registerInspect } from './commands/inspect.js';
 import { register as registerLora } from './commands/lora.js';
+import { register as registerPublish } from './commands/publish.js';
 import { register as registerQuantizeWeights } from './commands/quantize-weights.js';
 import { register as registerSplit } from './commands/split.js';
 import { register as registerTrainArtifacts } from './commands/train-artifacts.js';
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerLora(program);
   registerTrainArtifacts(program);
   registerQuantizeWeights(program);
+  registerPublish(program);
   return program;
 }
 

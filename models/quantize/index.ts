@@ -23,6 +23,7 @@
 // far quantized weights move a model's outputs.
 export { type Arrangement, arrangeForFusion } from './arrange.js';
 export { LEVELS, quantizeBlocked, quantizePerChannel, type WeightBits } from './blockwise.js';
+export { frozenWeights } from './frozen.js';
 export { type OpsetUpgrade, QUANTIZED_IR_VERSION, QUANTIZED_OPSET, raiseOpset } from './opset.js';
 export {
   BLOCK_SIZES,

@@ -2,7 +2,13 @@
 // the head and what the tail endpoint accepts.
 import { createHash } from 'node:crypto';
 import { ENCODINGS, GRANULARITIES } from '../../protocol/encoding.js';
-import { type Artifact, Manifest, type TensorSpec } from '../../protocol/manifest.js';
+import {
+  type Artifact,
+  Manifest,
+  type PipelineSpec,
+  type TensorSpec,
+  type WeightFormat,
+} from '../../protocol/manifest.js';
 import { parameterCount } from '../graph/params.js';
 import { graphOf, opsetOf, shapeOf } from '../onnx/model.js';
 import { DataType, type ModelProto, type ValueInfoProto } from '../onnx/proto.js';
@@ -56,6 +62,8 @@ export interface ManifestParts {
   labels?: string[];
   preprocess?: Manifest['preprocess'];
   wire?: Partial<Manifest['wire']>;
+  pipeline: PipelineSpec;
+  weights?: WeightFormat;
 }
 
 /** Assembles and validates a manifest; throws a ZodError if any part is out of contract. */
@@ -65,7 +73,7 @@ export function buildManifest(p: ManifestParts): Manifest {
   const output = graph.output?.[0];
   if (!input || !output) throw new Error('model has no input or no output');
   return Manifest.parse({
-    schema: 'splitflare.manifest/1',
+    schema: 'splitflare.manifest/2',
     modelId: p.modelId,
     source: p.source,
     opset: opsetOf(p.model),
@@ -74,6 +82,8 @@ export function buildManifest(p: ManifestParts): Manifest {
     cut: { id: p.cutId, tensor: tensorSpec(p.cut) },
     artifacts: { head: p.head, tail: p.tail, ...(p.full ? { full: p.full } : {}) },
     wire: { ...DEFAULT_WIRE, ...p.wire },
+    pipeline: p.pipeline,
+    weights: p.weights ?? { bits: 32 },
     ...(p.labels ? { labels: p.labels } : {}),
     ...(p.preprocess ? { preprocess: p.preprocess } : {}),
   });

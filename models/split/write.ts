@@ -2,11 +2,17 @@
 // optionally full.onnx, and manifest.json describing them.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Manifest } from '../../protocol/manifest.js';
+import { Manifest, type WeightFormat } from '../../protocol/manifest.js';
 import { graphOf, saveModel } from '../onnx/model.js';
 import type { ModelProto } from '../onnx/proto.js';
+import {
+  DEFAULT_BUDGET_MIB,
+  type TailTrainables,
+  type WrittenPipeline,
+  writePipeline,
+} from '../pipeline/index.js';
 import type { Cut } from './cut.js';
-import { artifactOf, buildManifest } from './manifest.js';
+import { artifactOf, buildManifest, DEFAULT_WIRE } from './manifest.js';
 import { type SplitModels, splitModel } from './splitter.js';
 
 export interface WriteSplitOptions {
@@ -21,6 +27,29 @@ export interface WriteSplitOptions {
   wire?: Partial<Manifest['wire']>;
   /** Also write the unsplit model as full.onnx (default true): devices and benchmarks use it as the baseline. */
   full?: boolean;
+  /** How the tail is sharded for the edge; by default it is planned against a 96 MiB budget. */
+  pipeline?: PipelineChoice;
+}
+
+export interface PipelineChoice {
+  /** Per-isolate budget (MiB). */
+  budgetMiB?: number;
+  /** Samples per onnxruntime run inside a shard (default: the manifest's maxBatch, i.e. no micro-batching). */
+  microBatch?: number;
+  /** Force this many shards instead of planning by budget. */
+  shards?: number;
+  /** The frozen weights' format and the graph transform that produces it (models/quantize). */
+  weights?: {
+    format: WeightFormat;
+    transform: (m: ModelProto) => ModelProto;
+    bytesPerWeight: (n: number) => number;
+  };
+}
+
+export interface WriteSplitResult {
+  manifest: Manifest;
+  split: SplitModels;
+  pipeline: WrittenPipeline;
 }
 
 export const MANIFEST_FILE = 'manifest.json';
@@ -32,7 +61,8 @@ export async function writeSplit(options: WriteSplitOptions): Promise<Manifest> 
 /** As writeSplit, also returning the split models and how crossing tensors were handled. */
 export async function writeSplitDetailed(
   options: WriteSplitOptions,
-): Promise<{ manifest: Manifest; split: SplitModels }> {
+  trainables?: TailTrainables,
+): Promise<WriteSplitResult> {
   // Reject a bad id before anything is written.
   Manifest.shape.modelId.parse(options.modelId);
   const split = await splitModel(options.model, options.cut);
@@ -44,6 +74,17 @@ export async function writeSplitDetailed(
   const full = options.full === false ? undefined : await save('full.onnx', options.model);
   const cutInfo = graphOf(split.head).output?.[0];
   if (!cutInfo) throw new Error('internal: head has no output');
+  const wire = { ...DEFAULT_WIRE, ...options.wire };
+  const choice = options.pipeline ?? {};
+  const pipeline = await writePipeline(split.tail, {
+    outDir: options.outDir,
+    budgetMiB: choice.budgetMiB ?? DEFAULT_BUDGET_MIB,
+    microBatch: choice.microBatch ?? wire.maxBatch,
+    shards: choice.shards,
+    bytesPerWeight: choice.weights?.bytesPerWeight,
+    transform: choice.weights?.transform,
+    trainables,
+  });
   const manifest = buildManifest({
     modelId: options.modelId,
     source: options.source,
@@ -55,8 +96,10 @@ export async function writeSplitDetailed(
     cut: cutInfo,
     labels: options.labels,
     preprocess: options.preprocess,
-    wire: options.wire,
+    wire,
+    pipeline: pipeline.spec,
+    weights: choice.weights?.format,
   });
   await writeFile(join(options.outDir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
-  return { manifest, split };
+  return { manifest, split, pipeline };
 }

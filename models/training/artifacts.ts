@@ -1,8 +1,10 @@
-// Training artifacts for one cut: the four plain-ONNX graphs split
-// fine-tuning runs (head forward and backward on the device, tail train and
-// infer on the Worker), the trainables' initial values, and a manifest that
-// lists them. Adapters are injected per segment after the split, so the
-// splitter sees the unadapted graph.
+// Training artifacts for one cut: the device's graphs (head forward and
+// backward), the tail's pipeline shards with their forward and backward
+// graphs (models/pipeline), the unsharded tail graphs for tools and tests
+// (optional: a large tail is never differentiated in one piece), the
+// trainables' initial values, and a manifest that lists them. Adapters are
+// injected per segment after the split, so the splitter sees the unadapted
+// graph.
 import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -29,6 +31,8 @@ export const TRAINING_FILES = {
 export interface TrainingArtifactsOptions extends Omit<WriteSplitOptions, 'cut'> {
   cut: Cut;
   recipe: AdapterRecipe;
+  /** Also write tail_train.onnx and tail_infer.onnx for the whole tail (default true). */
+  unshardedTail?: boolean;
 }
 
 interface Side {
@@ -98,13 +102,12 @@ export async function writeTrainingArtifacts(o: TrainingArtifactsOptions): Promi
   // Resolved on the whole model, before anything is written: a recipe that
   // trains nothing fails here instead of producing artifacts that train nothing.
   const chosen = resolveRecipe(o.model, o.recipe);
-  const { manifest, split } = await writeSplitDetailed(o);
+  const { rank, alpha, seed } = o.recipe;
+  const { manifest, split, pipeline } = await writeSplitDetailed(o, { ...chosen, rank, alpha, seed });
   assertOneOwner(chosen, split.head, split.tail);
   const cut = manifest.cut.tensor.name;
   const head = adaptSide(split.head, chosen, o.recipe);
-  const tail = adaptSide(split.tail, chosen, o.recipe);
   const headNames = head.adapters.map((a) => a.name);
-  const tailNames = tail.adapters.map((a) => a.name);
   const cutGradInput = `grad_in.${cut}`;
 
   const save = async (file: string, model: ModelProto, parameters: number) => {
@@ -121,16 +124,27 @@ export async function writeTrainingArtifacts(o: TrainingArtifactsOptions): Promi
           count(head.adapters),
         )
       : undefined;
-  const tailTrain = await save(
-    TRAINING_FILES.tailTrain,
-    differentiate(tail.model, { wrt: [...tailNames, cut], loss: 'cross-entropy' }),
-    count(tail.adapters),
-  );
-  const tailInfer = await save(TRAINING_FILES.tailInfer, tail.model, count(tail.adapters));
+  let unsharded: Pick<TrainingSpec['artifacts'], 'tailTrain' | 'tailInfer'> = {};
+  if (o.unshardedTail !== false) {
+    const tail = adaptSide(split.tail, chosen, o.recipe);
+    const names = tail.adapters.map((a) => a.name);
+    const sharded = pipeline.trainables.map((a) => a.name);
+    if (names.join() !== sharded.join())
+      throw new Error('internal: the shards train other tensors than the tail');
+    unsharded = {
+      tailTrain: await save(
+        TRAINING_FILES.tailTrain,
+        differentiate(tail.model, { wrt: [...names, cut], loss: 'cross-entropy' }),
+        count(tail.adapters),
+      ),
+      tailInfer: await save(TRAINING_FILES.tailInfer, tail.model, count(tail.adapters)),
+    };
+  }
+  const tailAdapters = pipeline.trainables;
 
   const initial = new Map<string, HostTensor>([
     ...Object.entries(head.initial),
-    ...Object.entries(tail.initial),
+    ...Object.entries(pipeline.initial),
   ]);
   const trainablesBytes = encodeSafetensors(initial);
   await writeFile(join(o.outDir, TRAINING_FILES.trainables), trainablesBytes);
@@ -150,16 +164,15 @@ export async function writeTrainingArtifacts(o: TrainingArtifactsOptions): Promi
     artifacts: {
       headForward,
       ...(headBackward ? { headBackward } : {}),
-      tailTrain,
-      tailInfer,
+      ...unsharded,
       trainables: artifact(
         TRAINING_FILES.trainables,
         trainablesBytes,
-        count(head.adapters) + count(tail.adapters),
+        count(head.adapters) + count(tailAdapters),
       ),
     },
     cutGradInput,
-    trainables: [...head.adapters.map(spec('head')), ...tail.adapters.map(spec('tail'))],
+    trainables: [...head.adapters.map(spec('head')), ...tailAdapters.map(spec('tail'))],
     lora: {
       rank: o.recipe.rank,
       alpha: o.recipe.alpha,

@@ -25,8 +25,11 @@ export async function createEvaluator(
   indices: Int32Array,
 ): Promise<Evaluator> {
   const { training } = manifest;
+  const tailInfer = training.artifacts.tailInfer;
+  if (!tailInfer)
+    throw new Error(`${manifest.modelId} was built without the unsharded tail_infer.onnx the evaluator runs`);
   const head = await ort.InferenceSession.create(join(artifactsDir, training.artifacts.headForward.file));
-  const tail = await ort.InferenceSession.create(join(artifactsDir, training.artifacts.tailInfer.file));
+  const tail = await ort.InferenceSession.create(join(artifactsDir, tailInfer.file));
   // Gathered once: every version is scored on the same images.
   const batches = [...batchIndices(indices, EVAL_BATCH)].map((idx) => batchOf(dataset, idx));
   const classes = manifest.output.shape[manifest.output.shape.length - 1] as number;

@@ -32,8 +32,23 @@ describe('writeSplit', () => {
     });
     const manifest = Manifest.parse(JSON.parse(await readFile(join(outDir, 'manifest.json'), 'utf8')));
     expect(manifest).toEqual(returned);
-    expect((await readdir(outDir)).sort()).toEqual(['full.onnx', 'head.onnx', 'manifest.json', 'tail.onnx']);
-    for (const a of [manifest.artifacts.head, manifest.artifacts.tail, manifest.artifacts.full]) {
+    expect((await readdir(outDir)).sort()).toEqual([
+      'full.onnx',
+      'head.onnx',
+      'manifest.json',
+      'shard0_forward.onnx',
+      'tail.onnx',
+    ]);
+    // The tail is small enough for one shard, which runs the whole tail.
+    expect(manifest.pipeline.shards).toHaveLength(1);
+    expect(manifest.pipeline.shards[0]).toMatchObject({ blocks: [2, 3], trainables: [] });
+    expect(manifest.pipeline.shards[0].forward.parameters).toBe(manifest.artifacts.tail.parameters);
+    for (const a of [
+      manifest.artifacts.head,
+      manifest.artifacts.tail,
+      manifest.artifacts.full,
+      manifest.pipeline.shards[0].forward,
+    ]) {
       if (!a) throw new Error('missing artifact');
       const bytes = await readFile(join(outDir, a.file));
       expect(a.bytes).toBe(bytes.byteLength);
@@ -72,7 +87,12 @@ describe('writeSplit', () => {
     expect(manifest.wire.maxBatch).toBe(8);
     expect(manifest.artifacts.full).toBeUndefined();
     expect(manifest.artifacts.head.parameters + manifest.artifacts.tail.parameters).toBe(24_234);
-    expect((await readdir(outDir)).sort()).toEqual(['head.onnx', 'manifest.json', 'tail.onnx']);
+    expect((await readdir(outDir)).sort()).toEqual([
+      'head.onnx',
+      'manifest.json',
+      'shard0_forward.onnx',
+      'tail.onnx',
+    ]);
   });
 
   it('rejects an invalid model id before writing anything', async () => {

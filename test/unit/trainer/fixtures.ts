@@ -33,7 +33,7 @@ const artifact = (file: string, bytes: Uint8Array, parameters = 8) => ({
 export const W0 = Float32Array.from({ length: PIXELS * FEATURES }, (_, i) => (i - 3) / 10);
 
 export const manifest: Manifest = {
-  schema: 'splitflare.manifest/1',
+  schema: 'splitflare.manifest/2',
   modelId: MODEL_ID,
   source: 'test',
   opset: 17,
@@ -42,6 +42,24 @@ export const manifest: Manifest = {
   cut: { id: 'embed', tensor: { name: 'embed', shape: ['batch', FEATURES], dtype: 'float32' } },
   artifacts: { head: artifact('head.onnx', FORWARD), tail: artifact('tail.onnx', BACKWARD) },
   wire: { encodings: ['fp32', 'int8'], granularities: ['tensor', 'token'], maxBatch: 64 },
+  pipeline: {
+    budgetMiB: 96,
+    microBatch: 64,
+    gradInput: 'grad_in.output',
+    shards: [
+      {
+        index: 0,
+        blocks: [],
+        input: { name: 'embed', shape: ['batch', FEATURES], dtype: 'float32' },
+        output: { name: 'logits', shape: ['batch', CLASSES], dtype: 'float32' },
+        forward: artifact('shard0_forward.onnx', BACKWARD),
+        backward: artifact('shard0_backward.onnx', BACKWARD),
+        trainables: ['tail.w'],
+        plannedMiB: 20,
+      },
+    ],
+  },
+  weights: { bits: 32 },
   training: {
     loss: 'cross-entropy',
     labels: { name: 'labels', shape: ['batch'], dtype: 'int64' },
