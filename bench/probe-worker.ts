@@ -1,30 +1,43 @@
-// A Worker used only by the benchmarks: runs the deployed tail K times in one
-// request with the same runtime code the API uses. Timers inside workerd may
-// not advance during pure computation, so the caller times requests from
-// outside and differences K = 1 against K = 1 + n to cancel the network.
+// A Worker used only by the benchmarks: runs one ONNX graph K times in one
+// request with the runtime the edge uses (edge/ort-wasm.ts, the same session
+// options). The graph is posted once to /load. Timers inside workerd may not
+// advance during pure computation, so the caller times requests from outside
+// and differences K = 1 against K = 1 + n to cancel the network.
+import type { InferenceSession } from 'onnxruntime-web';
+import { memoryReport } from '../edge/memory.js';
+import { loadOrt } from '../edge/ort-wasm.js';
 import { decodeFrame, readFrameHeader } from '../protocol/frame.js';
-import { findModel } from '../workers/registry.js';
-import { loadOrt } from '../workers/runtime/ort-wasm.js';
-import { sessionFor } from '../workers/runtime/tail-sessions.js';
+
+let session: InferenceSession | undefined;
 
 export default {
   async fetch(request: Request): Promise<Response> {
     const url = new URL(request.url);
-    const model = findModel(url.searchParams.get('model') ?? 'vit-mnist');
-    if (!model) return new Response('unknown model', { status: 404 });
     if (request.method !== 'POST') return new Response('ready');
+    const ort = await loadOrt();
+    if (url.pathname === '/load') {
+      await session?.release();
+      session = await ort.InferenceSession.create(new Uint8Array(await request.arrayBuffer()), {
+        executionProviders: ['wasm'],
+        graphOptimizationLevel: 'all',
+      });
+      return Response.json({
+        inputs: session.inputNames,
+        outputs: session.outputNames,
+        memory: memoryReport(),
+      });
+    }
+    if (!session) return new Response('POST the graph to /load first', { status: 409 });
     const repeats = Number(url.searchParams.get('repeats') ?? '1');
     const bytes = new Uint8Array(await request.arrayBuffer());
     readFrameHeader(bytes);
     const { header, data } = decodeFrame(bytes);
-    const ort = await loadOrt();
-    const session = await sessionFor(model.manifest.artifacts.tail.sha256, model.tail);
-    const feeds = { [model.manifest.cut.tensor.name]: new ort.Tensor('float32', data, header.shape) };
+    const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', data, header.shape) };
     let checksum = 0;
     for (let i = 0; i < repeats; i++) {
       const out = await session.run(feeds);
-      checksum += (out[model.manifest.output.name].data as Float32Array)[0];
+      checksum += (out[session.outputNames[0]].data as Float32Array)[0];
     }
-    return Response.json({ repeats, checksum });
+    return Response.json({ repeats, checksum, memory: memoryReport() });
   },
 };

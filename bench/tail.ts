@@ -42,13 +42,18 @@ export async function benchTail(modelId = 'vit-mnist', batch = 32, repeats = 40)
 
   const worker = await startLocalWorker({
     config: fileURLToPath(new URL('./wrangler.toml', import.meta.url)),
-    readyPath: `/?model=${modelId}`,
+    readyPath: '/',
   });
   try {
+    const loaded = await fetch(`${worker.url}/load`, {
+      method: 'POST',
+      body: readFileSync(`${ARTIFACTS}${modelId}/tail.onnx`),
+    });
+    if (!loaded.ok) throw new Error(`probe worker: ${loaded.status} ${await loaded.text()}`);
     const body = encodeFrame({ shape, data }, { encoding: 'fp32' });
     const post = async (k: number) => {
       const t0 = performance.now();
-      const res = await fetch(`${worker.url}/?model=${modelId}&repeats=${k}`, {
+      const res = await fetch(`${worker.url}/run?repeats=${k}`, {
         method: 'POST',
         body,
         headers: { 'content-type': FRAME_CONTENT_TYPE },

@@ -1,7 +1,7 @@
 // Types of the RPC between the Worker's routes and the Durable Objects. RPC
 // errors lose their class on the way back, so expected failures come back as
 // values the routes turn into problem+json; only bugs throw.
-import type { ProblemSlug } from '../protocol/problem.js';
+import type { ProblemExtensions, ProblemSlug } from '../protocol/problem.js';
 
 export type RpcResult<T> = { ok: true; value: T } | RpcFailure;
 
@@ -12,7 +12,8 @@ export interface RpcFailure {
   detail: string;
   /** Seconds, for 429/503 answers. */
   retryAfter?: number;
-  extensions?: Record<string, unknown>;
+  /** Plain values only: an `unknown` here would make the RPC stubs' typing drop the whole failure branch. */
+  extensions?: ProblemExtensions;
 }
 
 export const ok = <T>(value: T): RpcResult<T> => ({ ok: true, value });

@@ -31,11 +31,19 @@ export const PROBLEM_TYPES = {
   'out-of-order-step': 409,
   'budget-exhausted': 429,
   'invalid-update': 422,
+  // The model registry.
+  'missing-artifacts': 422,
+  'artifact-mismatch': 422,
+  'invalid-manifest': 422,
+  'non-finite-output': 422,
   internal: 500,
   unavailable: 503,
 } as const;
 
 export type ProblemSlug = keyof typeof PROBLEM_TYPES;
+
+/** Members a problem adds beside type, title, status and detail (what was expected, a machine code, …). */
+export type ProblemExtensions = Record<string, string | number | boolean | null | Array<string | number>>;
 
 export function problemType(slug: ProblemSlug): string {
   return `urn:splitflare:problem:${slug}`;

@@ -1,16 +1,19 @@
-// Builds the models the Worker serves, from source, reproducibly (seeded):
-// artifacts/<model-id>/{head,tail,full}.onnx + manifest.json + samples.json,
-// and workers/generated/models.ts, the module that bundles them into the Worker.
-// Skips the work when nothing it depends on has changed.
+// Builds the reference models, from source, reproducibly (seeded):
+// artifacts/<model-id>/ holds the split (head, tail, full), the tail's
+// pipeline shards, the training graphs where the deployment trains, the
+// manifest and samples.json. Models are not bundled into the Worker:
+// `npm start`, `npm run dev` and `splitflare-models publish` put them into the
+// R2 registry. artifacts/seed.ts lets the workerd tests seed their registry
+// with the same files. Skips the work when nothing it depends on has changed.
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { batchOf, type DatasetName, loadDataset, NORMALIZATION, trainTestSplit } from '../datasets/index.js';
 import type { Cut } from '../models/split/index.js';
-import { writeSplit } from '../models/split/index.js';
+import { type PipelineChoice, writeSplit } from '../models/split/index.js';
 import { type AdapterRecipe, REFERENCE_RECIPE, writeTrainingArtifacts } from '../models/training/index.js';
 import { describeVit, REFERENCE_VIT } from '../models/vit/index.js';
 import {
@@ -19,11 +22,10 @@ import {
   PRETRAINED_WEIGHTS,
   resetClassifier,
 } from '../models/weights/pretrained.js';
-import type { Manifest } from '../protocol/manifest.js';
+import { edgeArtifacts, type Manifest } from '../protocol/manifest.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const ARTIFACTS = join(ROOT, 'artifacts');
-const GENERATED = join(ROOT, 'workers', 'generated');
 const STAMP = join(ARTIFACTS, '.build-stamp');
 
 interface Deployment {
@@ -34,6 +36,8 @@ interface Deployment {
   wire?: Partial<Manifest['wire']>;
   /** Builds training artifacts too (split fine-tuning). */
   training?: AdapterRecipe;
+  /** How the tail is sharded (default: planned against the 96 MiB budget, which is one shard here). */
+  pipeline?: PipelineChoice;
 }
 
 /**
@@ -52,6 +56,23 @@ export const DEPLOYMENTS: Deployment[] = [
   // The federated fine-tuning target: the pretrained model with a fresh
   // classifier for Fashion-MNIST, adapters per REFERENCE_RECIPE.
   { modelId: 'vit-fashion', cut: { kind: 'embed' }, task: 'fashion-mnist', training: REFERENCE_RECIPE },
+  // The same model with its tail forced into 2 and 4 shards and run in
+  // micro-batches of 3: the tests check that every sharding computes what
+  // the single shard does.
+  {
+    modelId: 'vit-fashion-2s',
+    cut: { kind: 'embed' },
+    task: 'fashion-mnist',
+    training: REFERENCE_RECIPE,
+    pipeline: { shards: 2, microBatch: 3 },
+  },
+  {
+    modelId: 'vit-fashion-4s',
+    cut: { kind: 'embed' },
+    task: 'fashion-mnist',
+    training: REFERENCE_RECIPE,
+    pipeline: { shards: 4, microBatch: 3 },
+  },
 ];
 
 const SAMPLE_COUNT = 8;
@@ -97,33 +118,31 @@ async function writeSamples(dir: string, manifest: Manifest, task: DatasetName):
   await writeFile(join(dir, 'samples.json'), JSON.stringify(samples));
 }
 
-function registryModule(deployments: Array<{ id: string; manifest: Manifest }>): string {
+/**
+ * A module for the workerd tests: every deployment's manifest and the files
+ * the registry must hold for it, imported as bytes (vitest's Data module
+ * rule), so a test can seed its R2 bucket the way `publish` does.
+ */
+function seedModule(deployments: Array<{ id: string; manifest: Manifest }>): string {
   const imports: string[] = [];
   const entries: string[] = [];
   deployments.forEach(({ id, manifest }, i) => {
-    const file = (name: string) => `'../../artifacts/${id}/${name}'`;
-    imports.push(
-      `import manifest${i} from ${file('manifest.json')};`,
-      `import head${i} from ${file('head.onnx')};`,
-      `import tail${i} from ${file('tail.onnx')};`,
-    );
-    const training = manifest.training?.artifacts;
-    let trainingEntry = '';
-    if (training) {
-      const parts = Object.entries(training).map(([key, artifact]) => {
-        imports.push(`import ${key}${i} from ${file(artifact.file)};`);
-        return `${key}: ${key}${i}`;
-      });
-      trainingEntry = `, training: { ${parts.join(', ')} }`;
-    }
-    entries.push(`  { manifest: manifest${i}, head: head${i}, tail: tail${i}${trainingEntry} },`);
+    imports.push(`import manifest${i} from './${id}/manifest.json';`);
+    const t = manifest.training?.artifacts;
+    // The unsharded tail graphs too: the tests compare the pipeline with them.
+    const extra = [t?.tailTrain, t?.tailInfer].filter((a) => a !== undefined);
+    const unique = [...new Map([...edgeArtifacts(manifest), ...extra].map((a) => [a.sha256, a])).values()];
+    const files = unique.map((a, j) => {
+      imports.push(`import file${i}_${j} from './${id}/${a.file}';`);
+      return `'${a.sha256}': file${i}_${j}`;
+    });
+    entries.push(`  { manifest: manifest${i}, files: { ${files.join(', ')} } },`);
   });
   return [
     '// Generated by scripts/build-models.ts: do not edit.',
-    "import type { BundledModel } from '../bundled.js';",
     ...imports,
     '',
-    'export const BUNDLED_MODELS: BundledModel[] = [',
+    'export const SEED: Array<{ manifest: unknown; files: Record<string, ArrayBuffer> }> = [',
     ...entries,
     '];',
     '',
@@ -139,7 +158,7 @@ export async function buildModels(
     !options.force &&
     existsSync(STAMP) &&
     (await readFile(STAMP, 'utf8')) === stamp &&
-    existsSync(join(GENERATED, 'models.ts')) &&
+    existsSync(join(ARTIFACTS, 'seed.ts')) &&
     DEPLOYMENTS.every((d) => existsSync(join(ARTIFACTS, d.modelId, 'samples.json')));
   if (upToDate) {
     log('models: up to date');
@@ -170,6 +189,7 @@ export async function buildModels(
         std: [...norm.std],
       },
       wire: d.wire,
+      pipeline: d.pipeline,
     };
     const manifest = d.training
       ? await writeTrainingArtifacts({ ...options, recipe: d.training })
@@ -178,11 +198,10 @@ export async function buildModels(
     built.push({ id: d.modelId, manifest });
     log(
       `models: ${d.modelId} cut=${manifest.cut.id} head=${manifest.artifacts.head.parameters} params, ` +
-        `tail=${manifest.artifacts.tail.parameters} params`,
+        `tail=${manifest.artifacts.tail.parameters} params in ${manifest.pipeline.shards.length} shard(s)`,
     );
   }
-  await mkdir(GENERATED, { recursive: true });
-  await writeFile(join(GENERATED, 'models.ts'), registryModule(built));
+  await writeFile(join(ARTIFACTS, 'seed.ts'), seedModule(built));
   await writeFile(STAMP, stamp);
 }
 

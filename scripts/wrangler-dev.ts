@@ -1,9 +1,16 @@
-// Starts the Worker on workerd through `wrangler dev` on loopback and stops it
-// again: used by `npm start`, the end-to-end tests, the benchmarks and the
-// simulator, so they all exercise the same local runtime a developer gets.
+// Starts the Worker and its shard scripts on workerd through one `wrangler
+// dev` on loopback (local R2 and Durable Objects, persisted under .wrangler/)
+// and stops them again: used by `npm start`, the end-to-end tests, the
+// benchmarks and the simulator, so they all exercise the same local runtime a
+// developer gets. publishLocal() fills the local registry the way a deployment
+// is filled, through the admin API.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type PublishResult, publishModel } from '../models/registry/publish.js';
+import { writeShardConfigs } from './shards.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const WRANGLER = fileURLToPath(new URL('../node_modules/wrangler/bin/wrangler.js', import.meta.url));
@@ -27,16 +34,19 @@ export async function freePort(): Promise<number> {
 export interface StartOptions {
   port?: number;
   timeoutMs?: number;
-  /** A wrangler config other than the project's (the benchmarks' probe Worker). */
+  /** A wrangler config other than the project's (the benchmarks' probe Worker); then no shard scripts start. */
   config?: string;
   /** Path answered with 2xx once the Worker is up. */
   readyPath?: string;
+  /** Built models (artifacts/<id>/) to publish to the local registry once up; default: every one built. */
+  publish?: readonly string[];
   log?: (line: string) => void;
 }
 
 export async function startLocalWorker(opts: StartOptions = {}): Promise<LocalWorker> {
   const port = opts.port ?? (await freePort());
-  const configArgs = opts.config ? ['--config', opts.config] : [];
+  const configs = opts.config ? [opts.config] : [join(ROOT, 'wrangler.toml'), ...writeShardConfigs()];
+  const configArgs = configs.flatMap((c) => ['--config', c]);
   const child = spawn(
     process.execPath,
     [
@@ -74,7 +84,16 @@ export async function startLocalWorker(opts: StartOptions = {}): Promise<LocalWo
     await kill(child);
     throw err;
   }
-  return { url, stop: () => kill(child) };
+  const worker = { url, stop: () => kill(child) };
+  if (!opts.config) {
+    try {
+      await publishLocal(worker, opts.publish ?? builtModels());
+    } catch (err) {
+      await kill(child);
+      throw err;
+    }
+  }
+  return worker;
 }
 
 async function waitReady(
@@ -119,4 +138,32 @@ async function kill(child: ChildProcess): Promise<void> {
   }, 5000);
   await exited;
   clearTimeout(timer);
+}
+
+/** The admin key local runs use: ADMIN_KEY from .dev.vars (a local-only secret). */
+export function localAdminKey(): string {
+  const vars = readFileSync(join(ROOT, '.dev.vars'), 'utf8');
+  const m = /^ADMIN_KEY\s*=\s*"?([^"\n]+)"?/m.exec(vars);
+  if (!m) throw new Error('.dev.vars has no ADMIN_KEY');
+  return m[1];
+}
+
+/** Ids of the models built under artifacts/. */
+export function builtModels(): string[] {
+  const dir = join(ROOT, 'artifacts');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).filter((id) => existsSync(join(dir, id, 'manifest.json')));
+}
+
+/** Publishes built models (artifacts/<id>/) to a local Worker's registry; already-present artifacts are skipped. */
+export async function publishLocal(
+  worker: LocalWorker,
+  modelIds: readonly string[],
+): Promise<PublishResult[]> {
+  const adminKey = localAdminKey();
+  const results: PublishResult[] = [];
+  for (const id of modelIds) {
+    results.push(await publishModel(join(ROOT, 'artifacts', id), { baseUrl: worker.url, adminKey }));
+  }
+  return results;
 }

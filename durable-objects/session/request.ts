@@ -2,17 +2,18 @@
 // (protocol/step.ts), the manifest's cut shape, the ticket's batch size and
 // uplink encoding. Cheap header checks come before the payload is decoded, so
 // a hostile header costs no allocation. Every failure is a 4xx RpcFailure.
-import type { Ticket } from '../../protocol/federation.js';
-import { decodeFrame, FrameError, type FrameHeader, type FrameLimits } from '../../protocol/frame.js';
-import type { Manifest } from '../../protocol/manifest.js';
-import { decodeStepRequest, StepError, type StepRequest } from '../../protocol/step.js';
+
 import {
   type ActivationRules,
   activationLimits,
   checkActivationHeader,
   frameRejection,
   type Rejection,
-} from '../../workers/inference/activation-rules.js';
+} from '../../protocol/activation.js';
+import type { Ticket } from '../../protocol/federation.js';
+import { decodeFrame, FrameError, type FrameHeader, type FrameLimits } from '../../protocol/frame.js';
+import type { Manifest } from '../../protocol/manifest.js';
+import { decodeStepRequest, StepError, type StepRequest } from '../../protocol/step.js';
 import { fail, type RpcFailure } from '../rpc.js';
 
 export interface CheckedStep {

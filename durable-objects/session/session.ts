@@ -1,45 +1,32 @@
 // One client's training session for one round (the Worker names it
-// `${federationId}/${round}/${deviceId}`): the server-side copy of the tail
-// adapters, their optimizer, and the step sequence. The device drives it one
-// step at a time; the coordinator never sees a step, only the tail update that
-// finish() hands to the Worker's submit route.
+// `${federationId}/${round}/${deviceId}`): the step sequence, the byte budget
+// and the answers. The tail's adapters live on the shards of the tail
+// pipeline, one TailShard object per shard for this client (each in its shard's
+// own Worker script); this object drives a step through them
+// (pipeline-step.ts). The coordinator never sees a step, only the tail update
+// that finish() gathers from the shards for the Worker's submit route.
 //
 // Steps are numbered from 0. Step `next` trains; step `next − 1` is a retry
 // and gets the stored answer, byte for byte, without training or counting
-// again; anything else is out of order. What a step changes (trainables,
-// optimizer state, answer, counters) is committed in one transaction before
-// the answer leaves, so an acknowledged step survives an eviction and is
-// applied exactly once.
+// again; anything else is out of order. A step's counters and answer are
+// committed in one transaction after every shard has committed its part, so
+// an acknowledged step survives an eviction and is applied exactly once.
 import { DurableObject } from 'cloudflare:workers';
-import {
-  decodeOptimizerStateChunks,
-  encodeOptimizerStateChunks,
-  fromState,
-  type Optimizer,
-  OptimizerError,
-} from '../../common/optim/index.js';
+import { sha256Hex } from '../../common/digest.js';
+import { OptimizerError } from '../../common/optim/index.js';
 import { argmaxRows } from '../../common/predictions.js';
+import { ArtifactStore } from '../../edge/artifacts.js';
 import { OptimizerConfig, Ticket } from '../../protocol/federation.js';
 import { encodeFrame, FrameError, frameSize } from '../../protocol/frame.js';
 import { encodeStepAnswer, stepAnswerSize } from '../../protocol/step.js';
-import { type DeployedModel, findModel } from '../../workers/registry.js';
-import { PIECE_BYTES } from '../chunks.js';
+import { optimizerFor } from '../optimizer.js';
+import { paramBytes, paramsFrom, paramsSafetensors, parseTail, tailSpecs } from '../params.js';
 import { fail, ok, type RpcFailure, type RpcResult } from '../rpc.js';
-import { sha256Hex } from './digest.js';
-import { optimizerFor } from './optimizer.js';
+import { Serial } from '../serial.js';
+import { pipelineStep, shardStubs } from './pipeline-step.js';
 import { checkStep, decodeActivation } from './request.js';
 import { roundingRandom } from './seed.js';
-import { Serial } from './serial.js';
 import { type SessionRow, SessionStore } from './store.js';
-import { runTailTrain } from './tail-train.js';
-import {
-  paramBytes,
-  paramsFromBytes,
-  parseTail,
-  type TailParams,
-  tailSafetensors,
-  tailSpecs,
-} from './trainables.js';
 
 export interface InitInput {
   ticket: Ticket;
@@ -80,7 +67,8 @@ export type SessionStatus =
       downlinkBytes: number;
       budgetBytes: number;
       finished: boolean;
-      optimizerSteps: number;
+      /** Steps each shard of the tail pipeline has committed for this client, in shard order. */
+      shardSteps: number[];
       /** SHA-256 of the tail trainables' float32 bytes, to see whether they changed. */
       trainablesSha256: string;
     };
@@ -88,45 +76,38 @@ export type SessionStatus =
 /** Quantization groups of the gradient frame: per token, as activations travel. */
 const GRADIENT_GRANULARITY = 'token';
 
-interface Live {
-  row: SessionRow;
-  model: DeployedModel;
-  params: TailParams;
-  optimizer: Optimizer;
-}
-
 export class ClientSession extends DurableObject<Env> {
   // Everything but the RPC methods is #private: every public method of a
   // Durable Object class is callable over RPC.
   readonly #store: SessionStore;
   readonly #serial = new Serial();
-  /** The loaded state; dropped whenever memory may have run ahead of storage. */
-  #live: Live | undefined;
+  /** The stored row; dropped whenever memory may have run ahead of storage. */
+  #row: SessionRow | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#store = new SessionStore(ctx.storage);
   }
 
-  /** Creates the session. Idempotent for the same ticket: answers the next seq. */
+  /** Creates the session and the client's state on every shard. Idempotent for the same ticket: answers the next seq. */
   init(input: InitInput): Promise<RpcResult<{ seq: number }>> {
-    return this.#serial.run(async () => this.#init(input));
+    return this.#serial.run(() => this.#init(input));
   }
 
   step(seq: number, body: Uint8Array): Promise<RpcResult<StepValue>> {
     return this.#serial.run(() => this.#step(seq, body));
   }
 
-  /** Closes the session to further steps and hands over the tail update. Idempotent. */
+  /** Closes the session to further steps and hands over the tail update, gathered from the shards. Idempotent. */
   finish(): Promise<RpcResult<FinishValue>> {
-    return this.#serial.run(async () => this.#finish());
+    return this.#serial.run(() => this.#finish());
   }
 
   status(): Promise<SessionStatus> {
     return this.#serial.run(() => this.#status());
   }
 
-  #init(input: InitInput): RpcResult<{ seq: number }> {
+  async #init(input: InitInput): Promise<RpcResult<{ seq: number }>> {
     const ticket = Ticket.safeParse(input?.ticket);
     if (!ticket.success) return fail('bad-request', `invalid ticket: ${ticket.error.message}`);
     const optimizer = OptimizerConfig.safeParse(input.tailOptimizer);
@@ -134,36 +115,60 @@ export class ClientSession extends DurableObject<Env> {
     if (!(input.tail instanceof Uint8Array)) return fail('bad-request', 'tail must be safetensors bytes');
     const t = ticket.data;
 
-    const existing = this.#store.read();
+    const existing = this.#load();
     if (existing) {
       if (JSON.stringify(existing.ticket) === JSON.stringify(t)) return ok({ seq: existing.nextSeq });
       return fail('bad-request', 'this session was initialised with a different ticket');
     }
     if (Date.now() > t.deadline) return fail('round-closed', `round ${t.round} closed at its deadline`);
 
-    const model = findModel(t.modelId);
-    if (!model) return fail('unknown-model', `no model ${t.modelId}`);
-    const training = model.manifest.training;
-    if (!training || !model.training) return fail('bad-request', `${t.modelId} is not built for training`);
-    if (t.cut !== model.manifest.cut.id) {
-      return fail('bad-request', `ticket cut ${t.cut}, ${t.modelId} is cut at ${model.manifest.cut.id}`);
+    const manifest = await new ArtifactStore(this.env.MODELS).manifest(t.modelId);
+    if (!manifest) return fail('unknown-model', `no model ${t.modelId}`);
+    const training = manifest.training;
+    if (!training) return fail('bad-request', `${t.modelId} is not built for training`);
+    if (t.cut !== manifest.cut.id) {
+      return fail('bad-request', `ticket cut ${t.cut}, ${t.modelId} is cut at ${manifest.cut.id}`);
     }
-    if (!model.manifest.wire.encodings.includes(t.uplink)) {
+    if (!manifest.wire.encodings.includes(t.uplink)) {
       return fail('bad-request', `${t.modelId} does not accept ${t.uplink} activations`);
     }
     const parsed = parseTail(training, input.tail);
     if (!parsed.ok) return fail('bad-request', parsed.error);
-    let opt: Optimizer;
     try {
-      opt = optimizerFor(optimizer.data);
+      optimizerFor(optimizer.data);
     } catch (err) {
       if (err instanceof OptimizerError) return fail('bad-request', err.message);
       throw err;
     }
 
+    // Shards first: a join that fails halfway is retried, and a shard that is
+    // already set up for this ticket answers as before.
+    const specs = new Map(training.trainables.map((s) => [s.name, s]));
+    const stubs = await shardStubs(this.env, this.ctx.id.toString(), manifest.pipeline);
+    const results: RpcResult<{ nextSeq: number }>[] = await Promise.all(
+      manifest.pipeline.shards.map((shard, i) =>
+        stubs[i].init({
+          setup: {
+            ticket: t,
+            shard,
+            microBatch: manifest.pipeline.microBatch,
+            gradInput: manifest.pipeline.gradInput,
+            labels: training.labels.name,
+            last: i === manifest.pipeline.shards.length - 1,
+            specs: shard.trainables.map((n) => specs.get(n)!),
+            optimizer: optimizer.data,
+          },
+          values: Object.fromEntries(shard.trainables.map((n) => [n, parsed.params.views[n]])),
+        }),
+      ),
+    );
+    const failed = results.find((r) => !r.ok);
+    if (failed && !failed.ok) return failed;
+
     const row: SessionRow = {
       ticket: t,
       optimizer: optimizer.data,
+      manifest,
       nextSeq: 0,
       uplinkBytes: 0,
       downlinkBytes: 0,
@@ -173,8 +178,8 @@ export class ClientSession extends DurableObject<Env> {
       lastDigest: null,
       finishedAt: null,
     };
-    this.#store.create(row, paramBytes(parsed.params), encodeOptimizerStateChunks(opt.state(), PIECE_BYTES));
-    this.#live = { row, model, params: parsed.params, optimizer: opt };
+    this.#store.create(row);
+    this.#row = row;
     return ok({ seq: 0 });
   }
 
@@ -182,9 +187,8 @@ export class ClientSession extends DurableObject<Env> {
     if (!Number.isSafeInteger(seq) || seq < 0)
       return fail('bad-request', `step ${seq} is not an integer >= 0`);
     if (!(body instanceof Uint8Array)) return fail('bad-request', 'the step body must be bytes');
-    const live = this.#load();
-    if (!live) return notInitialised();
-    const { row, model, params, optimizer } = live;
+    const row = this.#load();
+    if (!row) return notInitialised();
     const t = row.ticket;
     const closed = closedProblem(row);
     if (closed) return closed;
@@ -194,13 +198,13 @@ export class ClientSession extends DurableObject<Env> {
       if ((await sha256Hex(body)) !== row.lastDigest) {
         return outOfOrder(row, `step ${seq} was already taken by a different body`);
       }
-      const answer = this.#store.readBlob('answer');
+      const answer = this.#store.readAnswer();
       if (!answer) throw new Error(`the answer to step ${seq} is missing from storage`);
       return ok({ answer, bytesUsed: used, budgetBytes: t.budgetBytes });
     }
     if (seq !== row.nextSeq) return outOfOrder(row, `step ${seq} is out of order`);
 
-    const checked = checkStep(body, model.manifest, t);
+    const checked = checkStep(body, row.manifest, t);
     if ('ok' in checked) return checked;
     const { header, labels } = checked;
     const needed = body.length + stepAnswerSize(frameSize(header.shape, t.downlink, GRADIENT_GRANULARITY));
@@ -214,12 +218,19 @@ export class ClientSession extends DurableObject<Env> {
     if (!(data instanceof Float32Array)) return data;
     const digest = await sha256Hex(body);
 
-    const out = await runTailTrain(model, { shape: header.shape, data }, labels, params);
-    if (!Number.isFinite(out.loss)) return nonFinite(`the loss is ${out.loss}`);
+    const out = await pipelineStep(
+      await shardStubs(this.env, this.ctx.id.toString(), row.manifest.pipeline),
+      seq,
+      digest,
+      { shape: header.shape, data },
+      labels,
+    );
+    if (!out.ok) return out;
+    const { loss, logits, gradient: cutGrad } = out.value;
     let gradient: Uint8Array;
     try {
       gradient = encodeFrame(
-        { shape: header.shape, data: out.cutGrad },
+        { shape: header.shape, data: cutGrad.data },
         {
           encoding: t.downlink,
           granularity: GRADIENT_GRANULARITY,
@@ -234,16 +245,8 @@ export class ClientSession extends DurableObject<Env> {
         return nonFinite(`the activation gradient cannot be sent: ${err.message}`);
       throw err;
     }
-    const correct = countCorrect(out.logits, labels);
-    const answer = encodeStepAnswer({ loss: out.loss, correct, gradient });
-    try {
-      // Checks every gradient before touching anything: on failure params and state are unchanged.
-      optimizer.step(params.views, out.grads);
-    } catch (err) {
-      if (err instanceof OptimizerError && err.code === 'non_finite_gradient') return nonFinite(err.message);
-      throw err;
-    }
-
+    const correct = countCorrect(logits.data, labels);
+    const answer = encodeStepAnswer({ loss, correct, gradient });
     const next: SessionRow = {
       ...row,
       nextSeq: seq + 1,
@@ -251,36 +254,34 @@ export class ClientSession extends DurableObject<Env> {
       downlinkBytes: row.downlinkBytes + answer.length,
       samples: row.samples + labels.length,
       correct: row.correct + correct,
-      lossSum: row.lossSum + out.loss * labels.length,
+      lossSum: row.lossSum + loss * labels.length,
       lastDigest: digest,
     };
     try {
-      this.#store.commitStep(
-        next,
-        paramBytes(params),
-        encodeOptimizerStateChunks(optimizer.state(), PIECE_BYTES),
-        answer,
-      );
+      this.#store.commitStep(next, answer);
     } catch (err) {
-      // The params were stepped in memory but not stored: reload from storage next time.
-      this.#live = undefined;
+      this.#row = undefined;
       throw err;
     }
-    live.row = next;
+    this.#row = next;
     return ok({ answer, bytesUsed: next.uplinkBytes + next.downlinkBytes, budgetBytes: t.budgetBytes });
   }
 
-  #finish(): RpcResult<FinishValue> {
-    const live = this.#load();
-    if (!live) return notInitialised();
-    if (live.row.finishedAt === null) {
+  async #finish(): Promise<RpcResult<FinishValue>> {
+    const row = this.#load();
+    if (!row) return notInitialised();
+    const values = await this.#gather(async (stub) => {
+      const r: RpcResult<Record<string, Float32Array>> = await stub.finish();
+      return r;
+    });
+    if (!values.ok) return values;
+    if (row.finishedAt === null) {
       const at = Date.now();
       this.#store.markFinished(at);
-      live.row = { ...live.row, finishedAt: at };
+      this.#row = { ...row, finishedAt: at };
     }
-    const { row } = live;
     return ok({
-      tail: tailSafetensors(live.params),
+      tail: paramsSafetensors(values.value),
       uplinkBytes: row.uplinkBytes,
       downlinkBytes: row.downlinkBytes,
       steps: row.nextSeq,
@@ -289,9 +290,16 @@ export class ClientSession extends DurableObject<Env> {
   }
 
   async #status(): Promise<SessionStatus> {
-    const live = this.#load();
-    if (!live) return { initialised: false };
-    const { row } = live;
+    const row = this.#load();
+    if (!row) return { initialised: false };
+    const shardSteps: number[] = [];
+    const values = await this.#gather(async (stub) => {
+      const r: RpcResult<{ nextSeq: number; values: Record<string, Float32Array> }> = await stub.values();
+      if (!r.ok) return r;
+      shardSteps.push(r.value.nextSeq);
+      return ok(r.value.values);
+    });
+    if (!values.ok) throw new Error(`a shard of this session cannot report: ${values.detail}`);
     return {
       initialised: true,
       ticket: row.ticket,
@@ -305,26 +313,34 @@ export class ClientSession extends DurableObject<Env> {
       downlinkBytes: row.downlinkBytes,
       budgetBytes: row.ticket.budgetBytes,
       finished: row.finishedAt !== null,
-      optimizerSteps: live.optimizer.stepCount,
-      trainablesSha256: await sha256Hex(paramBytes(live.params)),
+      shardSteps,
+      trainablesSha256: await sha256Hex(paramBytes(values.value)),
     };
   }
 
-  /** The session from memory, or from storage after an eviction; null before init. */
-  #load(): Live | null {
-    if (this.#live) return this.#live;
-    const row = this.#store.read();
-    if (!row) return null;
-    const model = findModel(row.ticket.modelId);
-    const training = model?.manifest.training;
-    if (!model || !training)
-      throw new Error(`model ${row.ticket.modelId} of a stored session is not deployed`);
-    const bytes = this.#store.readBlob('params');
-    if (!bytes) throw new Error('the stored session has no trainables');
-    const params = paramsFromBytes(tailSpecs(training), bytes);
-    const optimizer = fromState(decodeOptimizerStateChunks(this.#store.readPieces('optimizer')));
-    this.#live = { row, model, params, optimizer };
-    return this.#live;
+  /** Every shard's trainables, as one set in the manifest's order. */
+  async #gather(
+    read: (
+      stub: Awaited<ReturnType<typeof shardStubs>>[number],
+    ) => Promise<RpcResult<Record<string, Float32Array>>>,
+  ): Promise<RpcResult<ReturnType<typeof paramsFrom>>> {
+    const row = this.#load();
+    if (!row?.manifest.training) return notInitialised();
+    const stubs = await shardStubs(this.env, this.ctx.id.toString(), row.manifest.pipeline);
+    // In shard order, so what read() collects lines up with the shards.
+    const parts: RpcResult<Record<string, Float32Array>>[] = [];
+    for (const stub of stubs) parts.push(await read(stub));
+    const values: Record<string, Float32Array> = {};
+    for (const p of parts) {
+      if (!p.ok) return p;
+      Object.assign(values, p.value);
+    }
+    return ok(paramsFrom(tailSpecs(row.manifest.training), values));
+  }
+
+  #load(): SessionRow | null {
+    this.#row ??= this.#store.read() ?? undefined;
+    return this.#row ?? null;
   }
 }
 

@@ -1,16 +1,17 @@
-// The session's SQLite storage: one row of scalars and JSON, and byte blobs in
-// pieces (the trainables, the optimizer state, the last answer). Everything a
-// step changes is written in one synchronous transaction, so an eviction or a
-// crash leaves either the state before the step or the state after it, never
-// trainables of one step with the answer or counters of another.
+// The session's SQLite storage: one row of scalars and JSON (the ticket, the
+// model's manifest as it was when the session began, the counters) and the
+// last answer as a blob. A step's row and answer are written in one
+// synchronous transaction, so an eviction or a crash leaves either the state
+// before the step or the state after it.
 import { OptimizerConfig, Ticket } from '../../protocol/federation.js';
-import { exactBuffer, joinBytes, splitBytes } from '../chunks.js';
-
-export type BlobKind = 'params' | 'optimizer' | 'answer';
+import { Manifest } from '../../protocol/manifest.js';
+import { BlobTable } from '../blobs.js';
 
 export interface SessionRow {
   ticket: Ticket;
   optimizer: OptimizerConfig;
+  /** Kept with the session, so replacing the model in the registry never changes a round under way. */
+  manifest: Manifest;
   /** The seq the next new step must carry; also the number of steps taken. */
   nextSeq: number;
   uplinkBytes: number;
@@ -28,6 +29,7 @@ CREATE TABLE IF NOT EXISTS session (
   id INTEGER PRIMARY KEY CHECK (id = 0),
   ticket TEXT NOT NULL,
   optimizer TEXT NOT NULL,
+  manifest TEXT NOT NULL,
   next_seq INTEGER NOT NULL,
   uplink_bytes INTEGER NOT NULL,
   downlink_bytes INTEGER NOT NULL,
@@ -36,22 +38,18 @@ CREATE TABLE IF NOT EXISTS session (
   loss_sum REAL NOT NULL,
   last_digest TEXT,
   finished_at INTEGER
-);
-CREATE TABLE IF NOT EXISTS blobs (
-  kind TEXT NOT NULL,
-  part INTEGER NOT NULL,
-  data BLOB NOT NULL,
-  PRIMARY KEY (kind, part)
 );`;
 
 type Row = Record<string, SqlStorageValue>;
 
 export class SessionStore {
   private readonly sql: SqlStorage;
+  private readonly blobs: BlobTable<'answer'>;
 
   constructor(private readonly storage: DurableObjectStorage) {
     this.sql = storage.sql;
     this.sql.exec(SCHEMA);
+    this.blobs = new BlobTable(this.sql);
   }
 
   read(): SessionRow | null {
@@ -61,6 +59,7 @@ export class SessionStore {
     return {
       ticket: Ticket.parse(JSON.parse(r.ticket as string)),
       optimizer: OptimizerConfig.parse(JSON.parse(r.optimizer as string)),
+      manifest: Manifest.parse(JSON.parse(r.manifest as string)),
       nextSeq: r.next_seq as number,
       uplinkBytes: r.uplink_bytes as number,
       downlinkBytes: r.downlink_bytes as number,
@@ -72,37 +71,23 @@ export class SessionStore {
     };
   }
 
-  /** A blob's pieces in order (the optimizer state is read as the pieces it was written as). */
-  readPieces(kind: BlobKind): Uint8Array<ArrayBuffer>[] {
-    return this.sql
-      .exec<{ data: ArrayBuffer }>('SELECT data FROM blobs WHERE kind = ? ORDER BY part', kind)
-      .toArray()
-      .map((r) => new Uint8Array(r.data));
+  readAnswer(): Uint8Array<ArrayBuffer> | null {
+    return this.blobs.read('answer');
   }
 
-  readBlob(kind: BlobKind): Uint8Array<ArrayBuffer> | null {
-    const pieces = this.readPieces(kind);
-    return pieces.length === 0 ? null : joinBytes(pieces);
-  }
-
-  /** Creates the session, or replaces one: the caller decides whether that is allowed. */
-  create(row: SessionRow, params: Uint8Array, optimizer: Uint8Array[]): void {
+  create(row: SessionRow): void {
     this.storage.transactionSync(() => {
       this.sql.exec('DELETE FROM session');
-      this.sql.exec('DELETE FROM blobs');
+      this.blobs.clear();
       this.writeRow(row);
-      this.writeBlob('params', splitBytes(params));
-      this.writeBlob('optimizer', optimizer);
     });
   }
 
   /** Everything one step changes, atomically. */
-  commitStep(row: SessionRow, params: Uint8Array, optimizer: Uint8Array[], answer: Uint8Array): void {
+  commitStep(row: SessionRow, answer: Uint8Array): void {
     this.storage.transactionSync(() => {
       this.writeRow(row);
-      this.writeBlob('params', splitBytes(params));
-      this.writeBlob('optimizer', optimizer);
-      this.writeBlob('answer', splitBytes(answer));
+      this.blobs.write('answer', answer);
     });
   }
 
@@ -112,11 +97,12 @@ export class SessionStore {
 
   private writeRow(r: SessionRow): void {
     this.sql.exec(
-      `INSERT OR REPLACE INTO session (id, ticket, optimizer, next_seq, uplink_bytes, downlink_bytes,
+      `INSERT OR REPLACE INTO session (id, ticket, optimizer, manifest, next_seq, uplink_bytes, downlink_bytes,
          samples, correct, loss_sum, last_digest, finished_at)
-       VALUES (0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       VALUES (0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       JSON.stringify(r.ticket),
       JSON.stringify(r.optimizer),
+      JSON.stringify(r.manifest),
       r.nextSeq,
       r.uplinkBytes,
       r.downlinkBytes,
@@ -126,12 +112,5 @@ export class SessionStore {
       r.lastDigest,
       r.finishedAt,
     );
-  }
-
-  private writeBlob(kind: BlobKind, pieces: readonly Uint8Array[]): void {
-    this.sql.exec('DELETE FROM blobs WHERE kind = ?', kind);
-    pieces.forEach((piece, part) => {
-      this.sql.exec('INSERT INTO blobs (kind, part, data) VALUES (?, ?, ?)', kind, part, exactBuffer(piece));
-    });
   }
 }

@@ -33,6 +33,10 @@ const TITLES: Record<ProblemSlug, string> = {
   'out-of-order-step': 'Out-of-order step',
   'budget-exhausted': 'Byte budget exhausted',
   'invalid-update': 'Invalid update',
+  'missing-artifacts': 'Artifacts missing from the registry',
+  'artifact-mismatch': 'Artifact does not match its digest',
+  'invalid-manifest': 'Invalid manifest',
+  'non-finite-output': 'Non-finite model output',
   internal: 'Internal error',
   unavailable: 'Service unavailable',
 };

@@ -1,13 +1,13 @@
-import { decodeFrame, FrameError, type FrameHeader, readFrameHeader } from '../../protocol/frame.js';
-import type { Manifest } from '../../protocol/manifest.js';
-import { HttpProblem } from '../http/problem.js';
 import {
   type ActivationRules,
   activationLimits,
   checkActivationHeader,
   frameRejection,
   type Rejection,
-} from './activation-rules.js';
+} from '../../protocol/activation.js';
+import { decodeFrame, FrameError, type FrameHeader, readFrameHeader } from '../../protocol/frame.js';
+import type { Manifest } from '../../protocol/manifest.js';
+import { HttpProblem } from '../http/problem.js';
 
 export interface Activation {
   shape: number[];

@@ -5,6 +5,7 @@ import { type Context, Hono } from 'hono';
 import { z } from 'zod';
 import { parseSafetensors } from '../../common/safetensors.js';
 import { failureOf } from '../../durable-objects/rpc.js';
+import { ArtifactStore } from '../../edge/artifacts.js';
 import { DeviceId, FederationConfig, FederationId } from '../../protocol/federation.js';
 import {
   SAFETENSORS_CONTENT_TYPE,
@@ -19,7 +20,6 @@ import { jsonBody } from '../http/json-body.js';
 import { limitBody } from '../http/limits.js';
 import { HttpProblem } from '../http/problem.js';
 import { unwrap } from '../http/rpc.js';
-import { findModel } from '../registry.js';
 
 const MAX_STEP_BYTES = 32 * 1024 * 1024;
 const MAX_UPDATE_BYTES = 16 * 1024 * 1024;
@@ -50,13 +50,14 @@ const CreateBody = z.object({ id: FederationId, config: FederationConfig });
 
 federationRoutes.post('/', requireAdmin, limitBody(64 * 1024), async (c) => {
   const { id, config } = await jsonBody(c, CreateBody);
-  const model = findModel(config.modelId);
-  if (!model) throw new HttpProblem('unknown-model', `No model with id "${config.modelId}".`);
-  const training = model.manifest.training;
-  if (!training || !model.training) {
+  const store = new ArtifactStore(c.env.MODELS);
+  const manifest = await store.manifest(config.modelId);
+  if (!manifest) throw new HttpProblem('unknown-model', `No model with id "${config.modelId}".`);
+  const training = manifest.training;
+  if (!training) {
     throw new HttpProblem('bad-request', `Model ${config.modelId} was not built for training.`);
   }
-  if (!model.manifest.wire.encodings.includes(config.uplink)) {
+  if (!manifest.wire.encodings.includes(config.uplink)) {
     throw new HttpProblem(
       'encoding-not-allowed',
       `Model ${config.modelId} does not accept ${config.uplink} uplinks.`,
@@ -67,8 +68,8 @@ federationRoutes.post('/', requireAdmin, limitBody(64 * 1024), async (c) => {
       id,
       config,
       trainables: training.trainables,
-      initial: new Uint8Array(model.training.trainables),
-      cut: model.manifest.cut.id,
+      initial: await store.bytes(training.artifacts.trainables),
+      cut: manifest.cut.id,
     }),
   );
   return c.json(state, 201, { location: `/v1/federations/${id}` });

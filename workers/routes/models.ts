@@ -1,88 +1,143 @@
+// Models: the catalogue and manifests from the R2 registry, the device's
+// artifacts streamed from it, split inference through the tail pipeline, and
+// publishing a manifest (admin) once its artifacts are in the registry.
 import { Hono } from 'hono';
+import { prettifyError, z } from 'zod';
 import { topKPredictions } from '../../common/predictions.js';
+import { ArtifactStore } from '../../edge/artifacts.js';
+import { inferThroughPipeline, shardSlots } from '../../edge/pipeline.js';
+import { initialValues } from '../../edge/trainables.js';
 import { encodeFrame } from '../../protocol/frame.js';
+import { type Artifact, edgeArtifacts, Manifest } from '../../protocol/manifest.js';
 import { FRAME_CONTENT_TYPE, ONNX_CONTENT_TYPE } from '../../protocol/media.js';
+import { type AuthEnv, requireAdmin } from '../auth/middleware.js';
 import { requireContentType } from '../http/content-type.js';
+import { jsonBody } from '../http/json-body.js';
 import { limitBody } from '../http/limits.js';
 import { negotiateInferAnswer } from '../http/negotiate.js';
 import { HttpProblem } from '../http/problem.js';
+import { unwrap } from '../http/rpc.js';
 import { decodeActivation } from '../inference/activation.js';
-import { runTail } from '../inference/tail.js';
-import { type DeployedModel, findModel, listModels } from '../registry.js';
+import { versionValues } from '../inference/versions.js';
 
 /** Bodies above this are refused while streaming; per-model limits are checked from the frame header. */
 export const MAX_INFER_BODY_BYTES = 32 * 1024 * 1024;
 
-type Vars = { Variables: { model: DeployedModel } };
+type ModelsEnv = { Bindings: Env; Variables: AuthEnv['Variables'] & { manifest: Manifest } };
 
-export const modelsRoutes = new Hono<Vars>();
+export const modelsRoutes = new Hono<ModelsEnv>();
 
-modelsRoutes.get('/', (c) =>
+const storeOf = (env: Env) => new ArtifactStore(env.MODELS);
+
+modelsRoutes.get('/', async (c) =>
   c.json({
-    models: listModels().map(({ manifest }) => ({
-      id: manifest.modelId,
-      cut: manifest.cut.id,
-      input: manifest.input,
-      output: manifest.output,
-      encodings: manifest.wire.encodings,
+    models: (await storeOf(c.env).manifests()).map((m) => ({
+      id: m.modelId,
+      cut: m.cut.id,
+      input: m.input,
+      output: m.output,
+      encodings: m.wire.encodings,
+      shards: m.pipeline.shards.length,
+      weights: m.weights,
+      training: m.training !== undefined,
     })),
   }),
 );
 
+/** Publishing (admin): the manifest goes live once every artifact the edge needs is in the registry. */
+modelsRoutes.put('/:id', requireAdmin, limitBody(4 * 1024 * 1024), async (c) => {
+  const id = c.req.param('id');
+  const parsed = Manifest.safeParse(await jsonBody(c, z.unknown()));
+  if (!parsed.success) {
+    throw new HttpProblem('invalid-manifest', prettifyError(parsed.error), { issues: parsed.error.issues });
+  }
+  const manifest = parsed.data;
+  if (manifest.modelId !== id) {
+    throw new HttpProblem('invalid-manifest', `The manifest is for ${manifest.modelId}, not ${id}.`);
+  }
+  const slots = shardSlots(c.env as unknown as Record<string, unknown>);
+  if (manifest.pipeline.shards.length > slots) {
+    throw new HttpProblem(
+      'invalid-manifest',
+      `The model has ${manifest.pipeline.shards.length} shards; this deployment runs at most ${slots}.`,
+      { shards: manifest.pipeline.shards.length, slots },
+    );
+  }
+  const store = storeOf(c.env);
+  const missing = await store.missing(edgeArtifacts(manifest));
+  if (missing.length > 0) {
+    throw new HttpProblem('missing-artifacts', `Upload ${missing.length} artifact(s) first.`, {
+      missing: missing.map((a) => ({ file: a.file, sha256: a.sha256, bytes: a.bytes })),
+    });
+  }
+  const existed = (await store.manifest(id)) !== undefined;
+  await store.putManifest(manifest);
+  return c.json(manifest, existed ? 200 : 201, { location: `/v1/models/${id}/manifest` });
+});
+
 modelsRoutes.use('/:id/*', async (c, next) => {
   const id = c.req.param('id');
-  const model = findModel(id);
-  if (!model) throw new HttpProblem('unknown-model', `No model with id "${id}".`);
-  c.set('model', model);
+  const manifest = await storeOf(c.env).manifest(id);
+  if (!manifest) throw new HttpProblem('unknown-model', `No model with id "${id}".`);
+  c.set('manifest', manifest);
   await next();
 });
 
 modelsRoutes.get('/:id/manifest', (c) => {
-  const { manifest } = c.get('model');
+  const manifest = c.get('manifest');
   return c.json(manifest, 200, {
     'cache-control': 'public, max-age=60',
     etag: `"${manifest.artifacts.head.sha256}"`,
   });
 });
 
-modelsRoutes.get('/:id/head', (c) => {
-  const { manifest, head } = c.get('model');
-  const etag = `"${manifest.artifacts.head.sha256}"`;
-  if (c.req.header('if-none-match') === etag) return c.body(null, 304, { etag });
-  return c.body(head, 200, {
-    'content-type': ONNX_CONTENT_TYPE,
-    'content-length': String(head.byteLength),
-    'cache-control': 'public, max-age=31536000, immutable',
-    etag,
+/** Streams an artifact out of the registry, immutable by its sha256; the client verifies it. */
+async function serveArtifact(
+  env: Env,
+  artifact: Artifact,
+  ifNoneMatch: string | undefined,
+): Promise<Response> {
+  const etag = `"${artifact.sha256}"`;
+  if (ifNoneMatch === etag) return new Response(null, { status: 304, headers: { etag } });
+  const body = await storeOf(env).body(artifact);
+  if (!body) {
+    throw new HttpProblem(
+      'unavailable',
+      `Artifact ${artifact.file} is missing from the registry.`,
+      {},
+      {
+        'retry-after': '60',
+      },
+    );
+  }
+  return new Response(body.body, {
+    headers: {
+      'content-type': ONNX_CONTENT_TYPE,
+      'content-length': String(artifact.bytes),
+      'cache-control': 'public, max-age=31536000, immutable',
+      etag,
+    },
   });
-});
+}
 
-/** Device-side training artifacts named in manifest.training.artifacts (the tail side stays on the Worker). */
+modelsRoutes.get('/:id/head', (c) =>
+  serveArtifact(c.env, c.get('manifest').artifacts.head, c.req.header('if-none-match')),
+);
+
+/** Device-side training artifacts named in manifest.training.artifacts (the tail side stays at the edge). */
 modelsRoutes.get('/:id/training/:artifact', (c) => {
-  const { manifest, training } = c.get('model');
+  const manifest = c.get('manifest');
   const name = c.req.param('artifact');
   const spec = manifest.training?.artifacts;
-  const bytes =
-    name === 'headForward'
-      ? training?.headForward
-      : name === 'headBackward'
-        ? training?.headBackward
-        : undefined;
   const artifact =
     name === 'headForward' ? spec?.headForward : name === 'headBackward' ? spec?.headBackward : undefined;
-  if (!bytes || !artifact) {
+  if (!artifact) {
     throw new HttpProblem(
       'not-found',
       `Model ${manifest.modelId} has no device training artifact "${name}".`,
     );
   }
-  const etag = `"${artifact.sha256}"`;
-  if (c.req.header('if-none-match') === etag) return c.body(null, 304, { etag });
-  return c.body(bytes, 200, {
-    'content-type': ONNX_CONTENT_TYPE,
-    'cache-control': 'public, max-age=31536000, immutable',
-    etag,
-  });
+  return serveArtifact(c.env, artifact, c.req.header('if-none-match'));
 });
 
 modelsRoutes.post(
@@ -90,16 +145,31 @@ modelsRoutes.post(
   limitBody(MAX_INFER_BODY_BYTES),
   requireContentType(FRAME_CONTENT_TYPE),
   async (c) => {
-    const model = c.get('model');
+    const manifest = c.get('manifest');
     const answer = negotiateInferAnswer(c.req.header('accept'));
     const k = parseTopK(c.req.query('k'));
-    const activation = decodeActivation(new Uint8Array(await c.req.arrayBuffer()), model.manifest);
-    const logits = await runTail(model, activation);
+    const version = c.req.query('version');
+    const activation = decodeActivation(new Uint8Array(await c.req.arrayBuffer()), manifest);
+    const store = storeOf(c.env);
+    const values =
+      version === undefined
+        ? await initialValues(store, manifest)
+        : await versionValues(c.env, manifest, version);
+    const logits = unwrap(
+      await inferThroughPipeline(c.env as unknown as Record<string, unknown>, manifest, values, activation),
+    );
+    if (!logits.data.every(Number.isFinite)) {
+      throw new HttpProblem(
+        'non-finite-output',
+        'The tail produced non-finite logits for this activation (its values are too large for the model).',
+      );
+    }
     if (answer === 'json') {
       return c.json({
-        model: model.manifest.modelId,
+        model: manifest.modelId,
+        ...(version !== undefined ? { version } : {}),
         shape: logits.shape,
-        predictions: topKPredictions(logits.data, logits.shape, k, model.manifest.labels),
+        predictions: topKPredictions(logits.data, logits.shape, k, manifest.labels),
       });
     }
     const frame = encodeFrame({ shape: logits.shape, data: logits.data }, { encoding: 'fp32' });

@@ -9,11 +9,11 @@ import type { FederationConfigInput, FederationState, Ticket } from '../../../pr
 import { encodeFrame } from '../../../protocol/frame.js';
 import { problemType } from '../../../protocol/problem.js';
 import { decodeStepAnswer, encodeStepRequest } from '../../../protocol/step.js';
-import { findModel } from '../../../workers/registry.js';
 import { call, problemOf } from '../helpers.js';
+import { seededModel } from '../seeded.js';
 
 const ADMIN = { authorization: 'Bearer splitflare-dev-admin-key' };
-const model = findModel('vit-fashion')!;
+const model = seededModel('vit-fashion');
 const training = model.manifest.training!;
 const [BATCH, TOKENS, WIDTH] = samples.activationShape;
 
@@ -73,7 +73,7 @@ const step = (fid: string, token: string, round: number, seq: number, body = ste
   });
 
 function headUpdate(key: string, sampleCount = BATCH): Uint8Array {
-  const all = parseSafetensors(new Uint8Array(model.training!.trainables));
+  const all = parseSafetensors(model.bytes(training.artifacts.trainables));
   const head = new Map(
     [...all].filter(([name]) => training.trainables.find((t) => t.name === name)?.owner === 'head'),
   );

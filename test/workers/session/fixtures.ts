@@ -1,5 +1,5 @@
 // Shared set-up for the session tests: a ticket for vit-fashion, real cut
-// activations of 8 Fashion-MNIST images, the bundled initial trainables, and
+// activations of 8 Fashion-MNIST images, the initial trainables, and
 // step bodies built with the wire module the device uses.
 import { env } from 'cloudflare:workers';
 import { expect } from 'vitest';
@@ -10,11 +10,11 @@ import type { OptimizerConfig, Ticket } from '../../../protocol/federation.js';
 import { encodeFrame } from '../../../protocol/frame.js';
 import { PROBLEM_TYPES, type ProblemSlug } from '../../../protocol/problem.js';
 import { decodeStepAnswer, encodeStepRequest } from '../../../protocol/step.js';
-import { findModel } from '../../../workers/registry.js';
+import { seededModel } from '../seeded.js';
 
-export const model = findModel('vit-fashion')!;
+export const model = seededModel('vit-fashion');
 export const training = model.manifest.training!;
-export const initialTail = new Uint8Array(model.training!.trainables);
+export const initialTail = model.bytes(training.artifacts.trainables);
 export const [BATCH, TOKENS, WIDTH] = samples.activationShape;
 export const activation = Float32Array.from(samples.activation);
 export const labels = samples.labels;

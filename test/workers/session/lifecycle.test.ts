@@ -6,10 +6,10 @@ import { describe, expect, it } from 'vitest';
 import { sgd } from '../../../common/optim/index.js';
 import { argmaxRows } from '../../../common/predictions.js';
 import { parseSafetensors } from '../../../common/safetensors.js';
+import { loadOrt } from '../../../edge/ort-wasm.js';
+import { withSession } from '../../../edge/sessions.js';
 import { decodeFrame } from '../../../protocol/frame.js';
 import { decodeStepAnswer, decodeStepRequest } from '../../../protocol/step.js';
-import { loadOrt } from '../../../workers/runtime/ort-wasm.js';
-import { sessionFor } from '../../../workers/runtime/tail-sessions.js';
 import {
   expectOk,
   expectProblem,
@@ -36,35 +36,41 @@ function tailValues(file: Uint8Array): Record<string, Float32Array> {
 /** What the session should have done, replayed here: tail_train on ORT, then SGD. */
 async function replay(bodies: Uint8Array[]) {
   const ort = await loadOrt();
-  const session = await sessionFor(training.artifacts.tailTrain.sha256, model.training!.tailTrain);
-  const params = tailValues(initialTail);
-  const optimizer = sgd({ lr: SGD.lr, momentum: SGD.kind === 'sgd' ? SGD.momentum : 0 });
-  const results: Array<{ loss: number; correct: number }> = [];
-  for (const body of bodies) {
-    const { labels, frame } = decodeStepRequest(body);
-    const { header, data } = decodeFrame(frame);
-    const feeds: Record<string, InstanceType<typeof ort.Tensor>> = {
-      [model.manifest.cut.tensor.name]: new ort.Tensor('float32', data, header.shape),
-      labels: new ort.Tensor(
-        'int64',
-        BigInt64Array.from(labels, (y) => BigInt(y)),
-        [labels.length],
-      ),
-    };
-    for (const s of tailSpecs) feeds[s.name] = new ort.Tensor('float32', params[s.name].slice(), s.shape);
-    const out = await session.run(feeds);
-    const grads = Object.fromEntries(
-      tailSpecs.map((s) => [s.name, out[`grad.${s.name}`].data as Float32Array]),
-    );
-    optimizer.step(params, grads);
-    const logits = out.logits.data as Float32Array;
-    const predicted = argmaxRows(logits, logits.length / labels.length);
-    results.push({
-      loss: (out.loss.data as Float32Array)[0],
-      correct: labels.filter((y, i) => predicted[i] === y).length,
-    });
-  }
-  return { params, results };
+  const tailTrain = training.artifacts.tailTrain!;
+  return withSession(
+    tailTrain,
+    async () => model.bytes(tailTrain),
+    async (session) => {
+      const params = tailValues(initialTail);
+      const optimizer = sgd({ lr: SGD.lr, momentum: SGD.kind === 'sgd' ? SGD.momentum : 0 });
+      const results: Array<{ loss: number; correct: number }> = [];
+      for (const body of bodies) {
+        const { labels, frame } = decodeStepRequest(body);
+        const { header, data } = decodeFrame(frame);
+        const feeds: Record<string, InstanceType<typeof ort.Tensor>> = {
+          [model.manifest.cut.tensor.name]: new ort.Tensor('float32', data, header.shape),
+          labels: new ort.Tensor(
+            'int64',
+            BigInt64Array.from(labels, (y) => BigInt(y)),
+            [labels.length],
+          ),
+        };
+        for (const s of tailSpecs) feeds[s.name] = new ort.Tensor('float32', params[s.name].slice(), s.shape);
+        const out = await session.run(feeds);
+        const grads = Object.fromEntries(
+          tailSpecs.map((s) => [s.name, out[`grad.${s.name}`].data as Float32Array]),
+        );
+        optimizer.step(params, grads);
+        const logits = out.logits.data as Float32Array;
+        const predicted = argmaxRows(logits, logits.length / labels.length);
+        results.push({
+          loss: (out.loss.data as Float32Array)[0],
+          correct: labels.filter((y, i) => predicted[i] === y).length,
+        });
+      }
+      return { params, results };
+    },
+  );
 }
 
 describe('init', () => {
@@ -78,7 +84,7 @@ describe('init', () => {
       await stub.init({ ticket: { ...ticket, version: 3 }, tailOptimizer: SGD, tail: initialTail }),
       'bad-request',
     );
-    expect(await stub.status()).toMatchObject({ nextSeq: 1, optimizerSteps: 1 });
+    expect(await stub.status()).toMatchObject({ nextSeq: 1, shardSteps: [1] });
   });
 
   it('refuses bad tickets, optimizers and tails with 4xx, and steps before init with not-found', async () => {

@@ -37,7 +37,7 @@ describe('a training step', () => {
     expect(value.answer.length).toBe(stepAnswerSize(frameSize([BATCH, TOKENS, WIDTH], 'int8', 'token')));
     expect(value.budgetBytes).toBe(ticket.budgetBytes);
     const status = await stub.status();
-    expect(status).toMatchObject({ nextSeq: 1, samples: BATCH, uplinkBytes: body.length, optimizerSteps: 1 });
+    expect(status).toMatchObject({ nextSeq: 1, samples: BATCH, uplinkBytes: body.length, shardSteps: [1] });
   });
 
   it('lowers the loss over repeated steps on the same batch', async () => {
@@ -85,7 +85,7 @@ describe('retries and ordering', () => {
     const body = stepBody();
     const [a, b] = await Promise.all([stub.step(0, body), stub.step(0, body)]);
     expect(expectOk(a).answer).toEqual(expectOk(b).answer);
-    expect(await stub.status()).toMatchObject({ nextSeq: 1, optimizerSteps: 1, samples: BATCH });
+    expect(await stub.status()).toMatchObject({ nextSeq: 1, shardSteps: [1], samples: BATCH });
   });
 
   it('refuses steps ahead of the next one and replays older than the last one with 409', async () => {
@@ -96,7 +96,7 @@ describe('retries and ordering', () => {
     expectOk(await stub.step(1, body));
     expect(expectProblem(await stub.step(0, body), 'out-of-order-step').extensions).toEqual({ expected: 2 });
     expect(expectProblem(await stub.step(7, body), 'out-of-order-step').extensions).toEqual({ expected: 2 });
-    expect(await stub.status()).toMatchObject({ nextSeq: 2, optimizerSteps: 2 });
+    expect(await stub.status()).toMatchObject({ nextSeq: 2, shardSteps: [2] });
   });
 
   it('refuses a seq that is not a non-negative integer', async () => {

@@ -11,9 +11,14 @@
 //     buffer identity) and instantiate the precompiled module instead.
 // Every other instantiate call passes through untouched. Threads stay at 1:
 // there are no Web Workers in workerd.
+//
+// The same interception is where the isolate learns the size of onnxruntime's
+// WebAssembly memory (memory.ts): the instance's Memory is in its imports or
+// exports, and the heap's size is what counts against the isolate limit.
 import * as ort from 'onnxruntime-web/wasm';
 // wrangler's module collector resolves .wasm imports by relative path, not package exports.
-import ortWasmModule from '../../node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm';
+import ortWasmModule from '../node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm';
+import { observeWasmMemory } from './memory.js';
 
 let ready: Promise<typeof ort> | undefined;
 
@@ -36,6 +41,7 @@ async function init(): Promise<typeof ort> {
     const isPlaceholder = ArrayBuffer.isView(source) ? source.buffer === placeholder : source === placeholder;
     if (!isPlaceholder) return original(source, imports);
     const instance = await WebAssembly.instantiate(ortWasmModule, imports);
+    observeWasmMemory(imports, instance.exports);
     return { instance, module: ortWasmModule };
   };
   (WebAssembly as { instantiate: unknown }).instantiate = patched;
@@ -44,7 +50,6 @@ async function init(): Promise<typeof ort> {
   ort.env.wasm.proxy = false;
   ort.env.wasm.wasmBinary = placeholder;
   ort.env.logLevel = 'error';
-  // Creating a throwaway session is what triggers the backend's initialisation;
-  // InferenceSession.create does it lazily, so the first real session pays it.
+  // The backend initialises lazily: the first InferenceSession.create pays for it.
   return ort;
 }

@@ -1,10 +1,10 @@
-// The tail's trainable tensors, held as views into one flat float32 buffer in
-// manifest order: the optimizer updates the views in place, and persisting is
-// one write of the flat buffer, with no per-step copies.
-import { encodeSafetensors, parseSafetensors } from '../../common/safetensors.js';
-import type { TrainableSpec, TrainingSpec } from '../../protocol/manifest.js';
+// Trainable tensors (the tail's, or one shard's), held as views into one flat
+// float32 buffer in manifest order: the optimizer updates the views in place,
+// and persisting is one write of the flat buffer, with no per-step copies.
+import { encodeSafetensors, parseSafetensors } from '../common/safetensors.js';
+import type { TrainableSpec, TrainingSpec } from '../protocol/manifest.js';
 
-export interface TailParams {
+export interface ParamSet {
   readonly specs: readonly TrainableSpec[];
   readonly flat: Float32Array;
   /** One view into `flat` per trainable, keyed by its graph input name. */
@@ -13,11 +13,12 @@ export interface TailParams {
 
 const sizeOf = (spec: TrainableSpec) => spec.shape.reduce((a, b) => a * b, 1);
 
+/** The Worker-side trainables. */
 export function tailSpecs(training: TrainingSpec): TrainableSpec[] {
   return training.trainables.filter((t) => t.owner === 'tail');
 }
 
-export function tailParams(specs: readonly TrainableSpec[], flat: Float32Array): TailParams {
+export function paramSet(specs: readonly TrainableSpec[], flat: Float32Array): ParamSet {
   const total = specs.reduce((n, s) => n + sizeOf(s), 0);
   if (flat.length !== total) {
     throw new RangeError(`${flat.length} values for tail trainables of ${total} elements`);
@@ -32,16 +33,32 @@ export function tailParams(specs: readonly TrainableSpec[], flat: Float32Array):
   return { specs, flat, views };
 }
 
+/** A set holding `values` (copied), one per spec; throws if one is missing or mis-sized. */
+export function paramsFrom(
+  specs: readonly TrainableSpec[],
+  values: Readonly<Record<string, Float32Array>>,
+): ParamSet {
+  const params = paramSet(specs, new Float32Array(specs.reduce((n, s) => n + sizeOf(s), 0)));
+  for (const spec of specs) {
+    const v = values[spec.name];
+    if (!(v instanceof Float32Array) || v.length !== sizeOf(spec)) {
+      throw new RangeError(`no ${sizeOf(spec)} float32 values for ${spec.name}`);
+    }
+    params.views[spec.name].set(v);
+  }
+  return params;
+}
+
 /** Bytes of the flat buffer, for storage (a view, not a copy). */
-export function paramBytes(params: TailParams): Uint8Array {
+export function paramBytes(params: ParamSet): Uint8Array {
   return new Uint8Array(params.flat.buffer, params.flat.byteOffset, params.flat.byteLength);
 }
 
 /** The inverse of paramBytes; copies so the floats are aligned and owned. */
-export function paramsFromBytes(specs: readonly TrainableSpec[], bytes: Uint8Array): TailParams {
+export function paramsFromBytes(specs: readonly TrainableSpec[], bytes: Uint8Array): ParamSet {
   const flat = new Float32Array(bytes.length / 4);
   new Uint8Array(flat.buffer).set(bytes);
-  return tailParams(specs, flat);
+  return paramSet(specs, flat);
 }
 
 /**
@@ -53,7 +70,7 @@ export function paramsFromBytes(specs: readonly TrainableSpec[], bytes: Uint8Arr
 export function parseTail(
   training: TrainingSpec,
   bytes: Uint8Array,
-): { ok: true; params: TailParams } | { ok: false; error: string } {
+): { ok: true; params: ParamSet } | { ok: false; error: string } {
   let tensors: ReturnType<typeof parseSafetensors>;
   try {
     tensors = parseSafetensors(bytes);
@@ -66,7 +83,7 @@ export function parseTail(
       return { ok: false, error: `the tail holds ${JSON.stringify(name)}, not a trainable` };
   }
   const specs = tailSpecs(training);
-  const params = tailParams(specs, new Float32Array(specs.reduce((n, s) => n + sizeOf(s), 0)));
+  const params = paramSet(specs, new Float32Array(specs.reduce((n, s) => n + sizeOf(s), 0)));
   for (const spec of specs) {
     const t = tensors.get(spec.name);
     if (!t) return { ok: false, error: `the tail lacks ${spec.name}` };
@@ -85,8 +102,8 @@ export function parseTail(
   return { ok: true, params };
 }
 
-/** The tail trainables as safetensors (names sorted: same values, same bytes). */
-export function tailSafetensors(params: TailParams): Uint8Array<ArrayBuffer> {
+/** The trainables as safetensors (names sorted: same values, same bytes). */
+export function paramsSafetensors(params: ParamSet): Uint8Array<ArrayBuffer> {
   // encodeSafetensors allocates a fresh (never shared) buffer.
   return encodeSafetensors(
     new Map(

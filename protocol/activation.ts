@@ -1,10 +1,10 @@
 // What a cut-activation frame must satisfy before it is decoded, shared by the
 // inference route (rules from the manifest) and the training session (rules
 // from the round's ticket). Header-only, so a hostile header costs nothing.
-import type { Encoding, ScaleGranularity } from '../../protocol/encoding.js';
-import type { FrameErrorCode, FrameHeader, FrameLimits } from '../../protocol/frame.js';
-import type { Manifest } from '../../protocol/manifest.js';
-import type { ProblemSlug } from '../../protocol/problem.js';
+import type { Encoding, ScaleGranularity } from './encoding.js';
+import type { FrameErrorCode, FrameHeader, FrameLimits } from './frame.js';
+import type { Manifest } from './manifest.js';
+import type { ProblemExtensions, ProblemSlug } from './problem.js';
 
 export interface ActivationRules {
   /** The cut tensor's shape, symbolic batch first. */
@@ -18,7 +18,7 @@ export interface ActivationRules {
 export interface Rejection {
   problem: ProblemSlug;
   detail: string;
-  extensions: Record<string, unknown>;
+  extensions: ProblemExtensions;
 }
 
 /** Element limits that stop an oversized frame at its header. */
@@ -32,14 +32,14 @@ export function checkActivationHeader(header: FrameHeader, rules: ActivationRule
     return {
       problem: 'encoding-not-allowed',
       detail: `Encoding ${header.encoding} is not accepted here; allowed: ${rules.encodings.join(', ')}.`,
-      extensions: { allowed: rules.encodings },
+      extensions: { allowed: [...rules.encodings] },
     };
   }
   if (!rules.granularities.includes(header.granularity)) {
     return {
       problem: 'encoding-not-allowed',
       detail: `Scale granularity ${header.granularity} is not accepted here.`,
-      extensions: { allowed: rules.granularities },
+      extensions: { allowed: [...rules.granularities] },
     };
   }
   const { shape } = rules;

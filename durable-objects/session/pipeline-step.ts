@@ -1,0 +1,78 @@
+// One training step through the tail's shards, driven from the client's
+// session: forward through every shard, the loss on the last, backward in
+// reverse. Each shard steps its own adapters and commits before it answers
+// (last shard first), and answers a step it has already committed from
+// storage, so redoing a step that was interrupted halfway applies it once on
+// every shard (see durable-objects/shard/tail-shard.ts).
+import { type Activation, shardService, shardSessionName } from '../../edge/pipeline.js';
+import type { PipelineSpec } from '../../protocol/manifest.js';
+import { ok, type RpcResult } from '../rpc.js';
+import type { ForwardValue, TailShard, TrainValue } from '../shard/tail-shard.js';
+
+export interface PipelineStepResult {
+  loss: number;
+  logits: Activation;
+  /** dL/d(cut activation). */
+  gradient: Activation;
+}
+
+type ShardStub = DurableObjectStub<TailShard>;
+
+/**
+ * The client's TailShard objects, named after the session object that owns
+ * them. Each stub is awaited out of its shard's entrypoint: a pipelined
+ * (un-awaited) stub answers only its first call.
+ */
+export async function shardStubs(
+  env: object,
+  sessionId: string,
+  pipeline: PipelineSpec,
+): Promise<ShardStub[]> {
+  return Promise.all(
+    pipeline.shards.map(
+      async (s) =>
+        (await shardService(env, s.index).session(
+          shardSessionName(sessionId, s.index),
+        )) as unknown as ShardStub,
+    ),
+  );
+}
+
+export async function pipelineStep(
+  shards: readonly ShardStub[],
+  seq: number,
+  digest: string,
+  activation: Activation,
+  labels: Int32Array,
+): Promise<RpcResult<PipelineStepResult>> {
+  const last = shards.length - 1;
+  let x: Activation | null = activation;
+  // The first shard that had already committed this step, if the step is being redone.
+  let committedFrom = last;
+  for (let i = 0; i < last; i++) {
+    const r: RpcResult<ForwardValue> = await shards[i].forward(seq, digest, x);
+    if (!r.ok) return r;
+    if (r.value.committed) {
+      committedFrom = i;
+      x = null;
+      break;
+    }
+    x = r.value.output;
+  }
+  const tail: RpcResult<TrainValue> = await shards[last].train(seq, digest, x, labels);
+  if (!tail.ok) return tail;
+  const { loss, logits } = tail.value;
+  if (loss === undefined || !logits) throw new Error('the last shard answered without a loss');
+  let gradient = tail.value.gradInput;
+  if (committedFrom < last) {
+    const replayed: RpcResult<TrainValue> = await shards[committedFrom].backward(seq, digest, null);
+    if (!replayed.ok) return replayed;
+    gradient = replayed.value.gradInput;
+  }
+  for (let i = committedFrom - 1; i >= 0; i--) {
+    const r: RpcResult<TrainValue> = await shards[i].backward(seq, digest, gradient);
+    if (!r.ok) return r;
+    gradient = r.value.gradInput;
+  }
+  return ok({ loss, logits, gradient });
+}
