@@ -57,7 +57,7 @@ export function branchNodes(
       node(`MatMul_update${k}`, 'MatMul', [t(`xA${k}`), t('B_T_scaled')], t(`update${k}`)),
       node(`Add${k}`, 'Add', [frozen, t(`update${k}`)], output),
     ];
-    return { frozen, nodes, product: { output, frozen } satisfies BranchProduct };
+    return { frozen, nodes, output };
   });
   const record: BranchRecord = {
     formulation: 'branch',
@@ -70,7 +70,7 @@ export function branchNodes(
     layout,
     inDim,
     outDim,
-    products: updates.map((u) => u.product),
+    products: updates.map(({ output, frozen }): BranchProduct => ({ output, frozen })),
     nodes: [...shared, ...updates.flatMap((u) => u.nodes)].map((n) => n.name),
   };
   return { shared, updates: updates.map(({ frozen, nodes }) => ({ frozen, nodes })), record };
