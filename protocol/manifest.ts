@@ -134,7 +134,12 @@ export const Manifest = z.object({
     id: z.string().min(1),
     tensor: TensorSpec,
   }),
-  artifacts: z.object({ head: Artifact, tail: Artifact, full: Artifact.optional() }),
+  /**
+   * The split as ONNX files: the head (run by devices), and for tools the
+   * unsharded tail and the unsplit model. A large model may leave the last two
+   * out: the edge runs the pipeline's shards.
+   */
+  artifacts: z.object({ head: Artifact, tail: Artifact.optional(), full: Artifact.optional() }),
   /** What the tail endpoint accepts. */
   wire: z.object({
     encodings: z.array(z.enum(ENCODINGS)).min(1),
@@ -162,6 +167,11 @@ export const Manifest = z.object({
     .optional(),
 });
 export type Manifest = z.infer<typeof Manifest>;
+
+/** Parameters of the tail: the unsharded tail's, or the sum over its shards. */
+export function tailParameters(m: Manifest): number {
+  return m.artifacts.tail?.parameters ?? m.pipeline.shards.reduce((a, s) => a + s.forward.parameters, 0);
+}
 
 /**
  * The artifacts the edge serves or runs, which a registry must hold for the

@@ -22,7 +22,7 @@ import {
   PRETRAINED_WEIGHTS,
   resetClassifier,
 } from '../models/weights/pretrained.js';
-import { edgeArtifacts, type Manifest } from '../protocol/manifest.js';
+import { edgeArtifacts, type Manifest, tailParameters } from '../protocol/manifest.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const ARTIFACTS = join(ROOT, 'artifacts');
@@ -77,7 +77,8 @@ export const DEPLOYMENTS: Deployment[] = [
 
 const SAMPLE_COUNT = 8;
 
-function fingerprint(): string {
+/** A hash of the code and weights every build depends on, to skip builds that would change nothing. */
+export function fingerprint(): string {
   const hash = createHash('sha256');
   const walk = (dir: string) => {
     for (const name of readdirSync(dir).sort()) {
@@ -198,7 +199,7 @@ export async function buildModels(
     built.push({ id: d.modelId, manifest });
     log(
       `models: ${d.modelId} cut=${manifest.cut.id} head=${manifest.artifacts.head.parameters} params, ` +
-        `tail=${manifest.artifacts.tail.parameters} params in ${manifest.pipeline.shards.length} shard(s)`,
+        `tail=${tailParameters(manifest)} params in ${manifest.pipeline.shards.length} shard(s)`,
     );
   }
   await writeFile(join(ARTIFACTS, 'seed.ts'), seedModule(built));

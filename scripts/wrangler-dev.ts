@@ -5,12 +5,13 @@
 // developer gets. publishLocal() fills the local registry the way a deployment
 // is filled, through the admin API.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type PublishResult, publishModel } from '../models/registry/publish.js';
 import { writeShardConfigs } from './shards.js';
+import { localAdminKey } from './sim/admin.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const WRANGLER = fileURLToPath(new URL('../node_modules/wrangler/bin/wrangler.js', import.meta.url));
@@ -140,14 +141,6 @@ async function kill(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-/** The admin key local runs use: ADMIN_KEY from .dev.vars (a local-only secret). */
-export function localAdminKey(): string {
-  const vars = readFileSync(join(ROOT, '.dev.vars'), 'utf8');
-  const m = /^ADMIN_KEY\s*=\s*"?([^"\n]+)"?/m.exec(vars);
-  if (!m) throw new Error('.dev.vars has no ADMIN_KEY');
-  return m[1];
-}
-
 /** Ids of the models built under artifacts/. */
 export function builtModels(): string[] {
   const dir = join(ROOT, 'artifacts');
@@ -160,7 +153,7 @@ export async function publishLocal(
   worker: LocalWorker,
   modelIds: readonly string[],
 ): Promise<PublishResult[]> {
-  const adminKey = localAdminKey();
+  const adminKey = await localAdminKey();
   const results: PublishResult[] = [];
   for (const id of modelIds) {
     results.push(await publishModel(join(ROOT, 'artifacts', id), { baseUrl: worker.url, adminKey }));

@@ -2,13 +2,16 @@
 //
 // A shard's isolate holds onnxruntime's WebAssembly heap, which only grows:
 // its peak is what counts against the 128 MB isolate limit. The estimate
-// below follows how onnxruntime-web 1.30 uses that heap (measured, see
-// BENCHMARKS.md "shard memory"): while a session is created the model bytes,
-// the parsed initializers and the kernels' prepacked copies of the weights
-// coexist, so weights count several times over; a training shard holds two
-// sessions (forward, and backward with the forward recomputed inside); and a
-// run's activations scale with the micro-batch. The bench measures the real
-// peaks inside workerd and checks them against the budget.
+// follows how onnxruntime-web 1.30 uses that heap, fitted to measurements of
+// ViT-B/16 shards (bench/shard-memory.ts; BENCHMARKS.md "shard memory"):
+// while a session is created the model bytes, the parsed initializers and the
+// kernels' packed copies coexist, so a graph's bytes count about three times;
+// a training shard holds two sessions, and its backward graph holds each
+// quantized weight twice (the fused product and the transposed gradient
+// product); a run's live activations are a share of all the intermediate
+// tensors, scaled by the micro-batch. JavaScript holds the graph being loaded,
+// the adapters, their optimizer state and the input kept between passes. The
+// bench measures the real peaks inside workerd and checks them against 128 MB.
 import { type InfoMap, inferGraph, infoFromValueInfo, isFloatType } from '../autodiff/infer.js';
 import { graphOf, opsetOf, realInputs } from '../onnx/model.js';
 import { DataType, type GraphProto, type ModelProto, type NodeProto } from '../onnx/proto.js';
@@ -19,14 +22,18 @@ const MiB = 2 ** 20;
 
 /** The fitted constants of the estimate. */
 export const COST_MODEL = {
-  /** onnxruntime-web's heap before any model is loaded, plus the runtime's own JavaScript. */
-  baseMiB: 20,
-  /** Copies of the weights alive at the creation peak of one session. */
-  weightCopies: 3,
+  /** onnxruntime-web's heap with no model loaded (an identity model: 16 MB). */
+  runtimeMiB: 16,
+  /** Adapters, optimizer state and the input kept between passes, beside the graph being loaded. */
+  jsMarginMiB: 4,
+  /** Copies of a graph's bytes alive at the creation peak of its session. */
+  graphCopies: 3,
+  /** Backward graph bytes per forward graph byte (quantized weights stored twice). */
+  backwardGraphRatio: 2,
   /** Live activations of a forward run, as a share of the sum of every intermediate tensor. */
-  forwardActivationShare: 0.5,
-  /** Live activations of a backward run (forward recomputed, saved tensors kept), idem. */
-  backwardActivationShare: 2,
+  forwardActivationShare: 0.35,
+  /** Live activations of a backward run (the forward recomputed, its saved tensors kept). */
+  backwardActivationShare: 0.45,
 } as const;
 
 export interface BlockCost {
@@ -111,6 +118,9 @@ export function blockCosts(tail: ModelProto, bytesPerWeight: PlanOptions['bytesP
   // A tail without recognisable blocks is one shard: everything is "what follows the blocks".
   const blocks = locateBlocks(graph);
   const seed: InfoMap = new Map(realInputs(graph).map((v) => [v.name ?? '', infoFromValueInfo(v)]));
+  for (const t of graph.initializer ?? []) {
+    seed.set(t.name ?? '', { elemType: t.dataType ?? undefined, dims: (t.dims ?? []).map(toNumber) });
+  }
   const infos = inferGraph(graph, opsetOf(tail), seed);
   const perWeight = bytesPerWeight ?? ((n: number) => 4 * n);
   const inBlock = new Set(blocks.flatMap((b) => b.nodes));
@@ -134,11 +144,16 @@ export function plannedMiB(
   costs: readonly BlockCost[],
   o: Pick<PlanOptions, 'microBatch' | 'training'>,
 ): number {
-  const weights = costs.reduce((a, c) => a + c.weightBytes, 0);
-  const activations = costs.reduce((a, c) => a + c.activationBytesPerSample, 0) * o.microBatch;
-  const sessions = o.training ? 2 : 1;
-  const share = o.training ? COST_MODEL.backwardActivationShare : COST_MODEL.forwardActivationShare;
-  return COST_MODEL.baseMiB + (COST_MODEL.weightCopies * weights * sessions + share * activations) / MiB;
+  const c = COST_MODEL;
+  const weights = costs.reduce((a, x) => a + x.weightBytes, 0);
+  const activations = costs.reduce((a, x) => a + x.activationBytesPerSample, 0) * o.microBatch;
+  const backward = o.training ? c.backwardGraphRatio * weights : 0;
+  const graphs = weights + backward;
+  const share = o.training ? c.backwardActivationShare : c.forwardActivationShare;
+  const heldWhileLoading = Math.max(weights, backward);
+  return (
+    c.runtimeMiB + c.jsMarginMiB + (heldWhileLoading + c.graphCopies * graphs + share * activations) / MiB
+  );
 }
 
 /**

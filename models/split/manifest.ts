@@ -54,7 +54,7 @@ export interface ManifestParts {
   /** The original, unsplit model. */
   model: ModelProto;
   head: Artifact;
-  tail: Artifact;
+  tail?: Artifact;
   full?: Artifact;
   cutId: string;
   /** The boundary tensor as declared in the head's outputs. */
@@ -80,7 +80,7 @@ export function buildManifest(p: ManifestParts): Manifest {
     input: tensorSpec(input),
     output: tensorSpec(output),
     cut: { id: p.cutId, tensor: tensorSpec(p.cut) },
-    artifacts: { head: p.head, tail: p.tail, ...(p.full ? { full: p.full } : {}) },
+    artifacts: { head: p.head, ...(p.tail ? { tail: p.tail } : {}), ...(p.full ? { full: p.full } : {}) },
     wire: { ...DEFAULT_WIRE, ...p.wire },
     pipeline: p.pipeline,
     weights: p.weights ?? { bits: 32 },

@@ -27,14 +27,19 @@ export interface WriteSplitOptions {
   wire?: Partial<Manifest['wire']>;
   /** Also write the unsplit model as full.onnx (default true): devices and benchmarks use it as the baseline. */
   full?: boolean;
+  /** Also write the unsharded tail as tail.onnx (default true); the edge runs the pipeline's shards. */
+  tail?: boolean;
   /** How the tail is sharded for the edge; by default it is planned against a 96 MiB budget. */
   pipeline?: PipelineChoice;
 }
 
+/** Bounds activation memory for a small model without costing it much speed. */
+export const DEFAULT_MICRO_BATCH = 32;
+
 export interface PipelineChoice {
   /** Per-isolate budget (MiB). */
   budgetMiB?: number;
-  /** Samples per onnxruntime run inside a shard (default: the manifest's maxBatch, i.e. no micro-batching). */
+  /** Samples per onnxruntime run inside a shard (default 32, or maxBatch if smaller). */
   microBatch?: number;
   /** Force this many shards instead of planning by budget. */
   shards?: number;
@@ -70,7 +75,7 @@ export async function writeSplitDetailed(
   const save = async (file: string, model: ModelProto) =>
     artifactOf(file, await saveModel(join(options.outDir, file), model), model);
   const head = await save('head.onnx', split.head);
-  const tail = await save('tail.onnx', split.tail);
+  const tail = options.tail === false ? undefined : await save('tail.onnx', split.tail);
   const full = options.full === false ? undefined : await save('full.onnx', options.model);
   const cutInfo = graphOf(split.head).output?.[0];
   if (!cutInfo) throw new Error('internal: head has no output');
@@ -79,7 +84,7 @@ export async function writeSplitDetailed(
   const pipeline = await writePipeline(split.tail, {
     outDir: options.outDir,
     budgetMiB: choice.budgetMiB ?? DEFAULT_BUDGET_MIB,
-    microBatch: choice.microBatch ?? wire.maxBatch,
+    microBatch: choice.microBatch ?? Math.min(wire.maxBatch, DEFAULT_MICRO_BATCH),
     shards: choice.shards,
     bytesPerWeight: choice.weights?.bytesPerWeight,
     transform: choice.weights?.transform,

@@ -29,6 +29,24 @@ export const REFERENCE_VIT: Readonly<VitConfig> = Object.freeze({
   seed: 1,
 });
 
+/**
+ * ViT-B/16 (Dosovitskiy et al. 2021): 224×224 RGB, 16×16 patches, width 768,
+ * 12 blocks of 12 heads, MLP 3072; ten classes. About 86 M parameters, built
+ * with seeded weights (no pretrained ViT-B weights are reachable here; users
+ * bring theirs as an ONNX export).
+ */
+export const VIT_B16: Readonly<VitConfig> = Object.freeze({
+  imageSize: 224,
+  channels: 3,
+  patchSize: 16,
+  width: 768,
+  depth: 12,
+  heads: 12,
+  mlpRatio: 4,
+  classes: 10,
+  seed: 1,
+});
+
 export function validateVitConfig(c: VitConfig): void {
   const positive: Array<keyof VitConfig> = [
     'imageSize',

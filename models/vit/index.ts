@@ -7,4 +7,11 @@ export {
   VIT_OPSET,
   VIT_OUTPUT,
 } from './builder.js';
-export { describeVit, REFERENCE_VIT, tokenCount, type VitConfig, validateVitConfig } from './config.js';
+export {
+  describeVit,
+  REFERENCE_VIT,
+  tokenCount,
+  VIT_B16,
+  type VitConfig,
+  validateVitConfig,
+} from './config.js';

@@ -1,7 +1,7 @@
 // `split`: cuts a model into head.onnx / tail.onnx (+ full.onnx) and writes manifest.json.
 import { basename } from 'node:path';
 import type { Command } from 'commander';
-import type { Manifest } from '../../../protocol/manifest.js';
+import { type Manifest, tailParameters } from '../../../protocol/manifest.js';
 import { graphOf, loadModel, realInputs, shapeOf } from '../../onnx/model.js';
 import { parseCut } from '../../split/cut.js';
 import { writeSplitDetailed } from '../../split/write.js';
@@ -64,11 +64,17 @@ export function register(program: Command): void {
         preprocess: preprocessOf(chw, opts),
         wire: opts.maxBatch ? { maxBatch: opts.maxBatch } : undefined,
       });
-      const { head, tail } = manifest.artifacts;
+      const { head } = manifest.artifacts;
       const t = manifest.cut.tensor;
+      const { shards } = manifest.pipeline;
       console.log(`cut ${manifest.cut.id}: ${t.name} ${t.dtype}[${t.shape.join(', ')}]`);
       console.log(`head: ${head.parameters} parameters, ${head.bytes} bytes`);
-      console.log(`tail: ${tail.parameters} parameters, ${tail.bytes} bytes`);
+      console.log(`tail: ${tailParameters(manifest)} parameters in ${shards.length} shard(s)`);
+      for (const s of shards) {
+        console.log(
+          `  shard ${s.index}: blocks [${s.blocks}], ${s.forward.bytes} bytes, planned ${s.plannedMiB} MiB`,
+        );
+      }
       const rebuilt = split.crossings.filter((c) => c.handling === 'batch');
       if (rebuilt.length > 0) {
         console.log(`tail rebuilds ${rebuilt.map((c) => c.tensor).join(', ')} from the cut's batch size`);
