@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { apiCors } from './http/cors.js';
 import { onError, onNotFound } from './http/errors.js';
+import { adminRoutes } from './routes/admin.js';
 import { artifactRoutes } from './routes/artifacts.js';
 import { federationRoutes } from './routes/federations.js';
 import { modelsRoutes } from './routes/models.js';
@@ -13,6 +14,7 @@ export function createApp() {
   app.get('/', (c) => c.json({ name: 'splitflare', api: '/v1' }));
   app.route('/v1/models', modelsRoutes);
   app.route('/v1/artifacts', artifactRoutes);
+  app.route('/v1/admin', adminRoutes);
   app.route('/v1/federations', federationRoutes);
   return app;
 }
