@@ -21,21 +21,9 @@ import { injectLora, type LoraFormulation, structuralTrainables } from '../model
 import { encodeModel, graphOf, type ModelProto, shapeOf } from '../models/onnx/index.js';
 import { arrangeForFusion, quantizeWeights } from '../models/quantize/index.js';
 import { splitModel } from '../models/split/splitter.js';
-import { buildVit, type VitConfig } from '../models/vit/index.js';
+import { buildVit, VIT_B16 } from '../models/vit/index.js';
 import { round } from '../scripts/lib/stats.js';
 import type { ChildRequest, ChildResult, ChildSession } from './shard-memory-child.js';
-
-export const VIT_B16: VitConfig = {
-  imageSize: 224,
-  channels: 3,
-  patchSize: 16,
-  width: 768,
-  depth: 12,
-  heads: 12,
-  mlpRatio: 4,
-  classes: 1000,
-  seed: 1,
-};
 
 export interface ShardVariant {
   /** Encoder blocks in the segment, starting at block 0. */
