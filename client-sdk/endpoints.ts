@@ -5,6 +5,10 @@ export interface Endpoints {
   manifest: string;
   head: string;
   infer: string;
+  /** A device-side training graph (manifest.training.artifacts). */
+  training(artifact: 'headForward' | 'headBackward'): string;
+  /** The head trainables of a published version, `<federation id>@<n|latest>`. */
+  versionHead(version: string): string;
 }
 
 export function endpoints(baseUrl: string, modelId: string): Endpoints {
@@ -17,5 +21,7 @@ export function endpoints(baseUrl: string, modelId: string): Endpoints {
     manifest: new URL(`${model}/manifest`, base).href,
     head: new URL(`${model}/head`, base).href,
     infer: new URL(`${model}/infer`, base).href,
+    training: (artifact) => new URL(`${model}/training/${artifact}`, base).href,
+    versionHead: (version) => new URL(`${model}/versions/${encodeURIComponent(version)}/head`, base).href,
   };
 }

@@ -1,12 +1,14 @@
 // The loaded head: its session plus the input and output names it is run with.
 import type { Manifest } from '../protocol/manifest.js';
 import { ManifestError } from './errors.js';
-import type { HeadSession } from './runtime/types.js';
+import type { FloatTensor, HeadSession } from './runtime/types.js';
 
 export interface HeadModel {
   session: HeadSession;
   inputName: string;
   outputName: string;
+  /** Fed on every run beside the pixels: a published version's head trainables. */
+  constants: Readonly<Record<string, FloatTensor>>;
 }
 
 /**
@@ -14,11 +16,17 @@ export interface HeadModel {
  * or output is accepted under another name (exporters rename freely); with
  * several, the manifest's name must be there.
  */
-export function bindHead(session: HeadSession, manifest: Manifest): HeadModel {
+export function bindHead(
+  session: HeadSession,
+  manifest: Manifest,
+  constants: Readonly<Record<string, FloatTensor>> = {},
+): HeadModel {
+  const inputs = session.inputNames.filter((n) => !(n in constants));
   return {
     session,
-    inputName: pick(session.inputNames, manifest.input.name, 'input'),
+    inputName: pick(inputs, manifest.input.name, 'input'),
     outputName: pick(session.outputNames, manifest.cut.tensor.name, 'output'),
+    constants,
   };
 }
 

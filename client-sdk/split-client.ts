@@ -5,6 +5,7 @@
 // this code (see node.ts and browser.ts for the ready-made entry points).
 
 import { type Prediction, topKPredictions } from '../common/predictions.js';
+import { parseSafetensors } from '../common/safetensors.js';
 import { decodeFrame, encodeFrame, FrameError } from '../protocol/frame.js';
 import type { Manifest } from '../protocol/manifest.js';
 import { FRAME_CONTENT_TYPE } from '../protocol/media.js';
@@ -13,7 +14,7 @@ import { InputError, ManifestError, ProtocolError, RuntimeError } from './errors
 import { bindHead, type HeadModel } from './head-model.js';
 import { verifyArtifact } from './integrity.js';
 import { parseManifest, resolveWire } from './manifest-check.js';
-import type { SessionFactory } from './runtime/types.js';
+import type { FloatTensor, SessionFactory } from './runtime/types.js';
 import { concreteShape, numel, sameShape } from './shapes.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './transport/backoff.js';
 import { type FetchLike, request } from './transport/http.js';
@@ -39,6 +40,12 @@ export interface SplitClientOptions extends WireSettings {
   retryPolicy?: Partial<Omit<RetryPolicy, 'retries'>>;
   /** Aborts every call of this client, current and future. */
   signal?: AbortSignal;
+  /**
+   * A federation's published version to infer with, `<federation id>@<n>` or
+   * `@latest`: the head runs with the version's head trainables and the Worker
+   * runs the tail with its tail adapters. Default: the model as published.
+   */
+  version?: string;
 }
 
 export interface CoreSplitClientOptions extends SplitClientOptions {
@@ -125,18 +132,29 @@ export function createSplitClient(options: CoreSplitClientOptions): SplitClient 
     return manifestLoad;
   };
 
+  const download = async (url: string, dl: Deadline): Promise<Uint8Array<ArrayBuffer>> =>
+    (await request(url, { headers: { accept: 'application/octet-stream', ...options.headers } }, ctx(dl)))
+      .body;
+
   const loadHead = (): Promise<HeadModel> => {
     headLoad ??= (async () => {
       const manifest = await loadManifest();
       const dl = deadline(timeoutMs, [options.signal]);
-      const res = await request(
-        urls.head,
-        { headers: { accept: 'application/octet-stream', ...options.headers } },
-        ctx(dl),
-      );
-      await verifyArtifact('head', res.body, manifest.artifacts.head);
+      if (options.version === undefined) {
+        const bytes = await download(urls.head, dl);
+        await verifyArtifact('head', bytes, manifest.artifacts.head);
+        dl.throwIfAborted();
+        return bindHead(await options.sessionFactory(bytes), manifest);
+      }
+      // A version's head is the training forward graph run with the version's head trainables.
+      const graph = manifest.training?.artifacts.headForward;
+      if (!graph)
+        throw new ManifestError(`${manifest.modelId} is not built for training, so it has no versions`);
+      const bytes = await download(urls.training('headForward'), dl);
+      await verifyArtifact('headForward', bytes, graph);
+      const constants = headTrainables(manifest, await download(urls.versionHead(options.version), dl));
       dl.throwIfAborted();
-      return bindHead(await options.sessionFactory(res.body), manifest);
+      return bindHead(await options.sessionFactory(bytes), manifest, constants);
     })();
     headLoad.catch(() => {
       headLoad = undefined;
@@ -158,7 +176,10 @@ export function createSplitClient(options: CoreSplitClientOptions): SplitClient 
       const head = await raceDeadline(loadHead(), dl);
 
       const headStart = performance.now();
-      const outputs = await head.session.run({ [head.inputName]: { data: input.pixels, dims: inputShape } });
+      const outputs = await head.session.run({
+        ...head.constants,
+        [head.inputName]: { data: input.pixels, dims: inputShape },
+      });
       const headMs = performance.now() - headStart;
       const activation = outputs[head.outputName];
       const cutShape = concreteShape(manifest.cut.tensor, input.batch);
@@ -175,7 +196,9 @@ export function createSplitClient(options: CoreSplitClientOptions): SplitClient 
 
       const sendStart = performance.now();
       const res = await request(
-        urls.infer,
+        options.version === undefined
+          ? urls.infer
+          : `${urls.infer}?version=${encodeURIComponent(options.version)}`,
         {
           method: 'POST',
           headers: { 'content-type': FRAME_CONTENT_TYPE, accept: FRAME_CONTENT_TYPE, ...options.headers },
@@ -209,6 +232,27 @@ export function createSplitClient(options: CoreSplitClientOptions): SplitClient 
       await head?.session.release();
     },
   };
+}
+
+/** The head trainables of a version (safetensors), checked against the manifest's head-side trainables. */
+function headTrainables(manifest: Manifest, file: Uint8Array): Record<string, FloatTensor> {
+  let tensors: ReturnType<typeof parseSafetensors>;
+  try {
+    tensors = parseSafetensors(file);
+  } catch (e) {
+    throw new ProtocolError(`the version's head trainables are unreadable: ${(e as Error).message}`, {
+      cause: e,
+    });
+  }
+  const out: Record<string, FloatTensor> = {};
+  for (const spec of manifest.training?.trainables.filter((t) => t.owner === 'head') ?? []) {
+    const t = tensors.get(spec.name);
+    if (t?.dtype !== 'float32' || !sameShape(t.dims, spec.shape)) {
+      throw new ProtocolError(`the version's head trainables lack float32 ${spec.name} [${spec.shape}]`);
+    }
+    out[spec.name] = { data: t.data, dims: t.dims };
+  }
+  return out;
 }
 
 /** Validates the batch against the manifest; returns the concrete input shape. */

@@ -1,16 +1,31 @@
 // Split federated fine-tuning over real HTTP on loopback: three device
 // trainers (the SDK in Node) against the Worker, its coordinator and session
 // Durable Objects under `wrangler dev`. The training loss goes down and the
-// published model gets better on held-out data.
+// published model gets better on held-out data; the published version is then
+// served to a split-inference client, and agrees with the same version
+// exported as one merged model.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSplitClient } from '../../client-sdk/node.js';
+import { argmaxRows } from '../../common/predictions.js';
+import { parseSafetensors } from '../../common/safetensors.js';
+import { batchOf, loadFashionMnist, trainTestSplit } from '../../datasets/index.js';
+import { encodeModel, loadModel } from '../../models/onnx/index.js';
+import { exportVersion } from '../../models/training/index.js';
+import { Manifest } from '../../protocol/manifest.js';
 import { buildModels } from '../../scripts/build-models.js';
+import { adminClient, localAdminKey } from '../../scripts/sim/admin.js';
 import { parseSimArgs } from '../../scripts/sim/config.js';
 import { simProgress } from '../../scripts/sim/progress.js';
 import { runSimulation } from '../../scripts/sim/run.js';
 import { type LocalWorker, startLocalWorker } from '../../scripts/wrangler-dev.js';
 
 let worker: LocalWorker;
+let trained: { federationId: string; version: number } | undefined;
+const ARTIFACTS = join(import.meta.dirname, '../../artifacts/vit-fashion');
 
 beforeAll(async () => {
   await buildModels({ log: () => {} });
@@ -59,5 +74,42 @@ describe('federated split fine-tuning over loopback HTTP', () => {
     const [first, second] = results.rounds;
     expect(second.mean_loss!).toBeLessThan(first.mean_loss!);
     expect(results.final_accuracy).toBeGreaterThan(results.initial_accuracy + 0.1);
+    trained = { federationId: results.federation_id, version: second.version };
+  });
+
+  it('serves the published version to split inference, as the exported merged model predicts', async () => {
+    if (!trained) throw new Error('the training test did not run');
+    const { federationId, version } = trained;
+    const ds = await loadFashionMnist();
+    const indices = Array.from(trainTestSplit(ds, { seed: 0 }).test.subarray(0, 40));
+    const batch = batchOf(ds, indices);
+
+    const client = createSplitClient({
+      baseUrl: worker.url,
+      modelId: 'vit-fashion',
+      version: `${federationId}@${version}`,
+      encoding: 'fp32',
+    });
+    const split = await client.infer({ pixels: batch.pixels, batch: indices.length });
+    await client.close();
+
+    const manifest = Manifest.parse(JSON.parse(await readFile(join(ARTIFACTS, 'manifest.json'), 'utf8')));
+    const admin = adminClient(worker.url, await localAdminKey());
+    const values = parseSafetensors(await admin.adapters(federationId, version));
+    const merged = exportVersion(
+      await loadModel(join(ARTIFACTS, 'full.onnx')),
+      manifest.training!,
+      Object.fromEntries(values),
+    );
+    const session = await ort.InferenceSession.create(encodeModel(merged));
+    const out = await session.run({
+      [manifest.input.name]: new ort.Tensor('float32', batch.pixels, batch.shape),
+    });
+    await session.release();
+    const logits = out[manifest.output.name].data as Float32Array;
+    const whole = argmaxRows(logits, logits.length / indices.length);
+    const agree = split.predictions.filter((p, i) => p[0].index === whole[i]).length;
+    expect(agree / indices.length).toBeGreaterThanOrEqual(0.975);
+    for (let i = 0; i < logits.length; i++) expect(Math.abs(split.logits[i] - logits[i])).toBeLessThan(1e-3);
   });
 });

@@ -56,8 +56,12 @@ async function load(
   return values;
 }
 
-/** The trainables of a published version of a federation that trains `manifest`'s model. */
-export async function versionValues(env: Env, manifest: Manifest, raw: string): Promise<TrainableValues> {
+/** A published version of a federation that trains `manifest`'s model, `latest` resolved to its number. */
+export async function resolveVersion(
+  env: Env,
+  manifest: Manifest,
+  raw: string,
+): Promise<{ federationId: string; version: number }> {
   const ref = parseVersion(raw);
   if (!manifest.training) {
     throw new HttpProblem(
@@ -74,10 +78,32 @@ export async function versionValues(env: Env, manifest: Manifest, raw: string): 
     );
   }
   const version = ref.version === 'latest' ? state.latestVersion : ref.version;
-  const key = `${ref.federationId}@${version}`;
+  if (version > state.latestVersion) {
+    throw new HttpProblem(
+      'not-found',
+      `Version ${version} of ${ref.federationId} is not published (latest is ${state.latestVersion}).`,
+    );
+  }
+  return { federationId: ref.federationId, version };
+}
+
+/** The device-side trainables of a published version (safetensors), for a device to run the head with. */
+export async function versionHead(
+  env: Env,
+  federationId: string,
+  version: number,
+): Promise<Uint8Array<ArrayBuffer>> {
+  const coordinator = env.COORDINATOR.get(env.COORDINATOR.idFromName(federationId));
+  return unwrap(await coordinator.adapters(version, 'head'));
+}
+
+/** The trainables of a published version of a federation that trains `manifest`'s model. */
+export async function versionValues(env: Env, manifest: Manifest, raw: string): Promise<TrainableValues> {
+  const { federationId, version } = await resolveVersion(env, manifest, raw);
+  const key = `${federationId}@${version}`;
   let hit = cache.get(key);
   if (!hit) {
-    hit = load(env, manifest, ref.federationId, version);
+    hit = load(env, manifest, federationId, version);
     hit.catch(() => cache.delete(key));
     cache.set(key, hit);
     while (cache.size > KEEP) {

@@ -9,7 +9,7 @@ import { inferThroughPipeline, shardSlots } from '../../edge/pipeline.js';
 import { initialValues } from '../../edge/trainables.js';
 import { encodeFrame } from '../../protocol/frame.js';
 import { type Artifact, edgeArtifacts, Manifest } from '../../protocol/manifest.js';
-import { FRAME_CONTENT_TYPE, ONNX_CONTENT_TYPE } from '../../protocol/media.js';
+import { FRAME_CONTENT_TYPE, ONNX_CONTENT_TYPE, SAFETENSORS_CONTENT_TYPE } from '../../protocol/media.js';
 import { type AuthEnv, requireAdmin } from '../auth/middleware.js';
 import { requireContentType } from '../http/content-type.js';
 import { jsonBody } from '../http/json-body.js';
@@ -18,7 +18,7 @@ import { negotiateInferAnswer } from '../http/negotiate.js';
 import { HttpProblem } from '../http/problem.js';
 import { unwrap } from '../http/rpc.js';
 import { decodeActivation } from '../inference/activation.js';
-import { versionValues } from '../inference/versions.js';
+import { resolveVersion, versionHead, versionValues } from '../inference/versions.js';
 
 /** Bodies above this are refused while streaming; per-model limits are checked from the frame header. */
 export const MAX_INFER_BODY_BYTES = 32 * 1024 * 1024;
@@ -138,6 +138,28 @@ modelsRoutes.get('/:id/training/:artifact', (c) => {
     );
   }
   return serveArtifact(c.env, artifact, c.req.header('if-none-match'));
+});
+
+/**
+ * The device side of a published version: the head trainables (safetensors)
+ * to run the head's training forward graph with (manifest.training.artifacts
+ * .headForward). With `?version=` on infer, split inference uses the version.
+ */
+modelsRoutes.get('/:id/versions/:version/head', async (c) => {
+  const manifest = c.get('manifest');
+  const { federationId, version } = await resolveVersion(c.env, manifest, c.req.param('version'));
+  const etag = `"${federationId}@${version}"`;
+  const immutable = c.req.param('version') !== `${federationId}@latest`;
+  const headers = {
+    etag,
+    'cache-control': immutable ? 'public, max-age=31536000, immutable' : 'no-cache',
+    'x-splitflare-version': `${federationId}@${version}`,
+  };
+  if (c.req.header('if-none-match') === etag) return c.body(null, 304, headers);
+  return c.body(await versionHead(c.env, federationId, version), 200, {
+    ...headers,
+    'content-type': SAFETENSORS_CONTENT_TYPE,
+  });
 });
 
 modelsRoutes.post(
