@@ -3,6 +3,7 @@
 import { pathToFileURL } from 'node:url';
 import { Command } from 'commander';
 import { register as registerBuildReference } from './commands/build-reference.js';
+import { register as registerExport } from './commands/export.js';
 import { register as registerGrad } from './commands/grad.js';
 import { register as registerInspect } from './commands/inspect.js';
 import { register as registerLora } from './commands/lora.js';
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerTrainArtifacts(program);
   registerQuantizeWeights(program);
   registerPublish(program);
+  registerExport(program);
   return program;
 }
 

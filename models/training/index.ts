@@ -1,4 +1,5 @@
 export { TRAINING_FILES, type TrainingArtifactsOptions, writeTrainingArtifacts } from './artifacts.js';
+export { exportVersion } from './export.js';
 export {
   type AdapterRecipe,
   type NamedRecipe,
