@@ -1,16 +1,25 @@
 // onnxruntime sessions per isolate, keyed by artifact sha256. Creating a
 // session parses and optimises the graph and copies its weights into the
-// WebAssembly heap, which costs far more than a run, so sessions are kept;
-// but an isolate may serve several models, so what is kept stays under a
-// budget of graph bytes, least recently used first out. A session in use is
+// WebAssembly heap, which costs far more than a run, so sessions are kept.
+// But an isolate may serve several models (shard i of each model runs in
+// shard script i), and the heap never shrinks: what is kept stays under a
+// budget, least recently used first out, so that the heap's peak is about
+// that of the largest model's shard rather than the sum over models (a
+// released session's memory is reused by the next). A session in use is
 // never released under its run.
 import type { InferenceSession } from 'onnxruntime-web';
 import type { Artifact } from '../protocol/manifest.js';
 import { hold, sample } from './memory.js';
 import { loadOrt } from './ort-wasm.js';
 
-/** Graph bytes kept resident per isolate beyond the ones in use. */
-export const SESSION_BUDGET_BYTES = 64 * 2 ** 20;
+/**
+ * Heap a session holds per byte of its graph: onnxruntime-web keeps the
+ * parsed weights and its kernels' packed copies (models/pipeline/plan.ts has
+ * the measured figures).
+ */
+const HEAP_PER_GRAPH_BYTE = 3;
+/** Estimated heap of the sessions kept per isolate (the in-use ones may exceed it). */
+export const SESSION_BUDGET_BYTES = 72 * 2 ** 20;
 
 interface Entry {
   session: Promise<InferenceSession>;
@@ -38,6 +47,7 @@ async function create(artifact: Artifact, load: () => Promise<Uint8Array>): Prom
   }
 }
 
+/** Releases idle sessions, least recently used first, until at most `budget` is resident. */
 async function evict(budget: number): Promise<void> {
   let resident = 0;
   for (const e of entries.values()) resident += e.bytes;
@@ -62,16 +72,20 @@ export async function withSession<T>(
 ): Promise<T> {
   let entry = entries.get(artifact.sha256);
   if (!entry) {
-    entry = { session: create(artifact, load), bytes: artifact.bytes, users: 0, lastUsed: 0 };
-    entries.set(artifact.sha256, entry);
-    entry.session.catch(() => entries.delete(artifact.sha256));
+    const bytes = HEAP_PER_GRAPH_BYTE * artifact.bytes;
+    // Room first: the released sessions' memory is what the new one is created in.
+    await evict(budget - bytes);
+    entry = entries.get(artifact.sha256);
+    if (!entry) {
+      entry = { session: create(artifact, load), bytes, users: 0, lastUsed: 0 };
+      entries.set(artifact.sha256, entry);
+      entry.session.catch(() => entries.delete(artifact.sha256));
+    }
   }
   entry.users++;
   entry.lastUsed = ++clock;
   try {
-    const session = await entry.session;
-    await evict(budget);
-    return await fn(session);
+    return await fn(await entry.session);
   } finally {
     entry.users--;
     sample();
