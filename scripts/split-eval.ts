@@ -5,7 +5,15 @@ import { fileURLToPath } from 'node:url';
 import * as ortNode from 'onnxruntime-node';
 import { createSplitClient } from '../client-sdk/node.js';
 import { argmaxRows } from '../common/predictions.js';
-import { batchIndices, batchOf, type Dataset, loadMnist, trainTestSplit } from '../datasets/index.js';
+import {
+  type Batch,
+  batchIndices,
+  batchOf,
+  type ImageShape,
+  loadMnist,
+  resizeBatch,
+  trainTestSplit,
+} from '../datasets/index.js';
 import type { Encoding } from '../protocol/encoding.js';
 import { frameSize } from '../protocol/frame.js';
 import { quantile, round } from './lib/stats.js';
@@ -30,16 +38,26 @@ export interface SplitEvalOptions {
   encodings: Encoding[];
   samples: number;
   batchSize: number;
+  /** The unsplit model the predictions are compared with; default artifacts/<modelId>/full.onnx. */
+  reference?: string;
+  /** The model's input size, when it is not MNIST's: digits are resized to it (datasets/resize.ts). */
+  inputShape?: ImageShape;
+  /** Budget of one request (the SDK's default is 30 s; a large model's first batch loads every shard). */
+  timeoutMs?: number;
   onProgress?: (encoding: Encoding, done: number, total: number) => void;
 }
 
 /** Predictions of the unsplit model (onnxruntime-node, the same weights) on the same images. */
-async function referencePredictions(modelId: string, ds: Dataset, indices: Int32Array): Promise<Int32Array> {
-  const session = await ortNode.InferenceSession.create(join(ARTIFACTS, modelId, 'full.onnx'));
+async function referencePredictions(
+  reference: string,
+  images: (idx: number[]) => Batch,
+  indices: Int32Array,
+): Promise<Int32Array> {
+  const session = await ortNode.InferenceSession.create(reference);
   const out = new Int32Array(indices.length);
   let offset = 0;
   for (const idx of batchIndices(indices, 100)) {
-    const batch = batchOf(ds, idx);
+    const batch = images(idx);
     const result = await session.run({
       [session.inputNames[0]]: new ortNode.Tensor('float32', batch.pixels, batch.shape),
     });
@@ -59,10 +77,21 @@ async function referencePredictions(modelId: string, ds: Dataset, indices: Int32
 export async function evaluateSplit(options: SplitEvalOptions): Promise<EncodingResult[]> {
   const mnist = await loadMnist();
   const indices = trainTestSplit(mnist, { seed: 0 }).test.subarray(0, options.samples);
-  const reference = await referencePredictions(options.modelId, mnist, indices);
+  const shape = options.inputShape;
+  const images = (idx: number[]) => (shape ? resizeBatch(batchOf(mnist, idx), shape) : batchOf(mnist, idx));
+  const reference = await referencePredictions(
+    options.reference ?? join(ARTIFACTS, options.modelId, 'full.onnx'),
+    images,
+    indices,
+  );
   const results: EncodingResult[] = [];
   for (const encoding of options.encodings) {
-    const client = createSplitClient({ baseUrl: options.baseUrl, modelId: options.modelId, encoding });
+    const client = createSplitClient({
+      baseUrl: options.baseUrl,
+      modelId: options.modelId,
+      encoding,
+      timeoutMs: options.timeoutMs,
+    });
     const manifest = await client.manifest();
     const cutPerSample = manifest.cut.tensor.shape.slice(1) as number[];
     let agree = 0;
@@ -73,7 +102,7 @@ export async function evaluateSplit(options: SplitEvalOptions): Promise<Encoding
     const headMs: number[] = [];
     const roundTripMs: number[] = [];
     for (const idx of batchIndices(indices, options.batchSize)) {
-      const batch = batchOf(mnist, idx);
+      const batch = images(idx);
       const result = await client.infer({ pixels: batch.pixels, batch: idx.length });
       result.predictions.forEach((top, r) => {
         if (top[0].index === reference[done + r]) agree++;

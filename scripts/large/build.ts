@@ -26,6 +26,12 @@ import { fingerprint } from '../build-models.js';
 
 const ARTIFACTS = fileURLToPath(new URL('../../artifacts/', import.meta.url));
 const MiB = 2 ** 20;
+/**
+ * When a single block does not fit the budget (int8 weights at one block per
+ * shard plan to about 100 MiB), the variant is planned against this instead:
+ * the 128 MB limit less room for the isolate's own code and JavaScript.
+ */
+const FALLBACK_BUDGET_MIB = 120;
 
 export type LargeSource = { kind: 'builder' } | { kind: 'onnx'; path: string };
 
@@ -131,36 +137,45 @@ export async function buildLargeModel(options: LargeBuildOptions): Promise<Large
     const modelId = `${base}-int${bits}`;
     const dir = join(ARTIFACTS, modelId);
     log(`${modelId}: splitting at embed, int${bits} weights, sharding against ${o.budgetMiB} MiB`);
-    const manifest = await writeTrainingArtifacts({
-      model,
-      cut: { kind: 'embed' },
-      outDir: dir,
-      modelId,
-      source:
-        o.source.kind === 'builder'
-          ? `${describeVit(VIT_B16)}, seeded weights, frozen weights int${bits}`
-          : `${basename(o.source.path)}, frozen weights int${bits}`,
-      full: false,
-      tail: false,
-      unshardedTail: false,
-      recipe: STRUCTURAL_RECIPE,
-      wire: { maxBatch: o.maxBatch },
-      ...(o.source.kind === 'builder'
-        ? {
-            labels: Array.from({ length: 10 }, (_, i) => String(i)),
-            // MNIST digits resized to 224×224 and repeated into three channels (datasets/resize.ts).
-            preprocess: {
-              layout: 'NCHW' as const,
-              channels: 3,
-              height: 224,
-              width: 224,
-              mean: [grey.mean[0], grey.mean[0], grey.mean[0]],
-              std: [grey.std[0], grey.std[0], grey.std[0]],
-            },
-          }
-        : {}),
-      pipeline: { budgetMiB: o.budgetMiB, microBatch: o.microBatch, weights: frozenWeights(bits) },
-    });
+    const write = (budgetMiB: number) =>
+      writeTrainingArtifacts({
+        model,
+        cut: { kind: 'embed' },
+        outDir: dir,
+        modelId,
+        source:
+          o.source.kind === 'builder'
+            ? `${describeVit(VIT_B16)}, seeded weights, frozen weights int${bits}`
+            : `${basename(o.source.path)}, frozen weights int${bits}`,
+        full: false,
+        tail: false,
+        unshardedTail: false,
+        recipe: STRUCTURAL_RECIPE,
+        wire: { maxBatch: o.maxBatch },
+        ...(o.source.kind === 'builder'
+          ? {
+              labels: Array.from({ length: 10 }, (_, i) => String(i)),
+              // MNIST digits resized to 224×224 and repeated into three channels (datasets/resize.ts).
+              preprocess: {
+                layout: 'NCHW' as const,
+                channels: 3,
+                height: 224,
+                width: 224,
+                mean: [grey.mean[0], grey.mean[0], grey.mean[0]],
+                std: [grey.std[0], grey.std[0], grey.std[0]],
+              },
+            }
+          : {}),
+        pipeline: { budgetMiB, microBatch: o.microBatch, weights: frozenWeights(bits) },
+      });
+    let manifest: Manifest;
+    try {
+      manifest = await write(o.budgetMiB);
+    } catch (err) {
+      if (!/alone needs/.test((err as Error).message) || o.budgetMiB >= FALLBACK_BUDGET_MIB) throw err;
+      log(`${modelId}: ${(err as Error).message}; planning against ${FALLBACK_BUDGET_MIB} MiB instead`);
+      manifest = await write(FALLBACK_BUDGET_MIB);
+    }
     const planned = Math.max(...manifest.pipeline.shards.map((s) => s.plannedMiB));
     log(`${modelId}: ${manifest.pipeline.shards.length} shards, planned peak ${planned} MiB`);
     variants.push({ bits, modelId, dir, manifest });
