@@ -7,8 +7,8 @@ import { readFileSync } from 'node:fs';
 
 export interface ChildSession {
   file: string;
-  /** Feeds: the data input with a batch axis first, everything else as given. */
-  inputs: { name: string; dims: number[]; batched: boolean }[];
+  /** Feeds: the data input with a batch axis first, everything else as given; int64 for class labels. */
+  inputs: { name: string; dims: number[]; batched: boolean; dtype?: 'float32' | 'int64' }[];
 }
 
 export interface ChildRequest {
@@ -79,9 +79,15 @@ async function measure(request: ChildRequest): Promise<ChildResult> {
   const heapAfterCreate = heapBytes();
   const feeds = request.sessions.map((s) =>
     Object.fromEntries(
-      s.inputs.map(({ name, dims, batched }) => {
+      s.inputs.map(({ name, dims, batched, dtype }) => {
         const shape = batched ? [request.batch, ...dims] : dims;
-        return [name, new ort.Tensor('float32', filled(shape.reduce((a, b) => a * b, 1)), shape)];
+        const n = shape.reduce((a, b) => a * b, 1);
+        return [
+          name,
+          dtype === 'int64'
+            ? new ort.Tensor('int64', new BigInt64Array(n), shape)
+            : new ort.Tensor('float32', filled(n), shape),
+        ];
       }),
     ),
   );
