@@ -26,10 +26,14 @@ export const COST_MODEL = {
   runtimeMiB: 16,
   /** Adapters, optimizer state and the input kept between passes, beside the graph being loaded. */
   jsMarginMiB: 4,
-  /** Copies of a graph's bytes alive at the creation peak of its session. */
-  graphCopies: 3,
-  /** Backward graph bytes per forward graph byte (quantized weights stored twice). */
-  backwardGraphRatio: 2,
+  /**
+   * Bytes of heap per byte of graph at the creation peak of its sessions, by
+   * the frozen weights' bits (model bytes, parsed initializers, the kernels'
+   * packed weights; MatMulNBits packs int4 into a wider layout).
+   */
+  graphCopies: { 4: 3, 8: 2.1, 32: 2.9 },
+  /** Backward graph bytes per forward graph byte: quantized weights are stored twice, fp32 ones once. */
+  backwardGraphRatio: { 4: 2, 8: 2, 32: 1 },
   /** Live activations of a forward run, as a share of the sum of every intermediate tensor. */
   forwardActivationShare: 0.35,
   /** Live activations of a backward run (the forward recomputed, its saved tensors kept). */
@@ -53,6 +57,8 @@ export interface PlanOptions {
   training: boolean;
   /** Bytes per weight element once stored (4 for fp32, ~0.625 for int4 at block 32). */
   bytesPerWeight?: (elements: number, tensor: string) => number;
+  /** Bits of the frozen weights (default 32). */
+  bits?: 4 | 8 | 32;
   /** Force this many shards (blocks split as evenly as possible) instead of planning by budget. */
   shards?: number;
 }
@@ -142,17 +148,20 @@ export function blockCosts(tail: ModelProto, bytesPerWeight: PlanOptions['bytesP
 /** Planned peak (MiB) of an isolate running these blocks. */
 export function plannedMiB(
   costs: readonly BlockCost[],
-  o: Pick<PlanOptions, 'microBatch' | 'training'>,
+  o: Pick<PlanOptions, 'microBatch' | 'training' | 'bits'>,
 ): number {
   const c = COST_MODEL;
+  const bits = o.bits ?? 32;
   const weights = costs.reduce((a, x) => a + x.weightBytes, 0);
   const activations = costs.reduce((a, x) => a + x.activationBytesPerSample, 0) * o.microBatch;
-  const backward = o.training ? c.backwardGraphRatio * weights : 0;
+  const backward = o.training ? c.backwardGraphRatio[bits] * weights : 0;
   const graphs = weights + backward;
   const share = o.training ? c.backwardActivationShare : c.forwardActivationShare;
   const heldWhileLoading = Math.max(weights, backward);
   return (
-    c.runtimeMiB + c.jsMarginMiB + (heldWhileLoading + c.graphCopies * graphs + share * activations) / MiB
+    c.runtimeMiB +
+    c.jsMarginMiB +
+    (heldWhileLoading + c.graphCopies[bits] * graphs + share * activations) / MiB
   );
 }
 

@@ -87,6 +87,7 @@ export async function writeSplitDetailed(
     microBatch: choice.microBatch ?? Math.min(wire.maxBatch, DEFAULT_MICRO_BATCH),
     shards: choice.shards,
     bytesPerWeight: choice.weights?.bytesPerWeight,
+    bits: choice.weights?.format.bits,
     transform: choice.weights?.transform,
     trainables,
   });
