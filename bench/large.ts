@@ -20,6 +20,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ortNode from 'onnxruntime-node';
+import * as ortWeb from 'onnxruntime-web';
 import { gaussian, mulberry32 } from '../common/random.js';
 import { differentiate } from '../models/autodiff/index.js';
 import { injectLora } from '../models/lora/index.js';
@@ -48,6 +49,8 @@ interface IsolateMemory {
 
 export interface LargeFigures {
   shards: number;
+  /** Peak (MB, onnxruntime's heap + JavaScript's bytes) of each shard isolate, then the main Worker's. */
+  peak_mb_by_isolate: number[];
   peak_mb_max: number;
   peak_mb_max_inference_b8: number;
   peak_mb_main: number;
@@ -55,6 +58,9 @@ export interface LargeFigures {
   infer_latency_ms_b1: number;
   native_ms_b1: number;
   workerd_vs_native: number;
+  /** The same int4 tail, unsharded, on onnxruntime-web WASM in Node: the kernels' share of the gap. */
+  wasm_unsharded_ms_b1: number;
+  wasm_vs_native: number;
   step_ms_b4: number;
   device_param_share: number;
   device_step_peak_mb: number;
@@ -113,6 +119,7 @@ export async function benchLarge(log: (s: string) => void): Promise<LargeFigures
   log('native: the unsharded fp32 tail on onnxruntime-node, one thread...');
   const full = await loadModel(build.reference);
   const { tail } = await splitModel(full, { kind: 'embed' });
+  const tailNames = new Set((graphOf(tail).initializer ?? []).map((t) => t.name ?? ''));
   const native = await ortNode.InferenceSession.create(encodeModel(tail), {
     intraOpNumThreads: 1,
     interOpNumThreads: 1,
@@ -127,6 +134,37 @@ export async function benchLarge(log: (s: string) => void): Promise<LargeFigures
     nativeMs.push(performance.now() - t);
   }
   await native.release();
+
+  // The WASM kernels alone: the int4 LoRA tail, unsharded, on onnxruntime-web in this process.
+  log('wasm: the unsharded int4 tail on onnxruntime-web, one thread...');
+  const chosenTail = resolveRecipe(full, STRUCTURAL_RECIPE);
+  const adaptedTail = injectLora(tail, {
+    targets: chosenTail.targets.filter((n) => tailNames.has(n)),
+    full: chosenTail.full.filter((n) => tailNames.has(n)),
+    rank: 8,
+    alpha: 16,
+    seed: 0,
+  });
+  const wasmTail = quantizeWeights(adaptedTail.model, { bits: 4, blockSize: 32 }).model;
+  ortWeb.env.wasm.numThreads = 1;
+  const wasm = await ortWeb.InferenceSession.create(encodeModel(wasmTail), {
+    executionProviders: ['wasm'],
+    graphOptimizationLevel: 'all',
+  });
+  const wasmFeeds: Record<string, ortWeb.Tensor> = {
+    [manifest.cut.tensor.name]: new ortWeb.Tensor('float32', one.data, one.shape),
+  };
+  for (const a of adaptedTail.adapters) {
+    wasmFeeds[a.name] = new ortWeb.Tensor('float32', adaptedTail.initial[a.name].data, a.shape);
+  }
+  await wasm.run(wasmFeeds);
+  const wasmMs: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const t1 = performance.now();
+    await wasm.run(wasmFeeds);
+    wasmMs.push(performance.now() - t1);
+  }
+  await wasm.release();
 
   // The device: head training step (forward + backward graphs), and the whole model's training graph.
   log('device: head training step and whole-model training step, batch 4, each in a fresh process...');
@@ -242,8 +280,13 @@ export async function benchLarge(log: (s: string) => void): Promise<LargeFigures
     const head = build.parameters.head;
     const nativeB1 = median(nativeMs);
     const inferB1 = pipelined;
+    const wasmB1 = median(wasmMs);
     return {
       shards: manifest.pipeline.shards.length,
+      peak_mb_by_isolate: [
+        ...afterTraining.shards.slice(0, manifest.pipeline.shards.length),
+        afterTraining.main,
+      ].map((m) => mb(m.peak.totalBytes)),
       peak_mb_max: mb(Math.max(peak(afterTraining), afterTraining.main.peak.totalBytes)),
       peak_mb_max_inference_b8: mb(peak(afterInference)),
       peak_mb_main: mb(afterTraining.main.peak.totalBytes),
@@ -251,6 +294,8 @@ export async function benchLarge(log: (s: string) => void): Promise<LargeFigures
       infer_latency_ms_b1: round(median(latency), 1),
       native_ms_b1: round(nativeB1, 1),
       workerd_vs_native: round(inferB1 / nativeB1, 3),
+      wasm_unsharded_ms_b1: round(wasmB1, 1),
+      wasm_vs_native: round(wasmB1 / nativeB1, 3),
       step_ms_b4: round(median(stepMs), 0),
       device_param_share: round(head / build.parameters.total, 5),
       device_step_peak_mb: device.peakMb,

@@ -15,6 +15,7 @@ import { batchOf, type DatasetName, loadDataset, NORMALIZATION, trainTestSplit }
 import type { Cut } from '../models/split/index.js';
 import { type PipelineChoice, writeSplit } from '../models/split/index.js';
 import { type AdapterRecipe, REFERENCE_RECIPE, writeTrainingArtifacts } from '../models/training/index.js';
+import { frozenWeights } from '../models/quantize/index.js';
 import { describeVit, REFERENCE_VIT } from '../models/vit/index.js';
 import {
   CLASSIFIER_SEED,
@@ -72,6 +73,17 @@ export const DEPLOYMENTS: Deployment[] = [
     task: 'fashion-mnist',
     training: REFERENCE_RECIPE,
     pipeline: { shards: 4, microBatch: 3 },
+  },
+  // vit-fashion with its frozen weights (every adapted block weight) stored
+  // int4 block-wise: the fine-tune EXPERIMENTS.md compares with fp32. The
+  // device's only weights (the patch embedding) are trained in full, so the
+  // head has nothing frozen to quantize.
+  {
+    modelId: 'vit-fashion-int4w',
+    cut: { kind: 'embed' },
+    task: 'fashion-mnist',
+    training: REFERENCE_RECIPE,
+    pipeline: { weights: frozenWeights(4) },
   },
 ];
 

@@ -68,6 +68,7 @@ function encodingRows(results: Array<Omit<EncodingResult, 'encoding'> & { encodi
   return results.map((r) => [
     r.encoding,
     `${(r.agreement * 100).toFixed(1)}%`,
+    r.logits_cosine_min.toFixed(4),
     r.bytes_per_sample.toFixed(0),
     `${((r.bytes_per_sample / r.fp32_bytes_per_sample) * 100).toFixed(1)}%`,
     r.head_ms_p50.toFixed(2),
@@ -147,15 +148,23 @@ function printLarge(r: LargeRunResult, samples: number, batch: number): void {
     `\nLarge model ${r.model}: ${(p.total / 1e6).toFixed(1)} M parameters, the device holds ${p.head.toLocaleString('en')} ` +
       `(${(p.device_share * 100).toFixed(2)}%) at the embed cut.\n` +
       `fp32 frozen weights: ${r.fp32_weights.fits ? r.fp32_weights.detail : `not built (${r.fp32_weights.detail})`}.\n` +
-      `Split inference on ${samples} MNIST digits resized to the model's input, batches of ${batch}; agreement is with the\n` +
-      'unsplit fp32 model (onnxruntime-node) on the same image.',
+      `Split inference on ${samples} MNIST digits resized to the model's input, batches of ${batch}; agreement and the\n` +
+      "logits' cosine similarity are with the unsplit fp32 model (onnxruntime-node) on the same image.",
   );
   for (const [bits, v] of Object.entries(r.variants)) {
     console.log(
       `\n${bits} frozen weights (${v.model}): ${v.shards} shards, planned peak ${v.planned_mib_max} MiB per isolate`,
     );
     const table = new Table({
-      head: ['encoding', 'agreement', 'bytes/sample', 'vs fp32', 'head ms p50', 'net+tail ms p50'],
+      head: [
+        'encoding',
+        'agreement',
+        'logits cosine min',
+        'bytes/sample',
+        'vs fp32',
+        'head ms p50',
+        'net+tail ms p50',
+      ],
     });
     table.push(...encodingRows(Object.entries(v.encodings).map(([encoding, e]) => ({ encoding, ...e }))));
     console.log(table.toString());

@@ -13,6 +13,7 @@ import { differentiate } from '../autodiff/index.js';
 import { encodeSafetensors } from '../io/safetensors.js';
 import { type AdapterSpec, injectLora, weightTensors } from '../lora/index.js';
 import { consumers, encodeModel, graphOf } from '../onnx/model.js';
+import { arrangeForFusion } from '../quantize/index.js';
 import type { ModelProto } from '../onnx/proto.js';
 import type { HostTensor } from '../onnx/tensor.js';
 import type { Cut } from '../split/index.js';
@@ -131,13 +132,14 @@ export async function writeTrainingArtifacts(o: TrainingArtifactsOptions): Promi
     const sharded = pipeline.trainables.map((a) => a.name);
     if (names.join() !== sharded.join())
       throw new Error('internal: the shards train other tensors than the tail');
+    // The same frozen-weight format as the shards, so tools evaluate what the edge runs.
+    const transform = o.pipeline?.weights?.transform;
+    const infer = transform ? transform(tail.model) : tail.model;
+    const train = differentiate(infer, { wrt: [...names, cut], loss: 'cross-entropy' });
+    arrangeForFusion(train);
     unsharded = {
-      tailTrain: await save(
-        TRAINING_FILES.tailTrain,
-        differentiate(tail.model, { wrt: [...names, cut], loss: 'cross-entropy' }),
-        count(tail.adapters),
-      ),
-      tailInfer: await save(TRAINING_FILES.tailInfer, tail.model, count(tail.adapters)),
+      tailTrain: await save(TRAINING_FILES.tailTrain, train, count(tail.adapters)),
+      tailInfer: await save(TRAINING_FILES.tailInfer, infer, count(tail.adapters)),
     };
   }
   const tailAdapters = pipeline.trainables;
