@@ -16,10 +16,10 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { differentiate } from '../models/autodiff/index.js';
-import { injectLora, type LoraFormulation, structuralTrainables } from '../models/lora/index.js';
+import { type LoraFormulation, structuralTrainables } from '../models/lora/index.js';
 import { encodeModel, graphOf, type ModelProto, shapeOf } from '../models/onnx/index.js';
-import { arrangeForFusion, quantizeWeights } from '../models/quantize/index.js';
+import { buildShard } from '../models/pipeline/index.js';
+import { quantizeWeights } from '../models/quantize/index.js';
 import { splitModel } from '../models/split/splitter.js';
 import { buildVit, VIT_B16 } from '../models/vit/index.js';
 import { round } from '../scripts/lib/stats.js';
@@ -111,28 +111,16 @@ function inputsOf(model: ModelProto, batched: ReadonlySet<string>): ChildSession
   });
 }
 
-/** Forward (LoRA, then quantization) and backward graphs of one segment, as the pipeline builds them. */
+/** Forward (LoRA, then quantization) and backward graphs of one segment, built by the pipeline's own code. */
 function shardGraphs(segment: ModelProto, v: ShardVariant) {
-  const graph = graphOf(segment);
-  const input = graph.input?.[0]?.name ?? '';
-  const output = graph.output?.[0]?.name ?? '';
-  const { targets } = structuralTrainables(graph);
-  const injected = injectLora(segment, {
-    targets,
-    rank: v.rank,
-    alpha: 2 * v.rank,
-    seed: 0,
-    formulation: v.formulation,
+  const { targets } = structuralTrainables(graphOf(segment));
+  const built = buildShard({ model: segment, blocks: [] }, false, {
+    trainables: { targets, full: [], rank: v.rank, alpha: 2 * v.rank, seed: 0, formulation: v.formulation },
+    transform: v.bits ? (m) => quantizeWeights(m, { bits: v.bits as 4 | 8, blockSize: 32 }).model : undefined,
+    gradInput: GRAD_INPUT,
   });
-  const forward = v.bits
-    ? quantizeWeights(injected.model, { bits: v.bits, blockSize: 32 }).model
-    : injected.model;
-  const backward = differentiate(forward, {
-    wrt: [...injected.adapters.map((a) => a.name), input],
-    seed: { output, gradInput: GRAD_INPUT },
-  });
-  arrangeForFusion(backward);
-  return { forward, backward, input };
+  if (!built.backward) throw new Error('internal: a training shard without a backward graph');
+  return { forward: built.forward, backward: built.backward, input: built.input };
 }
 
 /** Writes each variant's graphs under `dir` unless they are there already. */

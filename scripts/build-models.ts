@@ -12,10 +12,10 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { batchOf, type DatasetName, loadDataset, NORMALIZATION, trainTestSplit } from '../datasets/index.js';
+import { frozenWeights } from '../models/quantize/index.js';
 import type { Cut } from '../models/split/index.js';
 import { type PipelineChoice, writeSplit } from '../models/split/index.js';
 import { type AdapterRecipe, REFERENCE_RECIPE, writeTrainingArtifacts } from '../models/training/index.js';
-import { frozenWeights } from '../models/quantize/index.js';
 import { describeVit, REFERENCE_VIT } from '../models/vit/index.js';
 import {
   CLASSIFIER_SEED,

@@ -5,7 +5,7 @@
 // shard keeps only its input between the two passes; the last shard's
 // backward appends the loss.
 import { differentiate } from '../autodiff/index.js';
-import { type AdapterSpec, type FloatTensor, injectLora } from '../lora/index.js';
+import { type AdapterSpec, type FloatTensor, injectLora, type LoraFormulation } from '../lora/index.js';
 import { graphOf } from '../onnx/model.js';
 import type { ModelProto } from '../onnx/proto.js';
 import { arrangeForFusion } from '../quantize/index.js';
@@ -18,6 +18,8 @@ export interface TailTrainables {
   rank: number;
   alpha: number;
   seed: number;
+  /** How adapters join the graph (lora/inject.ts); default 'auto': a branch beside each product where possible. */
+  formulation?: LoraFormulation;
 }
 
 export interface ShardGraphs {
@@ -54,7 +56,14 @@ export function buildShard(segment: Segment, last: boolean, o: ShardBuildOptions
     const targets = only(t.targets, present);
     const full = only(t.full, present);
     if (targets.length > 0 || full.length > 0) {
-      const injected = injectLora(forward, { targets, full, rank: t.rank, alpha: t.alpha, seed: t.seed });
+      const injected = injectLora(forward, {
+        targets,
+        full,
+        rank: t.rank,
+        alpha: t.alpha,
+        seed: t.seed,
+        formulation: t.formulation,
+      });
       forward = injected.model;
       trainables = injected.adapters;
       initial = injected.initial;

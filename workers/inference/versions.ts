@@ -2,17 +2,14 @@
 // `@latest`) runs the tail with that published version's adapters instead of
 // the model's initial ones. Published versions never change, so their values
 // are kept per isolate once read from the coordinator.
-import { parseSafetensors } from '../../common/safetensors.js';
-import { hold } from '../../edge/memory.js';
 import type { TrainableValues } from '../../edge/shard-runtime.js';
+import { cachedValues, valuesIn } from '../../edge/trainables.js';
 import { FederationId } from '../../protocol/federation.js';
 import type { Manifest } from '../../protocol/manifest.js';
 import { HttpProblem } from '../http/problem.js';
 import { unwrap } from '../http/rpc.js';
 
 const VERSION = /^([^@]+)@(latest|\d{1,9})$/;
-const cache = new Map<string, Promise<TrainableValues>>();
-const KEEP = 4;
 
 export interface VersionRef {
   federationId: string;
@@ -28,32 +25,6 @@ export function parseVersion(raw: string): VersionRef {
     );
   }
   return { federationId: m[1], version: m[2] === 'latest' ? 'latest' : Number(m[2]) };
-}
-
-async function load(
-  env: Env,
-  manifest: Manifest,
-  federationId: string,
-  version: number,
-): Promise<TrainableValues> {
-  const coordinator = env.COORDINATOR.get(env.COORDINATOR.idFromName(federationId));
-  const bytes = unwrap(await coordinator.adapters(version, 'all'));
-  const tensors = parseSafetensors(bytes);
-  const values: Record<string, Float32Array> = {};
-  let held = 0;
-  for (const spec of manifest.training?.trainables ?? []) {
-    const t = tensors.get(spec.name);
-    if (t?.dtype !== 'float32') {
-      throw new HttpProblem(
-        'bad-request',
-        `Federation ${federationId} does not train ${manifest.modelId}'s ${spec.name}.`,
-      );
-    }
-    values[spec.name] = t.data;
-    held += t.data.byteLength;
-  }
-  hold(`version:${federationId}@${version}`, held);
-  return values;
 }
 
 /** A published version of a federation that trains `manifest`'s model, `latest` resolved to its number. */
@@ -87,30 +58,26 @@ export async function resolveVersion(
   return { federationId: ref.federationId, version };
 }
 
-/** The device-side trainables of a published version (safetensors), for a device to run the head with. */
-export async function versionHead(
+/** A published version's trainables (safetensors): the device's side, or both. */
+export async function versionAdapters(
   env: Env,
   federationId: string,
   version: number,
+  side: 'head' | 'all',
 ): Promise<Uint8Array<ArrayBuffer>> {
   const coordinator = env.COORDINATOR.get(env.COORDINATOR.idFromName(federationId));
-  return unwrap(await coordinator.adapters(version, 'head'));
+  return unwrap(await coordinator.adapters(version, side));
 }
 
 /** The trainables of a published version of a federation that trains `manifest`'s model. */
 export async function versionValues(env: Env, manifest: Manifest, raw: string): Promise<TrainableValues> {
   const { federationId, version } = await resolveVersion(env, manifest, raw);
-  const key = `${federationId}@${version}`;
-  let hit = cache.get(key);
-  if (!hit) {
-    hit = load(env, manifest, federationId, version);
-    hit.catch(() => cache.delete(key));
-    cache.set(key, hit);
-    while (cache.size > KEEP) {
-      const [oldest] = cache.keys();
-      cache.delete(oldest);
-      hold(`version:${oldest}`, 0);
-    }
-  }
-  return hit;
+  return cachedValues(`version:${federationId}@${version}`, async () =>
+    valuesIn(manifest, await versionAdapters(env, federationId, version, 'all'), (name) => {
+      return new HttpProblem(
+        'bad-request',
+        `Federation ${federationId} does not train ${manifest.modelId}'s ${name}.`,
+      );
+    }),
+  );
 }

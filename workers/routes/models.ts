@@ -18,7 +18,7 @@ import { negotiateInferAnswer } from '../http/negotiate.js';
 import { HttpProblem } from '../http/problem.js';
 import { unwrap } from '../http/rpc.js';
 import { decodeActivation } from '../inference/activation.js';
-import { resolveVersion, versionHead, versionValues } from '../inference/versions.js';
+import { resolveVersion, versionAdapters, versionValues } from '../inference/versions.js';
 
 /** Bodies above this are refused while streaming; per-model limits are checked from the frame header. */
 export const MAX_INFER_BODY_BYTES = 32 * 1024 * 1024;
@@ -156,7 +156,7 @@ modelsRoutes.get('/:id/versions/:version/head', async (c) => {
     'x-splitflare-version': `${federationId}@${version}`,
   };
   if (c.req.header('if-none-match') === etag) return c.body(null, 304, headers);
-  return c.body(await versionHead(c.env, federationId, version), 200, {
+  return c.body(await versionAdapters(c.env, federationId, version, 'head'), 200, {
     ...headers,
     'content-type': SAFETENSORS_CONTENT_TYPE,
   });

@@ -121,15 +121,7 @@ export function withDequantizedWeights(fp32: ModelProto, quantized: ModelProto, 
   return copy;
 }
 
-export function relativeL2(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < want.length; i++) {
-    num += (got[i] - want[i]) ** 2;
-    den += want[i] ** 2;
-  }
-  return Math.sqrt(num / den);
-}
+export { relativeL2 } from '../../support/numeric.js';
 
 /** Op types outside the default ONNX domain. */
 export function foreignOps(model: ModelProto): string[] {

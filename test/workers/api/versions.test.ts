@@ -11,6 +11,7 @@ import type { FederationConfigInput } from '../../../protocol/federation.js';
 import { decodeFrame, encodeFrame } from '../../../protocol/frame.js';
 import { problemType } from '../../../protocol/problem.js';
 import { encodeStepRequest } from '../../../protocol/step.js';
+import { relativeL2 } from '../../support/numeric.js';
 import { call, postFrame, problemOf } from '../helpers.js';
 import { seededModel } from '../seeded.js';
 
@@ -128,13 +129,7 @@ describe('a published version is inference-ready', () => {
     const versioned = await infer(`?version=${fid}@1`);
     const latest = await infer(`?version=${fid}@latest`);
     const base = await infer('');
-    let diff = 0;
-    let norm = 0;
-    for (let i = 0; i < expected.length; i++) {
-      diff += (versioned[i] - expected[i]) ** 2;
-      norm += expected[i] ** 2;
-    }
-    expect(Math.sqrt(diff / norm)).toBeLessThan(1e-5);
+    expect(relativeL2(versioned, expected)).toBeLessThan(1e-5);
     expect(Array.from(latest)).toEqual(Array.from(versioned));
     expect(base.some((x, i) => Math.abs(x - versioned[i]) > 1e-4)).toBe(true);
 

@@ -18,6 +18,7 @@ import { withSession } from '../../../edge/sessions.js';
 import type { OptimizerConfig, Ticket } from '../../../protocol/federation.js';
 import { decodeFrame, encodeFrame } from '../../../protocol/frame.js';
 import { decodeStepAnswer, encodeStepRequest } from '../../../protocol/step.js';
+import { relativeL2 } from '../../support/numeric.js';
 import { postFrame } from '../helpers.js';
 import { seededModel } from '../seeded.js';
 
@@ -29,16 +30,6 @@ const activation = { shape: samples.activationShape, data: Float32Array.from(sam
 const labels = Int32Array.from(samples.labels);
 /** Plain gradient descent with rate 1: each trainable moves by exactly minus its gradient. */
 const SGD1: OptimizerConfig = { kind: 'sgd', lr: 1, momentum: 0, weightDecay: 0 };
-
-function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  let diff = 0;
-  let norm = 0;
-  for (let i = 0; i < expected.length; i++) {
-    diff += (actual[i] - expected[i]) ** 2;
-    norm += expected[i] ** 2;
-  }
-  return Math.sqrt(diff) / Math.max(Math.sqrt(norm), 1e-30);
-}
 
 function initialTail(): Record<string, Float32Array> {
   const t = parseSafetensors(reference.bytes(training.artifacts.trainables));
@@ -111,7 +102,7 @@ describe.each(MODELS)('%s', (modelId) => {
     expect(res.status).toBe(200);
     const { header, data } = decodeFrame(new Uint8Array(await res.arrayBuffer()));
     expect(header.shape).toEqual([labels.length, 10]);
-    expect(relativeError(data, expected)).toBeLessThan(1e-4);
+    expect(relativeL2(data, expected)).toBeLessThan(1e-4);
   });
 
   it('trains one step as the unsharded tail: loss, logits, cut gradient and every adapter gradient', async () => {
@@ -129,14 +120,14 @@ describe.each(MODELS)('%s', (modelId) => {
     if (!step.ok) throw new Error(`${step.problem}: ${step.detail}`);
     const answer = decodeStepAnswer(step.value.answer);
     expect(Math.abs(answer.loss - expected.loss) / expected.loss).toBeLessThan(1e-4);
-    expect(relativeError(decodeFrame(answer.frame).data, expected.cutGrad)).toBeLessThan(1e-4);
+    expect(relativeL2(decodeFrame(answer.frame).data, expected.cutGrad)).toBeLessThan(1e-4);
 
     // The last shard replays the step it committed: its logits are the training forward's.
     const last = manifest.pipeline.shards.length - 1;
     const shard = await shardService(env, last).session(shardSessionName(stub.id.toString(), last));
     const replay: RpcResult<TrainValue> = await shard.train(0, await sha256Hex(body), null, labels);
     if (!replay.ok) throw new Error(replay.detail);
-    expect(relativeError(replay.value.logits!.data, expected.logits)).toBeLessThan(1e-4);
+    expect(relativeL2(replay.value.logits!.data, expected.logits)).toBeLessThan(1e-4);
 
     const finished: RpcResult<FinishValue> = await stub.finish();
     if (!finished.ok) throw new Error(finished.detail);
@@ -145,7 +136,7 @@ describe.each(MODELS)('%s', (modelId) => {
     for (const s of tailSpecs) {
       const now = after.get(s.name)!.data as Float32Array;
       const grad = before[s.name].map((v, i) => v - now[i]);
-      expect(relativeError(grad, expected.grads[s.name]), s.name).toBeLessThan(1e-4);
+      expect(relativeL2(grad, expected.grads[s.name]), s.name).toBeLessThan(1e-4);
     }
   });
 });
