@@ -6,6 +6,7 @@ import { graphOf, loadModel, realInputs, shapeOf } from '../../onnx/model.js';
 import { parseCut } from '../../split/cut.js';
 import { writeSplitDetailed } from '../../split/write.js';
 import { modelIdFromPath, numberList, positiveInt, stringList } from '../options.js';
+import { addPipelineOptions, type PipelineOptions, pipelineChoice } from '../pipeline-options.js';
 
 interface Options {
   cut: string;
@@ -18,6 +19,8 @@ interface Options {
   std?: number[];
   maxBatch?: number;
 }
+
+type SplitOptions = Options & PipelineOptions;
 
 /** Preprocess from --mean/--std and the input's [C, H, W]; absent when neither option is given. */
 function preprocessOf(chw: number[], opts: Options): Manifest['preprocess'] {
@@ -35,7 +38,7 @@ function preprocessOf(chw: number[], opts: Options): Manifest['preprocess'] {
 }
 
 export function register(program: Command): void {
-  program
+  const command = program
     .command('split')
     .description('split a model into head and tail at a cut and write them with a manifest')
     .argument('<model>', 'input .onnx file')
@@ -47,38 +50,40 @@ export function register(program: Command): void {
     .option('--labels <names>', 'comma-separated class names', stringList)
     .option('--mean <values>', 'per-channel normalisation mean (NCHW input)', numberList)
     .option('--std <values>', 'per-channel normalisation std (NCHW input)', numberList)
-    .option('--max-batch <n>', 'largest batch the tail endpoint accepts', positiveInt)
-    .action(async (file: string, opts: Options) => {
-      const model = await loadModel(file);
-      const cut = parseCut(opts.cut);
-      const [input] = realInputs(graphOf(model));
-      const chw = (input ? shapeOf(input) : []).slice(1).map((d) => (typeof d === 'number' ? d : 0));
-      const { manifest, split } = await writeSplitDetailed({
-        model,
-        cut,
-        outDir: opts.out,
-        modelId: opts.modelId ?? modelIdFromPath(file),
-        source: opts.source ?? basename(file),
-        full: opts.full,
-        labels: opts.labels,
-        preprocess: preprocessOf(chw, opts),
-        wire: opts.maxBatch ? { maxBatch: opts.maxBatch } : undefined,
-      });
-      const { head } = manifest.artifacts;
-      const t = manifest.cut.tensor;
-      const { shards } = manifest.pipeline;
-      console.log(`cut ${manifest.cut.id}: ${t.name} ${t.dtype}[${t.shape.join(', ')}]`);
-      console.log(`head: ${head.parameters} parameters, ${head.bytes} bytes`);
-      console.log(`tail: ${tailParameters(manifest)} parameters in ${shards.length} shard(s)`);
-      for (const s of shards) {
-        console.log(
-          `  shard ${s.index}: blocks [${s.blocks}], ${s.forward.bytes} bytes, planned ${s.plannedMiB} MiB`,
-        );
-      }
-      const rebuilt = split.crossings.filter((c) => c.handling === 'batch');
-      if (rebuilt.length > 0) {
-        console.log(`tail rebuilds ${rebuilt.map((c) => c.tensor).join(', ')} from the cut's batch size`);
-      }
-      console.log(`wrote ${opts.out}/manifest.json`);
+    .option('--max-batch <n>', 'largest batch the tail endpoint accepts', positiveInt);
+  addPipelineOptions(command).action(async (file: string, opts: SplitOptions) => {
+    const model = await loadModel(file);
+    const cut = parseCut(opts.cut);
+    const [input] = realInputs(graphOf(model));
+    const chw = (input ? shapeOf(input) : []).slice(1).map((d) => (typeof d === 'number' ? d : 0));
+    const { manifest, split } = await writeSplitDetailed({
+      model,
+      cut,
+      outDir: opts.out,
+      modelId: opts.modelId ?? modelIdFromPath(file),
+      source: opts.source ?? basename(file),
+      full: opts.full,
+      labels: opts.labels,
+      preprocess: preprocessOf(chw, opts),
+      wire: opts.maxBatch ? { maxBatch: opts.maxBatch } : undefined,
+      tail: opts.tailFile,
+      pipeline: pipelineChoice(opts),
     });
+    const { head } = manifest.artifacts;
+    const t = manifest.cut.tensor;
+    const { shards } = manifest.pipeline;
+    console.log(`cut ${manifest.cut.id}: ${t.name} ${t.dtype}[${t.shape.join(', ')}]`);
+    console.log(`head: ${head.parameters} parameters, ${head.bytes} bytes`);
+    console.log(`tail: ${tailParameters(manifest)} parameters in ${shards.length} shard(s)`);
+    for (const s of shards) {
+      console.log(
+        `  shard ${s.index}: blocks [${s.blocks}], ${s.forward.bytes} bytes, planned ${s.plannedMiB} MiB`,
+      );
+    }
+    const rebuilt = split.crossings.filter((c) => c.handling === 'batch');
+    if (rebuilt.length > 0) {
+      console.log(`tail rebuilds ${rebuilt.map((c) => c.tensor).join(', ')} from the cut's batch size`);
+    }
+    console.log(`wrote ${opts.out}/manifest.json`);
+  });
 }
