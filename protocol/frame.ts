@@ -21,6 +21,10 @@
 // keeps the payload at a multiple of 4, so a freshly allocated frame can be
 // viewed as Float32Array / Uint16Array without copying; it must be zero.
 // Version 1 (a bfloat16 per token) is no longer read: 'bad-version'.
+// Codes are levels −q…q, q = 2^(bits−1) − 1 (int2 is ternary, −1…1). The
+// two's complement pattern below −q (−128, −8, −2) is never written: a frame
+// carrying it was not made by an encoder, and reading it would give a value
+// past ±q·s, the range the scale promises. It is 'code-out-of-range'.
 //
 // Errors. Everything wrong with received bytes is a FrameError with a stable
 // code. On the encoding side, a bad tensor (rank, dimensions, data length,
@@ -53,6 +57,7 @@ import {
   isValidScale,
   maxScale,
   packCodes,
+  qmaxOf,
   quantize,
   quantizeTokens,
   tokenScale,
@@ -105,6 +110,7 @@ export type FrameErrorCode =
   | 'length-mismatch'
   | 'bad-crc'
   | 'bad-scale'
+  | 'code-out-of-range'
   | 'non-finite';
 
 export class FrameError extends Error {
@@ -371,8 +377,8 @@ export function readFrameHeader(bytes: Uint8Array, limits?: FrameLimits): FrameH
 }
 
 /**
- * Fully validates a frame (header, CRC, scales, finiteness of fp32/fp16
- * values) and returns the dequantized float32 data. The bfloat16 scale (or
+ * Fully validates a frame (header, CRC, scales, codes within −q…q,
+ * finiteness of fp32/fp16 values) and returns the dequantized float32 data. The bfloat16 scale (or
  * reference) must be finite, positive and at most BFLOAT16_MAX / 2^(bits-1),
  * which bounds every token scale too and so guarantees every decoded value is
  * finite; the scale padding must be zero.
@@ -447,6 +453,15 @@ export function decodeFrame(
     } else {
       codes = new Int8Array(numel);
       unpackCodes(payload, bits, numel, codes);
+    }
+    const least = -qmaxOf(bits);
+    for (let i = 0; i < numel; i++) {
+      if (codes[i] < least) {
+        throw new FrameError(
+          'code-out-of-range',
+          `element ${i} has code ${codes[i]}; levels are ${least}…${-least}`,
+        );
+      }
     }
     dequantize(codes, scales, L.groupSize, data);
   }

@@ -598,6 +598,57 @@ describe('malformed frames', () => {
     );
   });
 
+  it('rejects the code below -q (-128, -8, -2) at every position, and decodes ±q (CRC intact)', () => {
+    /** Writes the `bits`-wide two's complement `code` of element `i` into the packed payload. */
+    const setCode = (f: Uint8Array, numel: number, bits: number, i: number, code: number) => {
+      const g = f.slice();
+      const payload = g.length - 4 - Math.ceil((numel * bits) / 8);
+      const at = payload + Math.floor((i * bits) / 8);
+      const shift = (i * bits) % 8;
+      const mask = ((1 << bits) - 1) << shift;
+      g[at] = (g[at] & ~mask) | ((code << shift) & mask);
+      return fixCrc(g);
+    };
+    for (const encoding of INT_ENCODINGS) {
+      const bits = BITS[encoding];
+      const q = QMAX[encoding];
+      for (const granularity of GRANULARITIES) {
+        // 15 elements: an odd count, so int4 and int2 end in a partly used byte
+        const shape = [3, 5];
+        const f = encodeFrame(sample(shape), { encoding, granularity });
+        for (let i = 0; i < 15; i++) {
+          const label = `${encoding} ${granularity} element ${i}`;
+          expect(
+            codeOf(() => decodeFrame(setCode(f, 15, bits, i, -(q + 1)))),
+            label,
+          ).toBe('code-out-of-range');
+          for (const code of [-q, q]) {
+            const { data } = decodeFrame(setCode(f, 15, bits, i, code));
+            const s = scalesOf(f, shape, encoding, granularity)[
+              granularity === 'tensor' ? 0 : Math.floor(i / 5)
+            ];
+            expect(data[i], label).toBe(Math.fround(code * s));
+          }
+        }
+      }
+    }
+  });
+
+  it('an int8 frame of all -128 codes is refused, not decoded to -128·s', () => {
+    const f = encodeFrame(sample([2, 4]), { encoding: 'int8', granularity: 'tensor' });
+    f.fill(0x80, f.length - 4 - 8, f.length - 4);
+    const err = (() => {
+      try {
+        decodeFrame(fixCrc(f));
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(FrameError);
+    expect((err as FrameError).code).toBe('code-out-of-range');
+    expect((err as FrameError).message).toMatch(/^code-out-of-range: element 0 has code -128/);
+  });
+
   it('rejects NaN and infinities in fp32 and fp16 payloads (CRC intact)', () => {
     for (const v of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
       const f = encodeFrame(sample([4]), { encoding: 'fp32' });
