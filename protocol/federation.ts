@@ -39,6 +39,63 @@ export const LrSchedule = z.discriminatedUnion('kind', [
 ]);
 export type LrSchedule = z.infer<typeof LrSchedule>;
 
+/**
+ * How a round's updates become the next version (strategy/aggregate.ts). Every
+ * strategy but plain FedAvg works on the clients' deltas from the round's
+ * starting version and keeps each update until the round closes.
+ */
+export const StrategyConfig = z.discriminatedUnion('kind', [
+  /** Sample-weighted mean, folded in as updates arrive. */
+  z.object({ kind: z.literal('fedavg') }),
+  /** Weighted mean of deltas clipped to a norm bound, fixed or a quantile of the round's norms times a multiplier. */
+  z.object({
+    kind: z.literal('clipped-fedavg'),
+    bound: z
+      .discriminatedUnion('kind', [
+        z.object({ kind: z.literal('fixed'), norm: z.number().positive().finite() }),
+        z.object({
+          kind: z.literal('adaptive'),
+          quantile: z.number().gt(0).max(1).default(0.5),
+          multiplier: z.number().positive().max(100).default(2),
+        }),
+      ])
+      .default({ kind: 'adaptive', quantile: 0.5, multiplier: 2 }),
+  }),
+  /** Coordinate-wise median of the deltas. */
+  z.object({ kind: z.literal('median') }),
+  /** Coordinate-wise mean of the deltas after cutting the `trim` share of values at each end. */
+  z.object({ kind: z.literal('trimmed-mean'), trim: z.number().min(0).lt(0.5).default(0.2) }),
+  /**
+   * Multi-Krum: the clients whose deltas sit closest to their nearest
+   * neighbours, tolerating a `byzantine` share of attackers; `keep` of them
+   * (default: all but the tolerated attackers) averaged by weight.
+   */
+  z.object({
+    kind: z.literal('multi-krum'),
+    byzantine: z.number().min(0).lt(0.5).default(0.2),
+    keep: z.number().gt(0).max(1).optional(),
+  }),
+]);
+export type StrategyConfig = z.infer<typeof StrategyConfig>;
+
+/** What a new federation aggregates with unless told otherwise: bounded, so one device cannot break it. */
+export const DEFAULT_STRATEGY: StrategyConfig = {
+  kind: 'clipped-fedavg',
+  bound: { kind: 'adaptive', quantile: 0.5, multiplier: 2 },
+};
+
+/**
+ * Limits an update must meet to be accepted at all (a 422 otherwise, which the
+ * device may fix and resubmit): the largest absolute value of any adapter
+ * value, and optionally the largest L2 norm of its delta from the round's
+ * starting version.
+ */
+export const UpdateBound = z.object({
+  maxAbs: z.number().positive().finite().default(100),
+  maxDeltaNorm: z.number().positive().finite().optional(),
+});
+export type UpdateBound = z.infer<typeof UpdateBound>;
+
 /** Everything an admin decides when creating a federation. */
 export const FederationConfig = z
   .object({
@@ -61,6 +118,8 @@ export const FederationConfig = z
     headOptimizer: OptimizerConfig,
     tailOptimizer: OptimizerConfig,
     lrSchedule: LrSchedule.default({ kind: 'constant' }),
+    strategy: StrategyConfig.default(DEFAULT_STRATEGY),
+    updateBound: UpdateBound.default({ maxAbs: 100 }),
     /** Seeds client selection. */
     seed: z.number().int().default(0),
   })

@@ -1,7 +1,7 @@
 // How the coordinator configures each round's clients, kept apart from the
 // round bookkeeping and from transport: the optimizers a round hands out. The
 // aggregation half of the strategy is fedavg.ts.
-import type { FederationConfig, LrSchedule, OptimizerConfig } from '../../protocol/federation.js';
+import type { FederationConfig, LrSchedule, OptimizerConfig } from '../protocol/federation.js';
 
 /**
  * The factor a round's learning rate is scaled by. Cosine runs from 1 at the

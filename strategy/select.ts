@@ -1,7 +1,7 @@
 // Which enrolled devices train in a round. Seeded so that a federation's
 // selections can be reproduced from its config alone, and mixed with the
 // round number so consecutive rounds draw different subsets.
-import { mulberry32, shuffle } from '../../common/random.js';
+import { mulberry32, shuffle } from '../common/random.js';
 
 /** A 32-bit seed for one round: the federation seed and the round number through a murmur3-style finalizer. */
 export function roundSeed(seed: number, round: number): number {

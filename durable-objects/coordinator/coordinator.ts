@@ -18,12 +18,12 @@ import {
 import type { TrainableSpec } from '../../protocol/manifest.js';
 import { fail, ok, type RpcResult } from '../rpc.js';
 import { EncodedCache, encodeAdapters } from './adapters.js';
-import { accumulate } from './fedavg.js';
+import { accumulate } from '../../strategy/fedavg.js';
 import { AdapterSide, CreateInput, canonicalJson, SubmitInput, Version } from './inputs.js';
 import { federationState, history } from './records.js';
 import { alarmTarget, closeIfDue, endRound, isLive, openRound } from './rounds.js';
 import { CoordinatorStore, type FederationRow } from './storage.js';
-import { roundOptimizers } from './strategy.js';
+import { roundOptimizers } from '../../strategy/configure.js';
 import { readTensors } from './update.js';
 
 export interface CreateFederation {

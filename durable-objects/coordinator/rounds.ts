@@ -1,8 +1,8 @@
 // Round transitions. Each function runs inside the caller's synchronous
 // SQLite transaction, so a round is never seen half-closed: publishing the
 // new version, closing the round and opening the next one commit together.
-import { finalize } from './fedavg.js';
-import { selectDevices } from './selection.js';
+import { finalize } from '../../strategy/fedavg.js';
+import { selectDevices } from '../../strategy/select.js';
 import type { CoordinatorStore, FederationRow, RoundRow } from './storage.js';
 import { numel } from './update.js';
 

@@ -1,8 +1,8 @@
 // FedAvg over whole-model adapter updates with the coordinator's own
-// arithmetic (durable-objects/coordinator/fedavg.ts): updates are folded into
+// arithmetic (strategy/fedavg.ts): updates are folded into
 // float64 sums as they arrive, weighted by sample counts, and rounded to
 // float32 once, so the baseline averages exactly as the split federation does.
-import { accumulate, finalize } from '../../../durable-objects/coordinator/fedavg.js';
+import { accumulate, finalize } from '../../../strategy/fedavg.js';
 import { numel } from '../../../models/onnx/tensor.js';
 import type { TrainableSpec } from '../../../protocol/manifest.js';
 import type { Params } from './model.js';

@@ -3,7 +3,7 @@
 // flags partition, select, batch and optimize alike; only one learning rate,
 // since one device trains every adapter.
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { scheduledOptimizer } from '../../../durable-objects/coordinator/strategy.js';
+import { scheduledOptimizer } from '../../../strategy/configure.js';
 import type { OptimizerConfig } from '../../../protocol/federation.js';
 import { lrSchedule, optimizerConfig, SIM_DEFAULTS, type SimConfig } from '../config.js';
 

@@ -1,7 +1,7 @@
 // Who trains in a baseline round: the coordinator's seeded draw over the
 // simulator's device ids, so a baseline round and a split round with the same
 // seed and round number train the same devices on the same data.
-import { selectDevices } from '../../../durable-objects/coordinator/selection.js';
+import { selectDevices } from '../../../strategy/select.js';
 import { deviceId } from '../devices.js';
 
 /** Indices into the client list of the devices selected for `round`. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { accumulate, finalize } from '../../../durable-objects/coordinator/fedavg.js';
+import { accumulate, finalize } from '../../../strategy/fedavg.js';
 import type { TrainableSpec } from '../../../protocol/manifest.js';
 import { roundAggregator } from '../../../scripts/sim/baseline/aggregate.js';
 import type { Params } from '../../../scripts/sim/baseline/model.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { selectDevices } from '../../../durable-objects/coordinator/selection.js';
+import { selectDevices } from '../../../strategy/select.js';
 import { roundParticipants } from '../../../scripts/sim/baseline/selection.js';
 import { deviceId } from '../../../scripts/sim/devices.js';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { fromChunks, MAX_CHUNK_BYTES, toChunks } from '../../../durable-objects/coordinator/chunks.js';
-import { accumulate, finalize } from '../../../durable-objects/coordinator/fedavg.js';
-import { roundSeed, selectDevices } from '../../../durable-objects/coordinator/selection.js';
+import { accumulate, finalize } from '../../../strategy/fedavg.js';
+import { roundSeed, selectDevices } from '../../../strategy/select.js';
 
 describe('fedavg', () => {
   it('computes the sample-weighted mean in float64 and rounds once to float32', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { lrFactor, roundOptimizers } from '../../../durable-objects/coordinator/strategy.js';
+import { lrFactor, roundOptimizers } from '../../../strategy/configure.js';
 import { FederationConfig } from '../../../protocol/federation.js';
 
 const BASE_CONFIG = {

@@ -1,0 +1,124 @@
+// The aggregation half of the federated strategy, apart from any transport or
+// storage: given a round's accepted updates as deltas from the round's
+// starting version, the next version's delta, tensor by tensor, and what the
+// strategy did (who it kept, what it clipped) for the round's record. The
+// coordinator reads deltas from its storage; the baseline simulator from
+// memory.
+import type { StrategyConfig } from '../protocol/federation.js';
+import { type ClipBound, clipNorm, clipScale } from './robust/clip.js';
+import { multiKrum, PairwiseDistances } from './robust/krum.js';
+import { coordinateMedian } from './robust/median.js';
+import { trimmedMean } from './robust/trimmed-mean.js';
+
+export interface ClientUpdate {
+  deviceId: string;
+  /** Its weight in means: the samples its server-side session observed, never a claim. */
+  weight: number;
+  /** L2 norm of its delta over every trainable. */
+  norm: number;
+}
+
+export interface RoundUpdates {
+  clients: readonly ClientUpdate[];
+  /** Every client's delta of one trainable, in `clients` order. */
+  deltas(name: string): Float32Array[];
+}
+
+export interface AggregationSummary {
+  strategy: StrategyConfig['kind'];
+  /** Clients whose update went into the version (Multi-Krum drops some). */
+  kept: string[];
+  /** Clients whose delta was scaled down to the bound. */
+  clipped: string[];
+  /** The clipping norm, for clipped FedAvg. */
+  bound: number | null;
+}
+
+export interface Aggregation {
+  summary: AggregationSummary;
+  /** The aggregated delta of one trainable. */
+  delta(name: string): Float32Array;
+}
+
+/** Σ wᵢ·sᵢ·xᵢ / Σ wᵢ in float64, over the chosen clients (sᵢ a per-client scale). */
+function weightedMean(
+  deltas: readonly Float32Array[],
+  weights: readonly number[],
+  scales?: readonly number[],
+): Float32Array {
+  const size = deltas[0]?.length ?? 0;
+  const acc = new Float64Array(size);
+  let total = 0;
+  deltas.forEach((d, c) => {
+    const w = weights[c] * (scales?.[c] ?? 1);
+    total += weights[c];
+    for (let i = 0; i < size; i++) acc[i] += w * d[i];
+  });
+  if (!(total > 0)) throw new RangeError('the chosen clients carry no weight');
+  return Float32Array.from(acc, (v) => v / total);
+}
+
+function krumKeep(
+  config: Extract<StrategyConfig, { kind: 'multi-krum' }>,
+  n: number,
+): { f: number; m: number } {
+  const f = Math.floor(config.byzantine * n);
+  const m = config.keep === undefined ? n - f : Math.ceil(config.keep * n);
+  return { f, m: Math.max(1, Math.min(n, m)) };
+}
+
+/**
+ * Aggregates a round. `names` lists every trainable; Multi-Krum reads every
+ * tensor once up front to score the clients, the others compute each tensor's
+ * delta when asked for it.
+ */
+export function aggregate(
+  config: StrategyConfig,
+  updates: RoundUpdates,
+  names: readonly string[],
+): Aggregation {
+  const { clients } = updates;
+  if (clients.length === 0) throw new RangeError('no client updates to aggregate');
+  const ids = clients.map((c) => c.deviceId);
+  const weights = clients.map((c) => c.weight);
+  const base: AggregationSummary = { strategy: config.kind, kept: ids, clipped: [], bound: null };
+  switch (config.kind) {
+    case 'fedavg':
+      return { summary: base, delta: (name) => weightedMean(updates.deltas(name), weights) };
+    case 'clipped-fedavg': {
+      const c = clipNorm(
+        config.bound as ClipBound,
+        clients.map((x) => x.norm),
+      );
+      const scales = clients.map((x) => clipScale(x.norm, c));
+      return {
+        summary: { ...base, bound: c, clipped: ids.filter((_, i) => scales[i] < 1) },
+        delta: (name) => weightedMean(updates.deltas(name), weights, scales),
+      };
+    }
+    case 'median':
+      return { summary: base, delta: (name) => coordinateMedian(updates.deltas(name)) };
+    case 'trimmed-mean':
+      return { summary: base, delta: (name) => trimmedMean(updates.deltas(name), config.trim) };
+    case 'multi-krum': {
+      const distances = new PairwiseDistances(clients.length);
+      for (const name of names) distances.add(updates.deltas(name));
+      const { f, m } = krumKeep(config, clients.length);
+      const { kept } = multiKrum(distances, f, m);
+      const keptWeights = kept.map((i) => weights[i]);
+      return {
+        summary: { ...base, kept: kept.map((i) => ids[i]) },
+        delta: (name) => {
+          const all = updates.deltas(name);
+          return weightedMean(
+            kept.map((i) => all[i]),
+            keptWeights,
+          );
+        },
+      };
+    }
+  }
+}
+
+/** Whether a strategy needs every update until the round closes (all but plain FedAvg, which folds them in). */
+export const keepsUpdates = (config: StrategyConfig): boolean => config.kind !== 'fedavg';
