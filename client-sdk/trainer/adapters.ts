@@ -1,60 +1,39 @@
 // The head trainables on the wire: the published adapters a round starts from
 // (safetensors from the coordinator) and the update the device submits (the
-// same tensors after local training, with its metrics as __metadata__).
-import { encodeSafetensors, parseSafetensors } from '../../common/safetensors.js';
+// same tensors after local training, with its metrics as metadata). Both
+// formats are protocol/update.ts's; this only maps its errors to the SDK's.
 import type { TrainableSpec } from '../../protocol/manifest.js';
-import { ProtocolError } from '../errors.js';
+import { encodeUpdate, readTrainables, UpdateError, type UpdateMetadata } from '../../protocol/update.js';
+import { ProtocolError, RuntimeError } from '../errors.js';
 import type { Params } from './head-graphs.js';
+
+export type { UpdateMetadata } from '../../protocol/update.js';
 
 /** The head trainables of `specs` from a safetensors file, as fresh (mutable) arrays. */
 export function decodeHeadAdapters(bytes: Uint8Array, specs: readonly TrainableSpec[]): Params {
-  let tensors: ReturnType<typeof parseSafetensors>;
   try {
-    tensors = parseSafetensors(bytes);
+    // readTrainables copies; the optimizer may update these in place.
+    return Object.fromEntries(readTrainables(bytes, specs));
   } catch (err) {
-    throw new ProtocolError(`the head adapters are unreadable: ${(err as Error).message}`, { cause: err });
+    if (!(err instanceof UpdateError)) throw err;
+    throw new ProtocolError(`the head adapters are unreadable: ${err.message}`, { cause: err });
   }
-  const params: Params = {};
-  for (const spec of specs) {
-    const t = tensors.get(spec.name);
-    if (!t) throw new ProtocolError(`the head adapters lack ${spec.name}`);
-    if (
-      t.dtype !== 'float32' ||
-      t.dims.length !== spec.shape.length ||
-      t.dims.some((d, i) => d !== spec.shape[i])
-    ) {
-      throw new ProtocolError(
-        `adapter ${spec.name} is ${t.dtype} [${t.dims}], expected float32 [${spec.shape}]`,
-      );
-    }
-    // parseSafetensors already copied; the optimizer may update these in place.
-    params[spec.name] = t.data as Float32Array;
-  }
-  return params;
 }
 
-export interface UpdateMetadata {
-  sampleCount: number;
-  meanLoss: number;
-  accuracy: number;
-  steps: number;
-  idempotencyKey: string;
-}
-
-/** The submit body: the trained head trainables with the round's metrics (safetensors metadata is strings only). */
+/**
+ * The submit body: the trained head trainables with the round's metrics.
+ * What the server would refuse (a non-finite weight after a diverged step)
+ * is a RuntimeError here, before anything is sent.
+ */
 export function encodeHeadUpdate(
   params: Params,
   specs: readonly TrainableSpec[],
   meta: UpdateMetadata,
 ): Uint8Array<ArrayBuffer> {
-  const tensors = new Map(
-    specs.map((s) => [s.name, { dtype: 'float32' as const, dims: [...s.shape], data: params[s.name] }]),
-  );
-  return encodeSafetensors(tensors, {
-    sampleCount: String(meta.sampleCount),
-    meanLoss: String(meta.meanLoss),
-    accuracy: String(meta.accuracy),
-    steps: String(meta.steps),
-    idempotencyKey: meta.idempotencyKey,
-  }) as Uint8Array<ArrayBuffer>;
+  try {
+    return encodeUpdate(params, specs, meta);
+  } catch (err) {
+    if (!(err instanceof UpdateError)) throw err;
+    throw new RuntimeError(`the trained head cannot be submitted: ${err.message}`, { cause: err });
+  }
 }

@@ -61,7 +61,7 @@ export async function trainLocally(input: LocalTrainingInput): Promise<LocalTrai
       const result = await channel.send(body, activation.dims);
       if (result.kind === 'budget-exhausted') return { tally, stoppedEarly: 'budget-exhausted' };
       if (result.kind === 'lost') {
-        tally.markSeen(batch.indices);
+        tally.addLost(batch.indices);
         continue;
       }
       if (graphs.trainables.length > 0) {

@@ -4,6 +4,7 @@
 // retry it like any idempotent request.
 import { z } from 'zod';
 import { UPDATE_CONTENT_TYPE } from '../../protocol/media.js';
+import { MAX_IDEMPOTENCY_KEY_LENGTH } from '../../protocol/update.js';
 import { ProtocolError } from '../errors.js';
 import { sha256Hex } from '../integrity.js';
 import { parseJsonBody } from '../transport/json-body.js';
@@ -16,13 +17,11 @@ const SubmitAnswer = z.object({
 });
 export type SubmitAnswer = z.infer<typeof SubmitAnswer>;
 
-/** The server accepts keys of at most this many characters. */
-const MAX_KEY = 128;
-
 /**
  * `${federationId}/${round}/${deviceId}/${nonce}`: readable in the server's
  * logs, unique per submission attempt of a round. Ids near their maximum
- * length would overflow the server's limit; then the prefix is hashed.
+ * length would overflow the format's limit (MAX_IDEMPOTENCY_KEY_LENGTH);
+ * then the prefix is hashed.
  */
 export async function idempotencyKey(
   federationId: string,
@@ -32,7 +31,7 @@ export async function idempotencyKey(
 ): Promise<string> {
   const prefix = `${federationId}/${round}/${deviceId}`;
   const key = `${prefix}/${nonce}`;
-  if (key.length <= MAX_KEY) return key;
+  if (key.length <= MAX_IDEMPOTENCY_KEY_LENGTH) return key;
   return `${await sha256Hex(new TextEncoder().encode(prefix))}/${nonce}`;
 }
 

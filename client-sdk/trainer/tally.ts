@@ -1,9 +1,16 @@
-// Running metrics of one round on the device: what the update's __metadata__
-// and the round report say about local training.
+// Running metrics of one round on the device: what the update's metadata
+// (protocol/update.ts) and the round report say about local training.
 
 export class RoundTally {
+  /** Steps the server answered. */
   steps = 0;
+  /**
+   * Labels carried by every step the session applied, answered or not, over
+   * all epochs: the update's sampleCount, which is what the session observed.
+   */
   processed = 0;
+  /** Examples of the answered steps: the denominator of meanLoss and accuracy. */
+  private answered = 0;
   private lossSum = 0;
   private correct = 0;
   private readonly seen: Uint8Array;
@@ -17,17 +24,23 @@ export class RoundTally {
   addStep(indices: ArrayLike<number>, loss: number, correct: number): void {
     const n = indices.length;
     this.steps++;
-    this.processed += n;
+    this.answered += n;
     this.lossSum += loss * n;
     this.correct += correct;
-    this.markSeen(indices);
+    this.addApplied(indices);
   }
 
   /**
-   * Examples the tail trained on although the answer was lost: they shaped the
-   * update, so they count as samples, but there is no loss to average.
+   * A step the session applied although its answer was lost: the tail
+   * trained on these examples and the session counted their labels, so they
+   * count as samples, but there is no loss to average.
    */
-  markSeen(indices: ArrayLike<number>): void {
+  addLost(indices: ArrayLike<number>): void {
+    this.addApplied(indices);
+  }
+
+  private addApplied(indices: ArrayLike<number>): void {
+    this.processed += indices.length;
     for (let k = 0; k < indices.length; k++) {
       if (!this.seen[indices[k]]) {
         this.seen[indices[k]] = 1;
@@ -36,16 +49,16 @@ export class RoundTally {
     }
   }
 
-  /** Distinct examples trained on, the sample count FedAvg weights the update by. */
+  /** Distinct examples trained on (an example of every epoch counts once). */
   get samples(): number {
     return this.distinct;
   }
 
   get meanLoss(): number {
-    return this.processed > 0 ? this.lossSum / this.processed : 0;
+    return this.answered > 0 ? this.lossSum / this.answered : 0;
   }
 
   get accuracy(): number {
-    return this.processed > 0 ? this.correct / this.processed : 0;
+    return this.answered > 0 ? this.correct / this.answered : 0;
   }
 }

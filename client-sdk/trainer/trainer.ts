@@ -97,10 +97,12 @@ export function createTrainer(options: CoreTrainerOptions): Trainer {
       onStep: (event) => emitter.emit('step', event),
     });
 
-    if (tally.samples === 0) return { skipped: 'nothing-trained' };
+    if (tally.processed === 0) return { skipped: 'nothing-trained' };
     const key = await idempotencyKey(ticket.federationId, ticket.round, ticket.deviceId, randomNonce());
     const update = encodeHeadUpdate(params, graphs.trainables, {
-      sampleCount: tally.samples,
+      // What the session observed (every applied step's labels, over all
+      // epochs), so the server can check the claim: not the distinct count.
+      sampleCount: tally.processed,
       meanLoss: tally.meanLoss,
       accuracy: tally.accuracy,
       steps: tally.steps,

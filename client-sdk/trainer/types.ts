@@ -50,9 +50,13 @@ export interface RoundReport {
   version: number;
   /** Steps the server answered (and the head was updated for). */
   steps: number;
-  /** Distinct local examples trained on: the weight of this update in FedAvg. */
+  /** Distinct local examples trained on. */
   samples: number;
-  /** Examples processed over all epochs (samples × epochs when nothing stopped early). */
+  /**
+   * Examples the applied steps carried over all epochs (samples × epochs when
+   * nothing stopped early), a step whose answer was lost included: the
+   * update's sampleCount, what the session observed and FedAvg weights by.
+   */
   samplesProcessed: number;
   /** Sample-weighted mean of the per-step training losses. */
   meanLoss: number;

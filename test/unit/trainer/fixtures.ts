@@ -6,12 +6,13 @@
 import { createHash } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import type { FloatTensor, HeadSession, SessionFactory } from '../../../client-sdk/runtime/types.js';
-import { encodeSafetensors, parseSafetensors } from '../../../common/safetensors.js';
+import { encodeSafetensors } from '../../../common/safetensors.js';
 import type { Ticket } from '../../../protocol/federation.js';
 import { decodeFrame, encodeFrame } from '../../../protocol/frame.js';
 import type { Manifest } from '../../../protocol/manifest.js';
 import { PROBLEM_CONTENT_TYPE, type ProblemSlug, problemType } from '../../../protocol/problem.js';
 import { decodeStepRequest, encodeStepAnswer } from '../../../protocol/step.js';
+import { decodeUpdate, type UpdateMetadata } from '../../../protocol/update.js';
 import type { RecordedRequest, TestServer } from '../client-sdk/fixtures/http-server.js';
 
 export const MODEL_ID = 'tiny-train';
@@ -251,10 +252,8 @@ export function fakeFederation(server: TestServer, t: Ticket = ticket()): FakeFe
   return fed;
 }
 
-/** The head tensor and metadata of a submitted update. */
-export function readUpdate(body: Uint8Array): { w: Float32Array; meta: Record<string, string> } {
-  const w = parseSafetensors(body).get('w')!.data as Float32Array;
-  const headerLength = Number(new DataView(body.buffer, body.byteOffset, 8).getBigUint64(0, true));
-  const meta = JSON.parse(new TextDecoder().decode(body.subarray(8, 8 + headerLength))).__metadata__;
-  return { w, meta };
+/** The head tensor and metadata of a submitted update, read as the submit route reads it. */
+export function readUpdate(body: Uint8Array): { w: Float32Array; meta: UpdateMetadata } {
+  const { tensors, metadata } = decodeUpdate(body);
+  return { w: tensors.get('w')!, meta: metadata };
 }

@@ -2,10 +2,13 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   createTrainer,
   ProblemError,
+  ProtocolError,
   type RoundReport,
   type TrainerOptions,
 } from '../../../client-sdk/node.js';
 import { epochOrder } from '../../../client-sdk/trainer/local-data.js';
+import { crc32, encodeFrame, FrameError } from '../../../protocol/index.js';
+import { decodeStepRequest, encodeStepAnswer } from '../../../protocol/step.js';
 import { startServer, type TestServer } from '../client-sdk/fixtures/http-server.js';
 import {
   dataset,
@@ -120,7 +123,10 @@ describe('trainer.runRound', () => {
     const { w, meta } = readUpdate(fed.submits[0].body);
     const want = expectedHead(10, 4, 3, 5, 2);
     for (let i = 0; i < w.length; i++) expect(w[i]).toBeCloseTo(want[i], 5);
-    expect(meta).toMatchObject({ sampleCount: '10', steps: '6', accuracy: String(6 / 20) });
+    // The claim is what the session observed: every step's labels over both epochs.
+    expect(meta).toMatchObject({ sampleCount: 20, steps: 6, accuracy: 6 / 20 });
+    expect(meta.sampleCount).toBe(report.samplesProcessed);
+    expect(meta.sampleCount).toBe(fed.labels.flat().length);
     expect(meta.idempotencyKey).toMatch(new RegExp(`^${FED}/3/dev-1/[0-9a-f]{16}$`));
     expect(fed.submits[0].headers['content-type']).toBe('application/vnd.splitflare.update');
     expect(fed.submits[0].headers.authorization).toBe('Bearer device-token');
@@ -193,6 +199,44 @@ describe('trainer.runRound', () => {
     expect(fed.applied).toEqual([0, 1, 2]);
     expect(report.steps).toBe(2);
     expect(report.samples).toBe(10);
+    // The lost step's labels were observed by the session, so they are claimed;
+    // loss and accuracy average over the 6 answered examples only.
+    expect(report.samplesProcessed).toBe(10);
+    expect(report.accuracy).toBe(2 / 6);
+    expect(report.meanLoss).toBeCloseTo(STEP_LOSS, 6);
+    const { meta } = readUpdate(fed.submits[0].body);
+    expect(meta).toMatchObject({ sampleCount: 10, steps: 2 });
+    expect(meta.sampleCount).toBe(fed.labels.flat().length);
+  });
+
+  it('refuses a gradient frame with an out-of-range code (-128 at int8) as a ProtocolError', async () => {
+    const fed = fakeFederation(server);
+    fed.step = (_seq, res) => {
+      const request = decodeStepRequest(server.requests[server.requests.length - 1].body);
+      const gradient = encodeFrame(
+        { shape: request.header.shape, data: new Float32Array(request.header.numel).fill(0.5) },
+        { encoding: 'int8', granularity: 'tensor' },
+      );
+      // Element 0's code becomes -128, the CRC is made right again: only the level is wrong.
+      gradient[gradient.length - 4 - request.header.numel] = 0x80;
+      const end = gradient.length - 4;
+      new DataView(gradient.buffer).setUint32(end, crc32(gradient.subarray(0, end)), true);
+      res
+        .writeHead(200, { 'content-type': 'application/vnd.splitflare.step-answer' })
+        .end(encodeStepAnswer({ loss: STEP_LOSS, correct: 0, gradient }));
+      return 'handled';
+    };
+    const err = await trainer()
+      .runRound()
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(err).toBeInstanceOf(ProtocolError);
+    const cause = (err as ProtocolError).cause;
+    expect(cause).toBeInstanceOf(FrameError);
+    expect((cause as FrameError).code).toBe('code-out-of-range');
+    expect(fed.submits).toHaveLength(0);
   });
 
   it('stops early on budget-exhausted and submits what it trained', async () => {
@@ -204,7 +248,7 @@ describe('trainer.runRound', () => {
     };
     const report = (await trainer().runRound()) as RoundReport;
     expect(report).toMatchObject({ steps: 2, samples: 8, stoppedEarly: 'budget-exhausted' });
-    expect(readUpdate(fed.submits[0].body).meta.sampleCount).toBe('8');
+    expect(readUpdate(fed.submits[0].body).meta.sampleCount).toBe(8);
   });
 
   it('does not send a step the server-reported budget cannot cover', async () => {
