@@ -1,8 +1,9 @@
 // Trainable tensors (the tail's, or one shard's), held as views into one flat
 // float32 buffer in manifest order: the optimizer updates the views in place,
 // and persisting is one write of the flat buffer, with no per-step copies.
-import { encodeSafetensors, parseSafetensors } from '../common/safetensors.js';
+import { encodeSafetensors } from '../common/safetensors.js';
 import type { TrainableSpec, TrainingSpec } from '../protocol/manifest.js';
+import { readTrainables, UpdateError } from '../protocol/update.js';
 
 export interface ParamSet {
   readonly specs: readonly TrainableSpec[];
@@ -71,35 +72,15 @@ export function parseTail(
   training: TrainingSpec,
   bytes: Uint8Array,
 ): { ok: true; params: ParamSet } | { ok: false; error: string } {
-  let tensors: ReturnType<typeof parseSafetensors>;
-  try {
-    tensors = parseSafetensors(bytes);
-  } catch (err) {
-    return { ok: false, error: `the tail is not a safetensors file: ${(err as Error).message}` };
-  }
-  const known = new Set(training.trainables.map((t) => t.name));
-  for (const name of tensors.keys()) {
-    if (!known.has(name))
-      return { ok: false, error: `the tail holds ${JSON.stringify(name)}, not a trainable` };
-  }
   const specs = tailSpecs(training);
-  const params = paramSet(specs, new Float32Array(specs.reduce((n, s) => n + sizeOf(s), 0)));
-  for (const spec of specs) {
-    const t = tensors.get(spec.name);
-    if (!t) return { ok: false, error: `the tail lacks ${spec.name}` };
-    if (t.dtype !== 'float32' || t.dims.join(',') !== spec.shape.join(',')) {
-      return {
-        ok: false,
-        error: `${spec.name} is ${t.dtype} [${t.dims}], expected float32 [${spec.shape}]`,
-      };
-    }
-    const data = t.data;
-    for (let i = 0; i < data.length; i++) {
-      if (!Number.isFinite(data[i])) return { ok: false, error: `${spec.name}[${i}] is ${data[i]}` };
-    }
-    params.views[spec.name].set(data);
+  const head = training.trainables.filter((t) => t.owner !== 'tail').map((t) => t.name);
+  try {
+    const values = readTrainables(bytes, specs, { ignore: head });
+    return { ok: true, params: paramsFrom(specs, Object.fromEntries(values)) };
+  } catch (err) {
+    if (err instanceof UpdateError) return { ok: false, error: `the tail: ${err.message}` };
+    throw err;
   }
-  return { ok: true, params };
 }
 
 /** The trainables as safetensors (names sorted: same values, same bytes). */

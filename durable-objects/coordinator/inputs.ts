@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { DeviceId, FederationConfig, FederationId } from '../../protocol/federation.js';
 import { TrainableSpec } from '../../protocol/manifest.js';
+import { IdempotencyKey, UPDATE_LIMITS } from '../../protocol/update.js';
 
 const Bytes = z.instanceof(Uint8Array);
 
@@ -26,12 +27,15 @@ export const SubmitInput = z.object({
   deviceId: DeviceId,
   round: z.number().int().nonnegative(),
   sampleCount: z.number(),
-  head: Bytes,
+  /** The device's update as submitted, bounded as the submit route bounds it. */
+  head: Bytes.refine((b) => b.byteLength <= UPDATE_LIMITS.maxBytes, {
+    message: `the head update is over ${UPDATE_LIMITS.maxBytes} bytes`,
+  }),
   tail: Bytes,
   metrics: z.unknown(),
   uplinkBytes: z.number().int().nonnegative(),
   downlinkBytes: z.number().int().nonnegative(),
-  idempotencyKey: z.string().min(1).max(256),
+  idempotencyKey: IdempotencyKey,
 });
 export type SubmitInput = z.input<typeof SubmitInput>;
 

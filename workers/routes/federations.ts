@@ -3,7 +3,6 @@
 // session object only; the coordinator is touched at join and submit.
 import { type Context, Hono } from 'hono';
 import { z } from 'zod';
-import { parseSafetensors } from '../../common/safetensors.js';
 import { failureOf } from '../../durable-objects/rpc.js';
 import { ArtifactStore } from '../../edge/artifacts.js';
 import { DeviceId, FederationConfig, FederationId } from '../../protocol/federation.js';
@@ -13,6 +12,7 @@ import {
   STEP_CONTENT_TYPE,
   UPDATE_CONTENT_TYPE,
 } from '../../protocol/media.js';
+import { decodeUpdate, UPDATE_LIMITS, UpdateError, type UpdateMetadata } from '../../protocol/update.js';
 import { type AuthEnv, requireAdmin, requireDevice } from '../auth/middleware.js';
 import { issueDeviceToken } from '../auth/tokens.js';
 import { requireContentType } from '../http/content-type.js';
@@ -22,7 +22,6 @@ import { HttpProblem } from '../http/problem.js';
 import { unwrap } from '../http/rpc.js';
 
 const MAX_STEP_BYTES = 32 * 1024 * 1024;
-const MAX_UPDATE_BYTES = 16 * 1024 * 1024;
 
 const coordinator = (env: Env, fid: string) => env.COORDINATOR.get(env.COORDINATOR.idFromName(fid));
 const session = (env: Env, fid: string, round: number, deviceId: string) =>
@@ -148,40 +147,20 @@ federationRoutes.post(
   },
 );
 
-const UpdateMetadata = z.object({
-  sampleCount: z.coerce.number().int().positive(),
-  meanLoss: z.coerce.number().nonnegative().finite(),
-  accuracy: z.coerce.number().min(0).max(1),
-  steps: z.coerce.number().int().nonnegative(),
-  idempotencyKey: z.string().min(1).max(128),
-});
-
-function readUpdate(bytes: Uint8Array): z.output<typeof UpdateMetadata> {
-  let metadata: unknown;
+/** The device's update (protocol/update.ts); anything wrong with it is 422 invalid-update with its code. */
+function readUpdate(bytes: Uint8Array): UpdateMetadata {
   try {
-    parseSafetensors(bytes);
-    const headerLength = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
-    metadata = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLength))).__metadata__;
+    return decodeUpdate(bytes, UPDATE_LIMITS).metadata;
   } catch (err) {
-    throw new HttpProblem(
-      'invalid-update',
-      `The update is not a valid safetensors file: ${(err as Error).message}`,
-    );
+    if (!(err instanceof UpdateError)) throw err;
+    throw new HttpProblem('invalid-update', `The update is invalid: ${err.message}`, { code: err.code });
   }
-  const parsed = UpdateMetadata.safeParse(metadata);
-  if (!parsed.success) {
-    throw new HttpProblem(
-      'invalid-update',
-      `The update's __metadata__ is incomplete: ${z.prettifyError(parsed.error)}`,
-    );
-  }
-  return parsed.data;
 }
 
 federationRoutes.post(
   '/:fid/rounds/:round/submit',
   requireDevice,
-  limitBody(MAX_UPDATE_BYTES),
+  limitBody(UPDATE_LIMITS.maxBytes),
   requireContentType(UPDATE_CONTENT_TYPE),
   async (c) => {
     const { federationId: fid, deviceId } = c.get('device');
