@@ -31,7 +31,7 @@ export interface LocalRound {
 
 export interface LocalResult {
   params: Params;
-  /** The SDK's tally: distinct samples (the FedAvg weight), loss and accuracy over the round's steps. */
+  /** The SDK's tally: samples the steps carried (the FedAvg weight), loss and accuracy over the round's steps. */
   tally: RoundTally;
 }
 

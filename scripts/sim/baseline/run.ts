@@ -62,17 +62,20 @@ export async function runBaseline(config: BaselineConfig, progress: SimProgress)
           round,
           onStep: () => progress.step(),
         });
+        // The device's claim, as the SDK makes it (every step's labels over
+        // all epochs), and the weight the coordinator's FedAvg gives it.
+        const sampleCount = tally.processed;
         uplink += encodeUpdate(model.specs, params, {
-          sampleCount: tally.samples,
+          sampleCount,
           meanLoss: tally.meanLoss,
           accuracy: tally.accuracy,
           steps: tally.steps,
           idempotencyKey: await idempotencyKey(federationId, round, deviceId(i), randomNonce()),
         }).byteLength;
-        aggregator.add(params, tally.samples);
+        aggregator.add(params, sampleCount);
         steps += tally.steps;
-        weightedLoss += tally.meanLoss * tally.samples;
-        weightedAccuracy += tally.accuracy * tally.samples;
+        weightedLoss += tally.meanLoss * sampleCount;
+        weightedAccuracy += tally.accuracy * sampleCount;
         progress.submitted();
       }
       global = aggregator.result();

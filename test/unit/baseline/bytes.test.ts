@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { decodeSafetensors } from '../../../common/safetensors.js';
 import { readTensors } from '../../../durable-objects/coordinator/update.js';
 import type { TrainableSpec } from '../../../protocol/manifest.js';
+import { decodeUpdate } from '../../../protocol/update.js';
 import { encodeUpdate, encodeVersion } from '../../../scripts/sim/baseline/bytes.js';
 import type { Params } from '../../../scripts/sim/baseline/model.js';
 
@@ -37,6 +39,8 @@ describe('baseline wire bytes', () => {
     const read = readTensors(bytes, specs, 'update');
     expect(read.ok).toBe(true);
     if (read.ok) for (const s of specs) expect(read.value.get(s.name)).toEqual(params[s.name].data);
+    // and the submit route: the same format, limits and metadata
+    expect(decodeUpdate(bytes).metadata).toEqual(meta);
     // Four bytes per parameter; the rest is the header (names, shapes, metrics).
     expect(bytes.byteLength - tensorBytes).toBeGreaterThan(0);
     expect(bytes.byteLength - tensorBytes).toBeLessThan(700);
@@ -46,11 +50,9 @@ describe('baseline wire bytes', () => {
     const bytes = encodeVersion(specs, params, 7);
     const read = readTensors(bytes, specs, 'version');
     expect(read.ok).toBe(true);
-    // The coordinator's encodeAdapters metadata for side `all` (reading it needs the raw header:
-    // parseSafetensors skips __metadata__).
+    // The coordinator's encodeAdapters metadata for side `all`.
+    expect(decodeSafetensors(bytes).metadata).toEqual({ version: '7', side: 'all' });
     const headerLength = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
-    const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLength)));
-    expect(header.__metadata__).toEqual({ version: '7', side: 'all' });
     expect(bytes.byteLength).toBe(8 + headerLength + tensorBytes);
   });
 });

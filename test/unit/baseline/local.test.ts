@@ -45,6 +45,8 @@ describe('baseline local round', () => {
     expect([...params.w.data]).toEqual([-2, -1]);
     expect([...global.w.data]).toEqual([1, 2]);
     expect(tally.samples).toBe(10);
+    // What an update claims and FedAvg weights by: every step's examples, both epochs.
+    expect(tally.processed).toBe(20);
     expect(tally.steps).toBe(6);
     expect(tally.meanLoss).toBe(1);
     expect(tally.accuracy).toBeCloseTo(0.6);
