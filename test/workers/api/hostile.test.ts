@@ -1,0 +1,287 @@
+// A hostile client against the real routes inside workerd: updates whose
+// safetensors header lies about where its tensors are, and frames carrying
+// integer codes outside the format's levels. Each is a 4xx with a stable
+// code, never a 5xx, and nothing of it is trained on or aggregated.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import samples from '../../../artifacts/vit-fashion/samples.json';
+import { parseSafetensors } from '../../../common/safetensors.js';
+import { crc32 } from '../../../protocol/crc32.js';
+import type { Encoding } from '../../../protocol/encoding.js';
+import type { FederationConfigInput, FederationState, RoundRecord } from '../../../protocol/federation.js';
+import { encodeFrame } from '../../../protocol/frame.js';
+import { problemType } from '../../../protocol/problem.js';
+import { encodeStepRequest } from '../../../protocol/step.js';
+import { encodeUpdate, type UpdateMetadata } from '../../../protocol/update.js';
+import { call, postFrame, problemOf } from '../helpers.js';
+import { seededModel } from '../seeded.js';
+
+const ADMIN = { authorization: 'Bearer splitflare-dev-admin-key' };
+const model = seededModel('vit-fashion');
+const training = model.manifest.training!;
+const HEAD = training.trainables.filter((t) => t.owner === 'head');
+const [BATCH, TOKENS, WIDTH] = samples.activationShape;
+
+const CONFIG: FederationConfigInput = {
+  modelId: 'vit-fashion',
+  rounds: 2,
+  clientsPerRound: 1,
+  quorum: 1,
+  roundDeadlineSeconds: 3600,
+  localEpochs: 1,
+  batchSize: BATCH,
+  uplink: 'int8',
+  downlink: 'int8',
+  budgetBytesPerRound: 10_000_000,
+  headOptimizer: { kind: 'sgd', lr: 0.05, momentum: 0.9 },
+  tailOptimizer: { kind: 'sgd', lr: 0.05, momentum: 0.9 },
+  seed: 11,
+};
+
+const json = (body: unknown, headers: Record<string, string> = {}) => ({
+  method: 'POST',
+  body: JSON.stringify(body),
+  headers: { 'content-type': 'application/json', ...headers },
+});
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+/** A federation with one enrolled device that has joined round 0; its token. */
+async function joinedDevice(): Promise<{ fid: string; token: string }> {
+  const fid = `hostile-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6)}`;
+  expect((await call('/v1/federations', json({ id: fid, config: CONFIG }, ADMIN))).status).toBe(201);
+  const enrolled = await call(`/v1/federations/${fid}/devices`, json({ deviceId: 'dev-h' }, ADMIN));
+  const { token } = (await enrolled.json()) as { token: string };
+  expect((await call(`/v1/federations/${fid}/start`, { method: 'POST', headers: ADMIN })).status).toBe(200);
+  const joined = await call(`/v1/federations/${fid}/join`, { method: 'POST', headers: bearer(token) });
+  expect(joined.status).toBe(200);
+  return { fid, token };
+}
+
+/** Rewrites the last code of a frame's packed payload to the pattern below -q, and its CRC to match. */
+function withOutOfRangeCode(frame: Uint8Array, numel: number, bits: number): Uint8Array {
+  const out = frame.slice();
+  const end = out.length - 4;
+  const payload = end - Math.ceil((numel * bits) / 8);
+  const i = numel - 1;
+  const at = payload + Math.floor((i * bits) / 8);
+  const shift = (i * bits) % 8;
+  const mask = ((1 << bits) - 1) << shift;
+  // 1 followed by zeros: -128, -8 or -2 in two's complement
+  out[at] = (out[at] & ~mask) | ((1 << (bits - 1)) << shift);
+  new DataView(out.buffer).setUint32(end, crc32(out.subarray(0, end)), true);
+  return out;
+}
+
+const BITS: Record<string, number> = { int8: 8, int4: 4, int2: 2 };
+
+function stepBody(encoding: Encoding = 'int8', hostile = false): Uint8Array {
+  const numel = BATCH * TOKENS * WIDTH;
+  let activation: Uint8Array = encodeFrame(
+    { shape: [BATCH, TOKENS, WIDTH], data: Float32Array.from(samples.activation) },
+    { encoding },
+  );
+  if (hostile) activation = withOutOfRangeCode(activation, numel, BITS[encoding]);
+  return encodeStepRequest({ activation, labels: samples.labels });
+}
+
+const step = (fid: string, token: string, seq: number, body: Uint8Array) =>
+  call(`/v1/federations/${fid}/rounds/0/steps/${seq}`, {
+    method: 'POST',
+    body,
+    headers: { 'content-type': 'application/vnd.splitflare.step', ...bearer(token) },
+  });
+
+const submit = (fid: string, token: string, body: Uint8Array) =>
+  call(`/v1/federations/${fid}/rounds/0/submit`, {
+    method: 'POST',
+    body,
+    headers: { 'content-type': 'application/vnd.splitflare.update', ...bearer(token) },
+  });
+
+const META: UpdateMetadata = {
+  sampleCount: BATCH,
+  meanLoss: 1.5,
+  accuracy: 0.5,
+  steps: 1,
+  idempotencyKey: 'hostile-key',
+};
+
+function validUpdate(meta: Partial<UpdateMetadata> = {}): Uint8Array {
+  const initial = parseSafetensors(model.bytes(training.artifacts.trainables));
+  const values = Object.fromEntries(HEAD.map((s) => [s.name, initial.get(s.name)!.data as Float32Array]));
+  return encodeUpdate(values, HEAD, { ...META, ...meta });
+}
+
+/** The update with its header edited; `data` replaces the data buffer when given. */
+function rewrite(
+  bytes: Uint8Array,
+  edit: (header: Record<string, Record<string, unknown>>) => void,
+  data?: Uint8Array,
+): Uint8Array {
+  const n = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
+  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
+  edit(header);
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const body = data ?? bytes.subarray(8 + n);
+  const out = new Uint8Array(8 + json.length + body.length);
+  new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
+  out.set(json, 8);
+  out.set(body, 8 + json.length);
+  return out;
+}
+
+// Names sort bias ([64] floats, 256 bytes) before weight (3,136 floats, 12,544 bytes).
+const BIAS = 'embed.patch.bias';
+const WEIGHT = 'embed.patch.weight';
+
+async function expectRefused(
+  res: Response,
+  status: number,
+  slug: 'invalid-update' | 'malformed-frame',
+  code: string,
+) {
+  const problem = await problemOf(res);
+  expect({ status: res.status, type: problem.type, code: problem.code }).toEqual({
+    status,
+    type: problemType(slug),
+    code,
+  });
+}
+
+async function roundZero(fid: string): Promise<{ state: FederationState; round: RoundRecord }> {
+  const state = (await (await call(`/v1/federations/${fid}`, { headers: ADMIN })).json()) as FederationState;
+  const { rounds } = (await (await call(`/v1/federations/${fid}/history`, { headers: ADMIN })).json()) as {
+    rounds: RoundRecord[];
+  };
+  return { state, round: rounds[0] };
+}
+
+describe('hostile updates', () => {
+  it('overlapping, negative and fractional offsets are 422 invalid-update with their code and never aggregated', async () => {
+    const { fid, token } = await joinedDevice();
+    expect((await step(fid, token, 0, stepBody())).status).toBe(200);
+    const valid = validUpdate();
+    const data = valid.subarray(valid.length - 256 - 12544);
+    const cases: Array<[string, Uint8Array]> = [
+      // the weight claims the bias's bytes too; the last 256 bytes belong to nobody
+      [
+        'overlap',
+        rewrite(valid, (h) => {
+          h[WEIGHT].data_offsets = [0, 12544];
+        }),
+      ],
+      // the bias read from the 256 header bytes before the data buffer
+      [
+        'bad-offsets',
+        rewrite(
+          valid,
+          (h) => {
+            h[BIAS].data_offsets = [-256, 0];
+            h[WEIGHT].data_offsets = [0, 12544];
+          },
+          data.subarray(256),
+        ),
+      ],
+      [
+        'bad-offsets',
+        rewrite(valid, (h) => {
+          h[BIAS].data_offsets = [0.5, 256.5];
+        }),
+      ],
+      [
+        'gap',
+        rewrite(
+          valid,
+          (h) => {
+            h[WEIGHT].data_offsets = [260, 12804];
+          },
+          new Uint8Array(12804),
+        ),
+      ],
+      ['trailing-bytes', rewrite(valid, () => {}, new Uint8Array(12800 + 4))],
+      ['out-of-bounds', valid.subarray(0, valid.length - 4)],
+      [
+        'bad-metadata',
+        rewrite(valid, (h) => {
+          h.__metadata__.idempotencyKey = 'k'.repeat(129);
+        }),
+      ],
+      [
+        'non-finite',
+        (() => {
+          const nan = valid.slice();
+          new DataView(nan.buffer).setFloat32(nan.length - 4, Number.NaN, true);
+          return nan;
+        })(),
+      ],
+    ];
+    for (const [code, body] of cases)
+      await expectRefused(await submit(fid, token, body), 422, 'invalid-update', code);
+
+    // Random lies about the offsets: always a 4xx, never a 5xx.
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(BIAS, WEIGHT),
+        fc.integer({ min: -300, max: 13000 }),
+        fc.integer({ min: -300, max: 13000 }),
+        async (name, begin, end) => {
+          const body = rewrite(valid, (h) => {
+            h[name].data_offsets = [begin, end];
+          });
+          const res = await submit(fid, token, body);
+          expect(res.status).toBeGreaterThanOrEqual(400);
+          expect(res.status).toBeLessThan(500);
+          await res.arrayBuffer();
+        },
+      ),
+      { numRuns: 25 },
+    );
+
+    // None of it counted: with one client per round, an accepted update would have published version 1.
+    const before = await roundZero(fid);
+    expect(before.state.latestVersion).toBe(0);
+    expect(before.round.participants).toBe(0);
+
+    expect((await submit(fid, token, valid)).status).toBe(202);
+    const after = await roundZero(fid);
+    expect(after.state.latestVersion).toBe(1);
+    expect(after.round.participants).toBe(1);
+  });
+});
+
+describe('out-of-range integer codes', () => {
+  it('are 400 malformed-frame code-out-of-range on /v1/models/vit-mnist/infer (int8 -128, int4 -8, int2 -2)', async () => {
+    const shape = [2, 17, 64];
+    const numel = 2 * 17 * 64;
+    const data = Float32Array.from({ length: numel }, (_, i) => Math.sin(i) * 3);
+    for (const encoding of ['int8', 'int4', 'int2'] as const) {
+      for (const granularity of ['tensor', 'token'] as const) {
+        const frame = encodeFrame({ shape, data }, { encoding, granularity });
+        expect((await postFrame('/v1/models/vit-mnist/infer', frame)).status).toBe(200);
+        const res = await postFrame(
+          '/v1/models/vit-mnist/infer',
+          withOutOfRangeCode(frame, numel, BITS[encoding]),
+        );
+        await expectRefused(res, 400, 'malformed-frame', 'code-out-of-range');
+      }
+    }
+  });
+
+  it('is 400 malformed-frame code-out-of-range on a training step, which is not applied', async () => {
+    const { fid, token } = await joinedDevice();
+    await expectRefused(
+      await step(fid, token, 0, stepBody('int8', true)),
+      400,
+      'malformed-frame',
+      'code-out-of-range',
+    );
+    // the refused step did not take seq 0
+    expect((await step(fid, token, 0, stepBody())).status).toBe(200);
+    await expectRefused(
+      await step(fid, token, 1, stepBody('int8', true)),
+      400,
+      'malformed-frame',
+      'code-out-of-range',
+    );
+  });
+});
