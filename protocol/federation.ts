@@ -153,6 +153,32 @@ export const Ticket = z.object({
 });
 export type Ticket = z.infer<typeof Ticket>;
 
+/** A device as the coordinator knows it (GET …/devices). */
+export const DeviceRecord = z.object({
+  deviceId: DeviceId,
+  enrolledAt: z.number().int(),
+  /** Moves on at every enrolment; only tokens of the current generation are honoured. */
+  generation: z.number().int().nonnegative(),
+  /** Unix milliseconds; a revoked device's tokens are refused and it is no longer selected. */
+  revokedAt: z.number().int().nullable(),
+});
+export type DeviceRecord = z.infer<typeof DeviceRecord>;
+
+/** A device token and what it is good for: the answer to enrolment and to a token refresh. */
+export const DeviceToken = z.object({
+  federationId: FederationId,
+  deviceId: DeviceId,
+  generation: z.number().int().nonnegative(),
+  token: z.string(),
+  /** Unix milliseconds; refresh (POST …/token) or re-enroll before then. */
+  expiresAt: z.number().int(),
+});
+export type DeviceToken = z.infer<typeof DeviceToken>;
+
+/** The answer to enrolment (POST …/devices). */
+export const Enrollment = DeviceToken.extend({ enrolledAt: z.number().int() });
+export type Enrollment = z.infer<typeof Enrollment>;
+
 /** Metrics a device reports with its update, from its own local data. */
 export const ClientMetrics = z.object({
   meanLoss: z.number().nonnegative().finite(),

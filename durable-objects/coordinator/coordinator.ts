@@ -18,6 +18,7 @@ import {
 import type { TrainableSpec } from '../../protocol/manifest.js';
 import { fail, ok, type RpcResult } from '../rpc.js';
 import { EncodedCache, encodeAdapters } from './adapters.js';
+import { credentialFailure, type DeviceRecord, deviceRecord, pushFloor, sessionFloor } from './devices.js';
 import { accumulate } from '../../strategy/fedavg.js';
 import { AdapterSide, CreateInput, canonicalJson, SubmitInput, Version } from './inputs.js';
 import { federationState, history } from './records.js';
@@ -48,6 +49,8 @@ export interface SubmitUpdate {
   uplinkBytes: number;
   downlinkBytes: number;
   idempotencyKey: string;
+  /** The submitting token's generation (the Worker passes it; trusted callers may omit it). */
+  generation?: number;
 }
 
 export interface SubmitResult {
@@ -71,6 +74,7 @@ export class FederationCoordinator extends DurableObject<Env> {
     // open until some request happened to arrive after its deadline.
     void ctx.blockConcurrencyWhile(async () => {
       if (!this.store.exists()) return;
+      this.store.upgrade();
       const target = alarmTarget(this.store);
       if (target !== null && (await ctx.storage.getAlarm()) !== target) await ctx.storage.setAlarm(target);
     });
@@ -112,16 +116,51 @@ export class FederationCoordinator extends DurableObject<Env> {
     return ok(federationState(this.store, fed));
   }
 
-  async enroll(deviceId: string): Promise<RpcResult<{ deviceId: string; enrolledAt: number }>> {
+  /**
+   * Enrols a device, or enrols it again: either way at a new generation, which
+   * voids the device's earlier tokens and lifts a revocation. The Worker signs
+   * the device's token for the generation answered here.
+   */
+  async enroll(deviceId: string): Promise<RpcResult<DeviceRecord>> {
     if (!this.store.exists()) return UNKNOWN;
     if (!DeviceId.safeParse(deviceId).success) return fail('bad-request', 'Invalid device id.');
-    return this.change((now, fed) => {
-      if (fed.status === 'finished' || fed.status === 'closed') return FINISHED;
-      const enrolledAt = this.store.enrolledAt(deviceId);
-      if (enrolledAt !== null) return ok({ deviceId, enrolledAt });
-      this.store.enroll(deviceId, now);
-      return ok({ deviceId, enrolledAt: now });
-    });
+    return this.standingChanged(
+      await this.change((now, fed) => {
+        if (fed.status === 'finished' || fed.status === 'closed') return FINISHED;
+        this.store.enroll(deviceId, now);
+        return ok(deviceId);
+      }),
+    );
+  }
+
+  /**
+   * Revokes a device: every token it holds is refused from now on, by this
+   * object and by its live session, and it is not selected again until it is
+   * enrolled again. Idempotent.
+   */
+  async revoke(deviceId: string): Promise<RpcResult<DeviceRecord>> {
+    if (!this.store.exists()) return UNKNOWN;
+    if (!DeviceId.safeParse(deviceId).success) return fail('bad-request', 'Invalid device id.');
+    return this.standingChanged(
+      await this.change((now) => {
+        if (!this.store.device(deviceId)) return fail('not-found', `Device ${deviceId} is not enrolled.`);
+        this.store.revoke(deviceId, now);
+        return ok(deviceId);
+      }),
+    );
+  }
+
+  async devices(): Promise<RpcResult<DeviceRecord[]>> {
+    if (!this.store.exists()) return UNKNOWN;
+    return ok(this.store.devices().map(deviceRecord));
+  }
+
+  /** Whether a token of this generation is honoured for the device: for routes that reach no other check. */
+  async authorize(deviceId: string, generation: number): Promise<RpcResult<DeviceRecord>> {
+    if (!this.store.exists()) return UNKNOWN;
+    const device = DeviceId.safeParse(deviceId).success ? this.store.device(deviceId) : null;
+    if (!device) return fail('not-enrolled', `Device ${deviceId} is not enrolled.`);
+    return credentialFailure(device, generation) ?? ok(deviceRecord(device));
   }
 
   async start(): Promise<RpcResult<RoundRecord>> {
@@ -150,10 +189,13 @@ export class FederationCoordinator extends DurableObject<Env> {
    */
   async join(
     deviceId: string,
+    generation?: number,
   ): Promise<RpcResult<{ ticket: Ticket; tail: Uint8Array<ArrayBuffer>; tailOptimizer: OptimizerConfig }>> {
     if (!this.store.exists()) return UNKNOWN;
     if (!DeviceId.safeParse(deviceId).success) return fail('bad-request', 'Invalid device id.');
     const joined = await this.change((now, fed): RpcResult<Ticket> => {
+      const denied = credentialFailure(this.store.device(deviceId), generation);
+      if (denied) return denied;
       if (fed.status === 'finished' || fed.status === 'closed') return FINISHED;
       if (this.store.enrolledAt(deviceId) === null)
         return fail('not-enrolled', `Device ${deviceId} is not enrolled.`);
@@ -193,9 +235,14 @@ export class FederationCoordinator extends DurableObject<Env> {
   async adapters(
     version: number,
     side: 'head' | 'tail' | 'all',
+    device?: { deviceId: string; generation: number },
   ): Promise<RpcResult<Uint8Array<ArrayBuffer>>> {
     const fed = this.store.federation();
     if (!fed) return UNKNOWN;
+    if (device) {
+      const denied = credentialFailure(this.store.device(device.deviceId), device.generation);
+      if (denied) return denied;
+    }
     if (!Version.safeParse(version).success)
       return fail('bad-request', 'version must be a non-negative integer.');
     if (!AdapterSide.safeParse(side).success) return fail('bad-request', 'side must be head, tail or all.');
@@ -206,9 +253,15 @@ export class FederationCoordinator extends DurableObject<Env> {
   }
 
   /** The answer a submission from this device for this round would get, short of checking its content. */
-  async admissible(deviceId: string, round: number): Promise<RpcResult<{ round: number }>> {
+  async admissible(
+    deviceId: string,
+    round: number,
+    generation?: number,
+  ): Promise<RpcResult<{ round: number }>> {
     if (!this.store.exists()) return UNKNOWN;
     return this.change((_now, fed) => {
+      const denied = credentialFailure(this.store.device(deviceId), generation);
+      if (denied) return denied;
       const admitted = this.admit(fed, deviceId, round);
       return admitted.ok ? ok({ round: admitted.value.round }) : admitted;
     });
@@ -220,6 +273,9 @@ export class FederationCoordinator extends DurableObject<Env> {
     if (!parsed.success) return fail('bad-request', `Invalid submission: ${parsed.error.message}`);
     const s = parsed.data;
     return this.change((now, fed, moved): RpcResult<SubmitResult> => {
+      // Not in SubmitInput: checked as given, and anything but the device's generation is refused.
+      const denied = credentialFailure(this.store.device(s.deviceId), input.generation);
+      if (denied) return denied;
       // A retry must be recognised before anything else: its first attempt
       // may have been the one that closed the round.
       const prior = this.store.submission(s.round, s.deviceId);
@@ -368,6 +424,24 @@ export class FederationCoordinator extends DurableObject<Env> {
     });
     if (roundsMoved) await this.syncAlarm();
     return result;
+  }
+
+  /**
+   * After an enrolment or revocation committed: the device's session in the
+   * current round, if it was selected, learns its new floor before the admin
+   * hears of the change, so the device's older tokens stop stepping there too.
+   */
+  private async standingChanged(changed: RpcResult<string>): Promise<RpcResult<DeviceRecord>> {
+    if (!changed.ok) return changed;
+    const device = this.store.device(changed.value)!;
+    const fed = this.store.federation()!;
+    const round = fed.currentRound;
+    if (round !== null && this.store.selection(round, device.deviceId)) {
+      const target = { federationId: fed.id, round, deviceId: device.deviceId };
+      const failed = await pushFloor(this.env, target, sessionFloor(device));
+      if (failed) return failed;
+    }
+    return ok(deviceRecord(device));
   }
 
   private syncAlarm(): Promise<void> {

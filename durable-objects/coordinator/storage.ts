@@ -43,6 +43,14 @@ export interface SubmissionRow {
   submittedAt: number;
 }
 
+export interface DeviceRow {
+  deviceId: string;
+  enrolledAt: number;
+  /** Moves on at every enrolment; only tokens of the current generation are honoured. */
+  generation: number;
+  revokedAt: number | null;
+}
+
 /** Sums over a round's accepted submissions; loss and accuracy are weighted by sample count. */
 export interface RoundTotals {
   participants: number;
@@ -68,7 +76,9 @@ CREATE TABLE IF NOT EXISTS federation (
 );
 CREATE TABLE IF NOT EXISTS devices (
   device_id TEXT PRIMARY KEY,
-  enrolled_at INTEGER NOT NULL
+  enrolled_at INTEGER NOT NULL,
+  generation INTEGER NOT NULL DEFAULT 0,
+  revoked_at INTEGER
 );
 CREATE TABLE IF NOT EXISTS rounds (
   round INTEGER PRIMARY KEY,
@@ -137,6 +147,24 @@ export class CoordinatorStore {
     this.known = true;
   }
 
+  /**
+   * Brings a federation stored by an older version up to this schema. Devices
+   * enrolled before generations existed get generation 0, which no token
+   * carries: they must be enrolled again.
+   */
+  upgrade(): void {
+    const columns = new Set(
+      this.sql
+        .exec<{ name: string }>(`SELECT name FROM pragma_table_info('devices')`)
+        .toArray()
+        .map((c) => c.name),
+    );
+    if (!columns.has('generation')) {
+      this.sql.exec('ALTER TABLE devices ADD COLUMN generation INTEGER NOT NULL DEFAULT 0');
+    }
+    if (!columns.has('revoked_at')) this.sql.exec('ALTER TABLE devices ADD COLUMN revoked_at INTEGER');
+  }
+
   // ---- federation ---------------------------------------------------------
 
   federation(): FederationRow | null {
@@ -200,17 +228,44 @@ export class CoordinatorStore {
     );
   }
 
-  enroll(deviceId: string, at: number): void {
-    this.sql.exec('INSERT INTO devices (device_id, enrolled_at) VALUES (?, ?)', deviceId, at);
+  device(deviceId: string): DeviceRow | null {
+    const row = this.first<RawDevice>('SELECT * FROM devices WHERE device_id = ?', deviceId);
+    return row ? toDevice(row) : null;
   }
 
+  devices(): DeviceRow[] {
+    return this.sql.exec<RawDevice>('SELECT * FROM devices ORDER BY device_id').toArray().map(toDevice);
+  }
+
+  /** Enrols a new device at generation 1, or moves an enrolled one to its next generation and lifts a revocation. */
+  enroll(deviceId: string, at: number): DeviceRow {
+    this.sql.exec(
+      `INSERT INTO devices (device_id, enrolled_at, generation, revoked_at) VALUES (?, ?, 1, NULL)
+       ON CONFLICT (device_id) DO UPDATE SET generation = generation + 1, revoked_at = NULL`,
+      deviceId,
+      at,
+    );
+    return this.device(deviceId)!;
+  }
+
+  revoke(deviceId: string, at: number): void {
+    this.sql.exec(
+      'UPDATE devices SET revoked_at = ? WHERE device_id = ? AND revoked_at IS NULL',
+      at,
+      deviceId,
+    );
+  }
+
+  /** Devices that may be selected: enrolled and not revoked. */
   deviceCount(): number {
-    return this.first<{ n: number }>('SELECT COUNT(*) AS n FROM devices')?.n ?? 0;
+    return this.first<{ n: number }>('SELECT COUNT(*) AS n FROM devices WHERE revoked_at IS NULL')?.n ?? 0;
   }
 
   deviceIds(): string[] {
     return this.sql
-      .exec<{ device_id: string }>('SELECT device_id FROM devices ORDER BY device_id')
+      .exec<{ device_id: string }>(
+        'SELECT device_id FROM devices WHERE revoked_at IS NULL ORDER BY device_id',
+      )
       .toArray()
       .map((r) => r.device_id);
   }
@@ -456,6 +511,22 @@ function toRound(r: RawRound): RoundRow {
     deadline: r.deadline,
     closedAt: r.closed_at,
     publishedVersion: r.published_version,
+  };
+}
+
+type RawDevice = {
+  device_id: string;
+  enrolled_at: number;
+  generation: number;
+  revoked_at: number | null;
+};
+
+function toDevice(r: RawDevice): DeviceRow {
+  return {
+    deviceId: r.device_id,
+    enrolledAt: r.enrolled_at,
+    generation: r.generation,
+    revokedAt: r.revoked_at,
   };
 }
 

@@ -23,6 +23,7 @@ import { optimizerFor } from '../optimizer.js';
 import { paramBytes, paramsFrom, paramsSafetensors, parseTail, tailSpecs } from '../params.js';
 import { fail, ok, type RpcFailure, type RpcResult } from '../rpc.js';
 import { Serial } from '../serial.js';
+import { CredentialFloor, type FloorReason } from './credential.js';
 import { pipelineStep, shardStubs } from './pipeline-step.js';
 import { checkStep, decodeActivation } from './request.js';
 import { roundingRandom } from './seed.js';
@@ -33,6 +34,12 @@ export interface InitInput {
   tailOptimizer: OptimizerConfig;
   /** safetensors of the tail trainables at ticket.version. */
   tail: Uint8Array;
+  /**
+   * The joining token's generation (credential.ts). Every method that acts for
+   * the device takes it; omitted, it is 0, which a session joined through the
+   * Worker (generation 1 or more) refuses.
+   */
+  generation?: number;
 }
 
 export interface StepValue {
@@ -80,6 +87,7 @@ export class ClientSession extends DurableObject<Env> {
   // Everything but the RPC methods is #private: every public method of a
   // Durable Object class is callable over RPC.
   readonly #store: SessionStore;
+  readonly #credential: CredentialFloor;
   readonly #serial = new Serial();
   /** The stored row; dropped whenever memory may have run ahead of storage. */
   #row: SessionRow | undefined;
@@ -87,6 +95,7 @@ export class ClientSession extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#store = new SessionStore(ctx.storage);
+    this.#credential = new CredentialFloor(ctx.storage.sql);
   }
 
   /** Creates the session and the client's state on every shard. Idempotent for the same ticket: answers the next seq. */
@@ -94,13 +103,27 @@ export class ClientSession extends DurableObject<Env> {
     return this.#serial.run(() => this.#init(input));
   }
 
-  step(seq: number, body: Uint8Array): Promise<RpcResult<StepValue>> {
-    return this.#serial.run(() => this.#step(seq, body));
+  step(seq: number, body: Uint8Array, generation = 0): Promise<RpcResult<StepValue>> {
+    return this.#serial.run(async () => this.#credential.admit(generation) ?? this.#step(seq, body));
   }
 
   /** Closes the session to further steps and hands over the tail update, gathered from the shards. Idempotent. */
-  finish(): Promise<RpcResult<FinishValue>> {
-    return this.#serial.run(() => this.#finish());
+  finish(generation = 0): Promise<RpcResult<FinishValue>> {
+    return this.#serial.run(async () => this.#credential.admit(generation) ?? this.#finish());
+  }
+
+  /**
+   * The coordinator's word that the device's tokens below `floor` are void
+   * (re-enrolment or revocation). Serialised with the steps, so no step of an
+   * older token starts after this answers.
+   */
+  supersede(floor: number, reason: FloorReason): Promise<RpcResult<{ floor: number }>> {
+    return this.#serial.run(async () => {
+      if (!Number.isSafeInteger(floor) || floor < 0)
+        return fail('bad-request', 'floor must be an integer >= 0');
+      this.#credential.raise(floor, reason === 'revoked' ? 'revoked' : 'superseded');
+      return ok({ floor: this.#credential.floor });
+    });
   }
 
   status(): Promise<SessionStatus> {
@@ -114,6 +137,9 @@ export class ClientSession extends DurableObject<Env> {
     if (!optimizer.success) return fail('bad-request', `invalid tail optimizer: ${optimizer.error.message}`);
     if (!(input.tail instanceof Uint8Array)) return fail('bad-request', 'tail must be safetensors bytes');
     const t = ticket.data;
+    // Before the ticket comparison: a join with a newer token re-inits with the same ticket and raises the floor.
+    const denied = this.#credential.admit(input.generation ?? 0);
+    if (denied) return denied;
 
     const existing = this.#load();
     if (existing) {
