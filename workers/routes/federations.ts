@@ -1,11 +1,12 @@
 // The federated fine-tuning API. Admin routes manage a federation; device
 // routes join rounds, step and submit. Per-step work goes to the client's
-// session object only; the coordinator is touched at join and submit.
+// session object only; the coordinator is touched at join and submit (and
+// when a step fails, to say whether the device's token is the reason).
 import { type Context, Hono } from 'hono';
 import { z } from 'zod';
 import { failureOf } from '../../durable-objects/rpc.js';
 import { ArtifactStore } from '../../edge/artifacts.js';
-import { DeviceId, FederationConfig, FederationId } from '../../protocol/federation.js';
+import { DeviceId, type Enrollment, FederationConfig, FederationId } from '../../protocol/federation.js';
 import {
   SAFETENSORS_CONTENT_TYPE,
   STEP_ANSWER_CONTENT_TYPE,
@@ -13,8 +14,9 @@ import {
   UPDATE_CONTENT_TYPE,
 } from '../../protocol/media.js';
 import { decodeUpdate, UPDATE_LIMITS, UpdateError, type UpdateMetadata } from '../../protocol/update.js';
+import { deviceTokenIssuer } from '../auth/grant.js';
 import { type AuthEnv, requireAdmin, requireDevice } from '../auth/middleware.js';
-import { issueDeviceToken } from '../auth/tokens.js';
+import type { DeviceClaims } from '../auth/tokens.js';
 import { requireContentType } from '../http/content-type.js';
 import { jsonBody } from '../http/json-body.js';
 import { limitBody } from '../http/limits.js';
@@ -32,6 +34,8 @@ function federationId(raw: string): string {
   if (!parsed.success) throw new HttpProblem('unknown-federation', `No federation with id "${raw}".`);
   return parsed.data;
 }
+
+const credentialOf = ({ deviceId, generation }: DeviceClaims) => ({ deviceId, generation });
 
 function nonNegativeInt(raw: string, what: string): number {
   const n = Number(raw);
@@ -92,12 +96,25 @@ federationRoutes.post('/:fid/close', requireAdmin, async (c) =>
 
 const EnrollBody = z.object({ deviceId: DeviceId });
 
+/** Enrols a device, or enrols it again: a new generation, whose token voids every earlier one. */
 federationRoutes.post('/:fid/devices', requireAdmin, limitBody(4 * 1024), async (c) => {
   const fid = federationId(c.req.param('fid'));
   const { deviceId } = await jsonBody(c, EnrollBody);
-  const enrolled = unwrap(await coordinator(c.env, fid).enroll(deviceId));
-  const token = await issueDeviceToken(c.env.TOKEN_SECRET, { federationId: fid, deviceId });
-  return c.json({ ...enrolled, federationId: fid, token }, 201);
+  const issue = deviceTokenIssuer(c.env);
+  const { enrolledAt, generation } = unwrap(await coordinator(c.env, fid).enroll(deviceId));
+  const granted = await issue({ federationId: fid, deviceId, generation });
+  return c.json({ ...granted, enrolledAt } satisfies Enrollment, 201);
+});
+
+federationRoutes.get('/:fid/devices', requireAdmin, async (c) =>
+  c.json({ devices: unwrap(await coordinator(c.env, federationId(c.req.param('fid'))).devices()) }),
+);
+
+federationRoutes.post('/:fid/devices/:deviceId/revoke', requireAdmin, async (c) => {
+  const fid = federationId(c.req.param('fid'));
+  const deviceId = DeviceId.safeParse(c.req.param('deviceId'));
+  if (!deviceId.success) throw new HttpProblem('not-found', 'No device with this id is enrolled.');
+  return c.json(unwrap(await coordinator(c.env, fid).revoke(deviceId.data)));
 });
 
 /** Published adapters: both sides for the admin (evaluation), the head side for devices. */
@@ -106,7 +123,10 @@ const publishedAdapters =
   async (c: Context<AuthEnv>): Promise<Response> => {
     const fid = federationId(c.req.param('fid') ?? '');
     const version = nonNegativeInt(c.req.param('version') ?? '', 'version');
-    const bytes = unwrap(await coordinator(c.env, fid).adapters(version, side));
+    const device = c.get('device');
+    const bytes = unwrap(
+      await coordinator(c.env, fid).adapters(version, side, device && credentialOf(device)),
+    );
     return c.body(bytes, 200, {
       'content-type': SAFETENSORS_CONTENT_TYPE,
       'cache-control': 'private, max-age=3600',
@@ -119,10 +139,18 @@ federationRoutes.get('/:fid/adapters/:version/all', requireAdmin, publishedAdapt
 
 federationRoutes.get('/:fid/adapters/:version', requireDevice, publishedAdapters('head'));
 
+/** A fresh token of the device's current generation, signed with the current key: renewal before expiry. */
+federationRoutes.post('/:fid/token', requireDevice, async (c) => {
+  const { federationId: fid, deviceId, generation } = c.get('device');
+  const issue = deviceTokenIssuer(c.env);
+  unwrap(await coordinator(c.env, fid).authorize(deviceId, generation));
+  return c.json(await issue({ federationId: fid, deviceId, generation }));
+});
+
 federationRoutes.post('/:fid/join', requireDevice, async (c) => {
-  const { federationId: fid, deviceId } = c.get('device');
-  const { ticket, tail, tailOptimizer } = unwrap(await coordinator(c.env, fid).join(deviceId));
-  unwrap(await session(c.env, fid, ticket.round, deviceId).init({ ticket, tailOptimizer, tail }));
+  const { federationId: fid, deviceId, generation } = c.get('device');
+  const { ticket, tail, tailOptimizer } = unwrap(await coordinator(c.env, fid).join(deviceId, generation));
+  unwrap(await session(c.env, fid, ticket.round, deviceId).init({ ticket, tailOptimizer, tail, generation }));
   return c.json(ticket);
 });
 
@@ -132,13 +160,20 @@ federationRoutes.post(
   limitBody(MAX_STEP_BYTES),
   requireContentType(STEP_CONTENT_TYPE),
   async (c) => {
-    const { federationId: fid, deviceId } = c.get('device');
+    const { federationId: fid, deviceId, generation } = c.get('device');
     const round = nonNegativeInt(c.req.param('round'), 'round');
     const seq = nonNegativeInt(c.req.param('seq'), 'seq');
     const body = new Uint8Array(await c.req.arrayBuffer());
-    const { answer, bytesUsed, budgetBytes } = unwrap(
-      await session(c.env, fid, round, deviceId).step(seq, body),
-    );
+    const stepped = await session(c.env, fid, round, deviceId).step(seq, body, generation);
+    const problem = failureOf(stepped)?.problem;
+    if (problem === 'not-found' || problem === 'round-closed') {
+      // Only sessions the device's standing was pushed to know it; on these
+      // failure paths (none per successful step) the coordinator says whether
+      // the token itself is the problem.
+      const standing = await coordinator(c.env, fid).authorize(deviceId, generation);
+      if (failureOf(standing)?.problem === 'unauthorized') unwrap(standing);
+    }
+    const { answer, bytesUsed, budgetBytes } = unwrap(stepped);
     return c.body(answer, 200, {
       'content-type': STEP_ANSWER_CONTENT_TYPE,
       'x-budget-used': String(bytesUsed),
@@ -163,16 +198,16 @@ federationRoutes.post(
   limitBody(UPDATE_LIMITS.maxBytes),
   requireContentType(UPDATE_CONTENT_TYPE),
   async (c) => {
-    const { federationId: fid, deviceId } = c.get('device');
+    const { federationId: fid, deviceId, generation } = c.get('device');
     const round = nonNegativeInt(c.req.param('round'), 'round');
     const head = new Uint8Array(await c.req.arrayBuffer());
     const meta = readUpdate(head);
     const coord = coordinator(c.env, fid);
-    const closing = await session(c.env, fid, round, deviceId).finish();
+    const closing = await session(c.env, fid, round, deviceId).finish(generation);
     if (failureOf(closing)?.problem === 'not-found') {
       // No session: the device never joined this round. The coordinator knows
       // the precise reason (late, early, not selected, ...).
-      unwrap(await coord.admissible(deviceId, round));
+      unwrap(await coord.admissible(deviceId, round, generation));
       throw new HttpProblem(
         'conflict',
         `Device ${deviceId} has not joined round ${round}; join before submitting.`,
@@ -190,6 +225,7 @@ federationRoutes.post(
         uplinkBytes: finished.uplinkBytes,
         downlinkBytes: finished.downlinkBytes,
         idempotencyKey: meta.idempotencyKey,
+        generation,
       }),
     );
     return c.json(result, result.duplicate ? 200 : 202);
