@@ -2,8 +2,10 @@ import { Hono } from 'hono';
 import { apiCors } from './http/cors.js';
 import { onError, onNotFound } from './http/errors.js';
 import { adminRoutes } from './routes/admin.js';
+import { apiKeyRoutes } from './routes/api-keys.js';
 import { artifactRoutes } from './routes/artifacts.js';
 import { federationRoutes } from './routes/federations.js';
+import { modelAccessRoutes } from './routes/model-access.js';
 import { modelsRoutes } from './routes/models.js';
 
 export function createApp() {
@@ -12,7 +14,10 @@ export function createApp() {
   app.notFound(onNotFound);
   app.use('/v1/*', apiCors);
   app.get('/', (c) => c.json({ name: 'splitflare', api: '/v1' }));
+  // Ahead of the models routes, whose `/:id/*` middleware would otherwise answer first.
+  app.route('/v1/models', modelAccessRoutes);
   app.route('/v1/models', modelsRoutes);
+  app.route('/v1/api-keys', apiKeyRoutes);
   app.route('/v1/artifacts', artifactRoutes);
   app.route('/v1/admin', adminRoutes);
   app.route('/v1/federations', federationRoutes);

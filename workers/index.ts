@@ -1,5 +1,6 @@
 import { createApp } from './app.js';
 
+export { ApiKey } from '../durable-objects/api-keys/index.js';
 export { FederationCoordinator } from '../durable-objects/coordinator/index.js';
 export { ClientSession } from '../durable-objects/session/index.js';
 

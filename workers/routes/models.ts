@@ -10,6 +10,7 @@ import { initialValues } from '../../edge/trainables.js';
 import { encodeFrame } from '../../protocol/frame.js';
 import { type Artifact, edgeArtifacts, Manifest } from '../../protocol/manifest.js';
 import { FRAME_CONTENT_TYPE, ONNX_CONTENT_TYPE, SAFETENSORS_CONTENT_TYPE } from '../../protocol/media.js';
+import { inferenceAccess } from '../auth/inference.js';
 import { type AuthEnv, requireAdmin } from '../auth/middleware.js';
 import { requireContentType } from '../http/content-type.js';
 import { jsonBody } from '../http/json-body.js';
@@ -164,6 +165,8 @@ modelsRoutes.get('/:id/versions/:version/head', async (c) => {
 
 modelsRoutes.post(
   '/:id/infer',
+  // Before the body is read, so a refused request costs nothing more.
+  inferenceAccess,
   limitBody(MAX_INFER_BODY_BYTES),
   requireContentType(FRAME_CONTENT_TYPE),
   async (c) => {
