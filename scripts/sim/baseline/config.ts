@@ -1,11 +1,21 @@
 // The FedAvg-LoRA baseline's command line. Its flags and defaults are the
 // simulator's (SIM_DEFAULTS), so a baseline run and a split run given the same
 // flags partition, select, batch and optimize alike; only one learning rate,
-// since one device trains every adapter.
+// since one device trains every adapter. The strategy and the attack flags
+// are the baseline's own: the Byzantine experiment (scripts/byzantine.ts).
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { type OptimizerConfig, StrategyConfig } from '../../../protocol/federation.js';
 import { scheduledOptimizer } from '../../../strategy/configure.js';
-import type { OptimizerConfig } from '../../../protocol/federation.js';
 import { lrSchedule, optimizerConfig, SIM_DEFAULTS, type SimConfig } from '../config.js';
+import { ATTACKS, type Attack } from './attack.js';
+
+export const STRATEGIES = [
+  'fedavg',
+  'clipped-fedavg',
+  'median',
+  'trimmed-mean',
+  'multi-krum',
+] as const satisfies readonly StrategyConfig['kind'][];
 
 export type BaselineConfig = Pick<
   SimConfig,
@@ -23,7 +33,17 @@ export type BaselineConfig = Pick<
   | 'evalSamples'
   | 'json'
   | 'out'
-> & { lr: number };
+> & {
+  lr: number;
+  strategy: StrategyConfig;
+  attack: Attack;
+  /** Share of the enrolled devices that attack (⌊share × clients⌋ of them). */
+  malicious: number;
+  /** Weight updates by their claimed count instead of refusing a claim the session did not observe. */
+  unverified: boolean;
+  /** Score the held-out images after every n-th round (and the last); 1 = every round. */
+  evalEvery: number;
+};
 
 /** Parses a number and checks it against `valid` (described by `expected` in the error). */
 const numberArg = (valid: (n: number) => boolean, expected: string) => (v: string) => {
@@ -35,6 +55,33 @@ export const intAtLeast = (min: number) =>
   numberArg((n) => Number.isInteger(n) && n >= min, `an integer >= ${min}`);
 const positive = numberArg((n) => n > 0 && Number.isFinite(n), 'a number > 0');
 const unitInterval = numberArg((n) => n >= 0 && n < 1, 'a number in [0, 1)');
+const belowHalf = numberArg((n) => n >= 0 && n < 0.5, 'a number in [0, 0.5)');
+const closedUnit = numberArg((n) => n >= 0 && n <= 1, 'a number in [0, 1]');
+
+interface StrategyFlags {
+  strategy: StrategyConfig['kind'];
+  trim: number;
+  krumByzantine: number;
+  clipNorm?: number;
+}
+
+/** The strategy the flags name, its unset parameters from the federation schema's defaults. */
+function strategyOf(o: StrategyFlags): StrategyConfig {
+  switch (o.strategy) {
+    case 'fedavg':
+    case 'median':
+      return StrategyConfig.parse({ kind: o.strategy });
+    case 'clipped-fedavg':
+      return StrategyConfig.parse({
+        kind: o.strategy,
+        bound: o.clipNorm === undefined ? undefined : { kind: 'fixed', norm: o.clipNorm },
+      });
+    case 'trimmed-mean':
+      return StrategyConfig.parse({ kind: o.strategy, trim: o.trim });
+    case 'multi-krum':
+      return StrategyConfig.parse({ kind: o.strategy, byzantine: o.krumByzantine });
+  }
+}
 
 export function parseBaselineArgs(argv: string[]): BaselineConfig {
   const d = SIM_DEFAULTS;
@@ -66,6 +113,40 @@ export function parseBaselineArgs(argv: string[]): BaselineConfig {
       d.samplesPerClient,
     )
     .option('--eval-samples <n>', 'held-out test images (0 = all)', intAtLeast(0), d.evalSamples)
+    .addOption(
+      new Option('--strategy <kind>', "how the round's updates are aggregated (strategy/aggregate.ts)")
+        .choices(STRATEGIES)
+        .default('fedavg'),
+    )
+    .option('--trim <share>', 'trimmed-mean: share of values cut at each end', belowHalf, 0.2)
+    .option('--krum-byzantine <share>', 'multi-krum: share of attackers tolerated', belowHalf, 0.2)
+    .option(
+      '--clip-norm <c>',
+      'clipped-fedavg: a fixed norm bound (default: adaptive, 2 × the median norm)',
+      positive,
+    )
+    .addOption(
+      new Option('--attack <kind>', 'what the malicious devices do when selected')
+        .choices(ATTACKS)
+        .default('none'),
+    )
+    .option(
+      '--malicious <share>',
+      'share of the devices that are malicious (seeded, fixed for the run)',
+      closedUnit,
+      0.2,
+    )
+    .option(
+      '--unverified',
+      'weight updates by their claimed sample count instead of refusing a mismatch',
+      false,
+    )
+    .option(
+      '--eval-every <n>',
+      'score held-out accuracy after every n-th round and the last',
+      intAtLeast(1),
+      1,
+    )
     .option('--json', 'print one JSON object on stdout (progress stays on stderr)', false)
     .option('--out <dir>', 'where results.json and the charts go (default results/baseline-a<alpha>-s<seed>)')
     .parse(argv, { from: 'user' })
@@ -87,6 +168,11 @@ export function parseBaselineArgs(argv: string[]): BaselineConfig {
     evalSamples: o.evalSamples,
     json: o.json,
     out: o.out ?? `results/baseline-a${o.alpha}-s${o.seed}`,
+    strategy: strategyOf(o as StrategyFlags),
+    attack: o.attack,
+    malicious: o.malicious,
+    unverified: o.unverified,
+    evalEvery: o.evalEvery,
   };
 }
 

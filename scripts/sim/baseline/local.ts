@@ -35,6 +35,17 @@ export interface LocalResult {
   tally: RoundTally;
 }
 
+/**
+ * Local training met a non-finite loss: the version it started from is
+ * broken (an attack got through). The device has no update to send.
+ */
+export class LocalDivergence extends Error {
+  constructor(round: number, step: number) {
+    super(`local training diverged in round ${round} at step ${step}`);
+    this.name = 'LocalDivergence';
+  }
+}
+
 export async function trainLocalRound(o: LocalRound): Promise<LocalResult> {
   const params = cloneParams(o.global);
   const views = Object.fromEntries(Object.entries(params).map(([n, t]) => [n, t.data]));
@@ -46,8 +57,7 @@ export async function trainLocalRound(o: LocalRound): Promise<LocalResult> {
     for (const batch of epochBatches(o.data, order, o.batch, perExample)) {
       const n = batch.labels.length;
       const out = await o.session.step(batch.pixels, [n, ...o.exampleShape], batch.labels, params);
-      if (!Number.isFinite(out.loss))
-        throw new Error(`local training diverged in round ${o.round} at step ${tally.steps}`);
+      if (!Number.isFinite(out.loss)) throw new LocalDivergence(o.round, tally.steps);
       optimizer.step(views, out.grads);
       const predicted = argmaxRows(out.logits, o.classes);
       let correct = 0;

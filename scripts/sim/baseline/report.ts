@@ -1,14 +1,15 @@
 // The experiment record's comparison: one row per setup against the split
 // federation at fp32 and the centralized fine-tune, and the accuracy and
 // traffic targets the split design promises, reported as PASS or MISS.
-import type { SimResults } from '../results.js';
+import type { RoundResult, SimResults } from '../results.js';
 import type { SflUplink } from './matrix.js';
 
 export interface RunOutcome {
   id: string;
   label: string;
   command: string;
-  results: Pick<SimResults, 'final_accuracy' | 'rounds'>;
+  // Only the traffic of the rounds: a baseline round may leave its accuracy unscored.
+  results: Pick<SimResults, 'final_accuracy'> & { rounds: ReadonlyArray<Pick<RoundResult, 'uplink_bytes'>> };
 }
 
 export interface Centralized {

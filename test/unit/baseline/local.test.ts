@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { GradSession } from '../../../models/train/grad-session.js';
-import { trainLocalRound } from '../../../scripts/sim/baseline/local.js';
+import { LocalDivergence, trainLocalRound } from '../../../scripts/sim/baseline/local.js';
 import type { Params } from '../../../scripts/sim/baseline/model.js';
 
 /** A stand-in session: loss 1, logits favouring class 0, and a gradient of 1 for every trainable. */
@@ -50,5 +50,27 @@ describe('baseline local round', () => {
     expect(tally.steps).toBe(6);
     expect(tally.meanLoss).toBe(1);
     expect(tally.accuracy).toBeCloseTo(0.6);
+  });
+
+  it('stops with LocalDivergence at a non-finite loss: the device has nothing to send', async () => {
+    const session = {
+      async step(_p: Float32Array, shape: readonly number[]) {
+        return { loss: Number.NaN, logits: new Float32Array(shape[0] * 2), grads: {} };
+      },
+    } as unknown as GradSession;
+    const run = trainLocalRound({
+      session,
+      global: { w: { dims: [2], data: Float32Array.of(1, 2) } },
+      data,
+      exampleShape: [1, 2, 2],
+      classes: 2,
+      optimizer: { kind: 'sgd', lr: 0.5, momentum: 0, weightDecay: 0 },
+      localEpochs: 1,
+      batch: 4,
+      seed: 7,
+      round: 3,
+    });
+    await expect(run).rejects.toBeInstanceOf(LocalDivergence);
+    await expect(run).rejects.toThrow(/diverged in round 3 at step 0/);
   });
 });
