@@ -130,7 +130,16 @@ export const FederationConfig = z
 export type FederationConfig = z.infer<typeof FederationConfig>;
 export type FederationConfigInput = z.input<typeof FederationConfig>;
 
-export const ROUND_STATUSES = ['open', 'training', 'aggregating', 'published', 'failed'] as const;
+/** `held`: the round made a version that scored worse than its parent and was not made current. */
+export const ROUND_STATUSES = [
+  'open',
+  'training',
+  'aggregating',
+  'evaluating',
+  'published',
+  'held',
+  'failed',
+] as const;
 export type RoundStatus = (typeof ROUND_STATUSES)[number];
 
 /** What a selected device needs to take part in a round. */
@@ -199,10 +208,36 @@ export const RoundRecord = z.object({
   downlinkBytes: z.number().int().nonnegative(),
   openedAt: z.number().int(),
   closedAt: z.number().int().nullable(),
-  /** The version this round published, if it did. */
+  /** The version this round published (or held back), if it made one. */
   publishedVersion: z.number().int().nullable(),
+  /** What the strategy did: the devices whose update went in, those scaled down to the clipping bound. */
+  aggregation: z
+    .object({
+      strategy: z.string(),
+      kept: z.array(DeviceId),
+      clipped: z.array(DeviceId),
+      bound: z.number().nullable(),
+    })
+    .nullable(),
 });
 export type RoundRecord = z.infer<typeof RoundRecord>;
+
+/** A version's record: which round made it, whether it is published or held back, its last evaluation. */
+export const VersionRecord = z.object({
+  version: z.number().int().nonnegative(),
+  round: z.number().int().nonnegative().nullable(),
+  status: z.enum(['published', 'held']),
+  createdAt: z.number().int(),
+  evaluation: z
+    .object({
+      samples: z.number().int().positive(),
+      accuracy: z.number().min(0).max(1),
+      meanLoss: z.number(),
+      evaluatedAt: z.number().int(),
+    })
+    .nullable(),
+});
+export type VersionRecord = z.infer<typeof VersionRecord>;
 
 export const FederationState = z.object({
   id: FederationId,
@@ -216,6 +251,10 @@ export const FederationState = z.object({
   status: z.enum(['running', 'finished', 'closed']),
   devices: z.number().int().nonnegative(),
   currentRound: RoundRecord.nullable(),
+  /** The newest version a round made. */
   latestVersion: z.number().int().nonnegative(),
+  /** The version rounds start from and `@latest` serves: the newest, unless pinned, rolled back or held. */
+  currentVersion: z.number().int().nonnegative(),
+  pinned: z.boolean(),
 });
 export type FederationState = z.infer<typeof FederationState>;

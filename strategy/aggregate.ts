@@ -20,8 +20,23 @@ export interface ClientUpdate {
 
 export interface RoundUpdates {
   clients: readonly ClientUpdate[];
-  /** Every client's delta of one trainable, in `clients` order. */
-  deltas(name: string): Float32Array[];
+  /**
+   * Every client's delta of one trainable, in `clients` order: coordinates
+   * [from, to) when aggregating in slices, the whole tensor when they are
+   * omitted.
+   */
+  deltas(name: string, from?: number, to?: number): Float32Array[];
+}
+
+/**
+ * How the round is read: each trainable's size, and the most coordinates of a
+ * tensor read per client at once. Every strategy is coordinate-separable once
+ * its per-client scalars (clip scales, Krum's choice) are known, so slicing
+ * bounds memory at clients × slice × 4 bytes whatever the tensors' size.
+ */
+export interface Slicing {
+  sizes: ReadonlyMap<string, number>;
+  slice: number;
 }
 
 export interface AggregationSummary {
@@ -67,24 +82,58 @@ function krumKeep(
   return { f, m: Math.max(1, Math.min(n, m)) };
 }
 
+/** Each slice's deltas of one trainable, in order (the whole tensor at once without slicing). */
+function* parts(updates: RoundUpdates, name: string, slicing?: Slicing): Generator<Float32Array[]> {
+  if (!slicing) {
+    yield updates.deltas(name);
+    return;
+  }
+  const size = slicing.sizes.get(name);
+  if (size === undefined) throw new RangeError(`no size for trainable ${name}`);
+  const step = Math.max(1, Math.floor(slicing.slice));
+  for (let from = 0; from < size; from += step) yield updates.deltas(name, from, Math.min(size, from + step));
+}
+
+/** A coordinate-wise rule applied slice by slice, the slices' results laid end to end. */
+function perCoordinate(
+  updates: RoundUpdates,
+  slicing: Slicing | undefined,
+  rule: (deltas: Float32Array[]) => Float32Array,
+): (name: string) => Float32Array {
+  return (name) => {
+    const results = [...parts(updates, name, slicing)].map(rule);
+    if (results.length === 1) return results[0];
+    const out = new Float32Array(results.reduce((n, r) => n + r.length, 0));
+    let at = 0;
+    for (const r of results) {
+      out.set(r, at);
+      at += r.length;
+    }
+    return out;
+  };
+}
+
 /**
  * Aggregates a round. `names` lists every trainable; Multi-Krum reads every
  * tensor once up front to score the clients, the others compute each tensor's
- * delta when asked for it.
+ * delta when asked for it. With `slicing`, no more than a slice of each
+ * client's tensor is read at once.
  */
 export function aggregate(
   config: StrategyConfig,
   updates: RoundUpdates,
   names: readonly string[],
+  slicing?: Slicing,
 ): Aggregation {
   const { clients } = updates;
   if (clients.length === 0) throw new RangeError('no client updates to aggregate');
   const ids = clients.map((c) => c.deviceId);
   const weights = clients.map((c) => c.weight);
   const base: AggregationSummary = { strategy: config.kind, kept: ids, clipped: [], bound: null };
+  const rule = (fn: (deltas: Float32Array[]) => Float32Array) => perCoordinate(updates, slicing, fn);
   switch (config.kind) {
     case 'fedavg':
-      return { summary: base, delta: (name) => weightedMean(updates.deltas(name), weights) };
+      return { summary: base, delta: rule((d) => weightedMean(d, weights)) };
     case 'clipped-fedavg': {
       const c = clipNorm(
         config.bound as ClipBound,
@@ -93,28 +142,27 @@ export function aggregate(
       const scales = clients.map((x) => clipScale(x.norm, c));
       return {
         summary: { ...base, bound: c, clipped: ids.filter((_, i) => scales[i] < 1) },
-        delta: (name) => weightedMean(updates.deltas(name), weights, scales),
+        delta: rule((d) => weightedMean(d, weights, scales)),
       };
     }
     case 'median':
-      return { summary: base, delta: (name) => coordinateMedian(updates.deltas(name)) };
+      return { summary: base, delta: rule(coordinateMedian) };
     case 'trimmed-mean':
-      return { summary: base, delta: (name) => trimmedMean(updates.deltas(name), config.trim) };
+      return { summary: base, delta: rule((d) => trimmedMean(d, config.trim)) };
     case 'multi-krum': {
       const distances = new PairwiseDistances(clients.length);
-      for (const name of names) distances.add(updates.deltas(name));
+      for (const name of names) for (const part of parts(updates, name, slicing)) distances.add(part);
       const { f, m } = krumKeep(config, clients.length);
       const { kept } = multiKrum(distances, f, m);
       const keptWeights = kept.map((i) => weights[i]);
       return {
         summary: { ...base, kept: kept.map((i) => ids[i]) },
-        delta: (name) => {
-          const all = updates.deltas(name);
-          return weightedMean(
+        delta: rule((all) =>
+          weightedMean(
             kept.map((i) => all[i]),
             keptWeights,
-          );
-        },
+          ),
+        ),
       };
     }
   }

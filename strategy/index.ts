@@ -11,6 +11,7 @@ export {
   type ClientUpdate,
   keepsUpdates,
   type RoundUpdates,
+  type Slicing,
 } from './aggregate.js';
 export { lrFactor, roundOptimizers, scheduledOptimizer } from './configure.js';
 export { holdsBack, type RoundEnd, roundEnd } from './decide.js';

@@ -16,15 +16,16 @@ import {
   type Ticket,
 } from '../../protocol/federation.js';
 import type { TrainableSpec } from '../../protocol/manifest.js';
+import { roundOptimizers } from '../../strategy/configure.js';
 import { fail, ok, type RpcResult } from '../rpc.js';
 import { EncodedCache, encodeAdapters } from './adapters.js';
+import { UpdateBuffer } from './buffer.js';
 import { credentialFailure, type DeviceRecord, deviceRecord, pushFloor, sessionFloor } from './devices.js';
-import { accumulate } from '../../strategy/fedavg.js';
 import { AdapterSide, CreateInput, canonicalJson, SubmitInput, Version } from './inputs.js';
+import { check, keep } from './intake.js';
 import { federationState, history } from './records.js';
 import { alarmTarget, closeIfDue, endRound, isLive, openRound } from './rounds.js';
 import { CoordinatorStore, type FederationRow } from './storage.js';
-import { roundOptimizers } from '../../strategy/configure.js';
 import { readTensors } from './update.js';
 
 export interface CreateFederation {
@@ -40,7 +41,10 @@ export interface CreateFederation {
 export interface SubmitUpdate {
   deviceId: string;
   round: number;
+  /** The device's claim: the update's `sampleCount`. */
   sampleCount: number;
+  /** The samples the device's session observed (its steps' labels): checked against the claim, and the weight. */
+  observedSamples: number;
   /** safetensors of the head trainables after local training. */
   head: Uint8Array;
   /** safetensors of the tail trainables after local training (from the client's session). */
@@ -65,11 +69,13 @@ const FINISHED = fail('federation-finished', 'The federation has finished or was
 
 export class FederationCoordinator extends DurableObject<Env> {
   private readonly store: CoordinatorStore;
+  private readonly buffer: UpdateBuffer;
   private readonly encoded = new EncodedCache();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new CoordinatorStore(ctx.storage.sql);
+    this.buffer = new UpdateBuffer(ctx.storage.sql);
     // Heals a live round whose alarm went missing, which would otherwise stay
     // open until some request happened to arrive after its deadline.
     void ctx.blockConcurrencyWhile(async () => {
@@ -106,12 +112,21 @@ export class FederationCoordinator extends DurableObject<Env> {
       status: 'created',
       currentRound: null,
       latestVersion: 0,
+      currentVersion: 0,
+      pinned: false,
       createdAt: Date.now(),
     };
     this.ctx.storage.transactionSync(() => {
       this.store.migrate();
       this.store.insertFederation(fed);
       for (const [name, data] of values.value) this.store.writeAdapter(0, name, data);
+      this.store.insertVersion({
+        version: 0,
+        round: null,
+        status: 'published',
+        createdAt: fed.createdAt,
+        evaluation: null,
+      });
     });
     return ok(federationState(this.store, fed));
   }
@@ -293,40 +308,49 @@ export class FederationCoordinator extends DurableObject<Env> {
       if (!admitted.ok) return admitted;
       const round = admitted.value;
       if (!Number.isSafeInteger(s.sampleCount) || s.sampleCount <= 0) {
-        return fail('invalid-update', 'sampleCount must be a positive integer.');
+        return fail('invalid-update', 'sampleCount must be a positive integer.', {
+          extensions: { code: 'bad-metadata' },
+        });
       }
       const metrics = ClientMetrics.safeParse(s.metrics);
-      if (!metrics.success) return fail('invalid-update', `Invalid metrics: ${metrics.error.message}`);
+      if (!metrics.success) {
+        return fail('invalid-update', `Invalid metrics: ${metrics.error.message}`, {
+          extensions: { code: 'bad-metadata' },
+        });
+      }
       const headSpecs = fed.trainables.filter((t) => t.owner === 'head');
       const tailSpecs = fed.trainables.filter((t) => t.owner === 'tail');
       const head = readTensors(s.head, headSpecs, 'head update');
-      if (!head.ok) return fail('invalid-update', head.reason);
+      if (!head.ok) return fail('invalid-update', head.reason, { extensions: { code: head.code } });
       const tail = readTensors(s.tail, tailSpecs, 'tail update');
-      if (!tail.ok) return fail('invalid-update', tail.reason);
+      if (!tail.ok) return fail('invalid-update', tail.reason, { extensions: { code: tail.code } });
+      const update = {
+        claimedSamples: s.sampleCount,
+        observedSamples: s.observedSamples,
+        values: new Map([...head.value, ...tail.value]),
+      };
+      const checked = check(this.store, fed, round, update);
+      if (!checked.ok) return checked;
 
+      // What the history records is what the server observed: the weight is the session's count.
       this.store.insertSubmission({
         round: round.round,
         deviceId: s.deviceId,
         idempotencyKey: s.idempotencyKey,
-        sampleCount: s.sampleCount,
+        sampleCount: s.observedSamples,
         meanLoss: metrics.data.meanLoss,
         accuracy: metrics.data.accuracy,
         steps: metrics.data.steps,
         uplinkBytes: s.uplinkBytes,
         downlinkBytes: s.downlinkBytes,
         submittedAt: now,
+        norm: checked.norm,
       });
-      for (const values of [head.value, tail.value]) {
-        for (const [name, data] of values) {
-          const acc = this.store.readAccumulator(round.round, name, data.length);
-          accumulate(acc, data, s.sampleCount);
-          this.store.writeAccumulator(round.round, name, acc);
-        }
-      }
+      keep(this.store, this.buffer, fed, round, s.deviceId, update);
       if (round.status === 'open') this.store.setRoundStatus(round.round, 'training');
       const { participants } = this.store.roundTotals(round.round);
-      if (participants === this.store.selected(round.round).length) {
-        endRound(this.store, fed, round, 'publish', now);
+      if (participants >= this.store.selectedStanding(round.round)) {
+        endRound(this.store, this.buffer, fed, round, 'publish', now);
         moved();
       }
       return ok({ round: round.round, participants, duplicate: false });
@@ -351,6 +375,7 @@ export class FederationCoordinator extends DurableObject<Env> {
         if (round && isLive(round)) {
           this.store.closeRound(round.round, 'failed', now, null);
           this.store.clearAccumulators(round.round);
+          this.buffer.clear(round.round);
         }
       }
       if (fed.status === 'created' || fed.status === 'running') {
@@ -368,7 +393,7 @@ export class FederationCoordinator extends DurableObject<Env> {
    */
   override async alarm(): Promise<void> {
     if (!this.store.exists()) return;
-    this.ctx.storage.transactionSync(() => closeIfDue(this.store, Date.now()));
+    this.ctx.storage.transactionSync(() => closeIfDue(this.store, this.buffer, Date.now()));
     await this.syncAlarm();
   }
 
@@ -419,7 +444,7 @@ export class FederationCoordinator extends DurableObject<Env> {
       roundsMoved = true;
     };
     const result = this.ctx.storage.transactionSync(() => {
-      if (closeIfDue(this.store, now)) moved();
+      if (closeIfDue(this.store, this.buffer, now)) moved();
       return work(now, this.store.federation()!, moved);
     });
     if (roundsMoved) await this.syncAlarm();

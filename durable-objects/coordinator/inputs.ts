@@ -27,6 +27,8 @@ export const SubmitInput = z.object({
   deviceId: DeviceId,
   round: z.number().int().nonnegative(),
   sampleCount: z.number(),
+  /** What the device's session counted; never the device's word. */
+  observedSamples: z.number().int().nonnegative(),
   /** The device's update as submitted, bounded as the submit route bounds it. */
   head: Bytes.refine((b) => b.byteLength <= UPDATE_LIMITS.maxBytes, {
     message: `the head update is over ${UPDATE_LIMITS.maxBytes} bytes`,

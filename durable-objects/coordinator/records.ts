@@ -23,6 +23,14 @@ export function roundRecord(store: CoordinatorStore, round: RoundRow, totals: Ro
     openedAt: round.openedAt,
     closedAt: round.closedAt,
     publishedVersion: round.publishedVersion,
+    aggregation: round.aggregation
+      ? {
+          strategy: round.aggregation.strategy,
+          kept: round.aggregation.kept,
+          clipped: round.aggregation.clipped,
+          bound: round.aggregation.bound,
+        }
+      : null,
   };
 }
 
@@ -43,5 +51,7 @@ export function federationState(store: CoordinatorStore, fed: FederationRow): Fe
     devices: store.deviceCount(),
     currentRound: round ? roundRecord(store, round, store.roundTotals(round.round)) : null,
     latestVersion: fed.latestVersion,
+    currentVersion: fed.currentVersion,
+    pinned: fed.pinned,
   };
 }

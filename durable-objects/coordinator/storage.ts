@@ -1,8 +1,9 @@
 // The coordinator's SQLite schema and every query it runs. SQLite is the
 // single source of truth: the object keeps nothing in memory that it could
 // not rebuild from these tables after an eviction.
-import type { FederationConfig, RoundStatus } from '../../protocol/federation.js';
+import { FederationConfig, type RoundStatus } from '../../protocol/federation.js';
 import type { TrainableSpec } from '../../protocol/manifest.js';
+import type { AggregationSummary } from '../../strategy/index.js';
 import { fromChunks, toChunks } from './chunks.js';
 
 /** `created`: exists but not started (reported as `running` with no round). */
@@ -15,7 +16,12 @@ export interface FederationRow {
   cut: string;
   status: FederationStatus;
   currentRound: number | null;
+  /** The newest version any round published. */
   latestVersion: number;
+  /** The version rounds start from and `@latest` serves: the newest unless pinned, rolled back or held. */
+  currentVersion: number;
+  /** A pinned federation's rounds still publish versions, but the current one stays where it was pinned. */
+  pinned: boolean;
   createdAt: number;
 }
 
@@ -28,6 +34,24 @@ export interface RoundRow {
   deadline: number;
   closedAt: number | null;
   publishedVersion: number | null;
+  /** What the strategy did with the round's updates (strategy/aggregate.ts AggregationSummary), once closed. */
+  aggregation: AggregationSummary | null;
+}
+
+export interface VersionEvaluation {
+  samples: number;
+  accuracy: number;
+  meanLoss: number;
+  evaluatedAt: number;
+}
+
+export interface VersionRow {
+  version: number;
+  /** The round that made it; null for version 0 (the model's initial trainables). */
+  round: number | null;
+  status: 'published' | 'held';
+  createdAt: number;
+  evaluation: VersionEvaluation | null;
 }
 
 export interface SubmissionRow {
@@ -41,6 +65,8 @@ export interface SubmissionRow {
   uplinkBytes: number;
   downlinkBytes: number;
   submittedAt: number;
+  /** L2 norm of the update's delta from the round's starting version. */
+  norm: number | null;
 }
 
 export interface DeviceRow {
@@ -72,7 +98,9 @@ CREATE TABLE IF NOT EXISTS federation (
   status TEXT NOT NULL,
   current_round INTEGER,
   latest_version INTEGER NOT NULL,
-  created_at INTEGER NOT NULL
+  created_at INTEGER NOT NULL,
+  current_version INTEGER,
+  pinned INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS devices (
   device_id TEXT PRIMARY KEY,
@@ -87,7 +115,8 @@ CREATE TABLE IF NOT EXISTS rounds (
   opened_at INTEGER NOT NULL,
   deadline INTEGER NOT NULL,
   closed_at INTEGER,
-  published_version INTEGER
+  published_version INTEGER,
+  aggregation TEXT
 );
 CREATE TABLE IF NOT EXISTS selections (
   round INTEGER NOT NULL,
@@ -107,7 +136,15 @@ CREATE TABLE IF NOT EXISTS submissions (
   uplink_bytes INTEGER NOT NULL,
   downlink_bytes INTEGER NOT NULL,
   submitted_at INTEGER NOT NULL,
+  norm REAL,
   PRIMARY KEY (round, device_id)
+);
+CREATE TABLE IF NOT EXISTS versions (
+  version INTEGER PRIMARY KEY,
+  round INTEGER,
+  status TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  evaluation TEXT
 );
 CREATE TABLE IF NOT EXISTS accumulators (
   round INTEGER NOT NULL,
@@ -163,6 +200,19 @@ export class CoordinatorStore {
       this.sql.exec('ALTER TABLE devices ADD COLUMN generation INTEGER NOT NULL DEFAULT 0');
     }
     if (!columns.has('revoked_at')) this.sql.exec('ALTER TABLE devices ADD COLUMN revoked_at INTEGER');
+    const add = (table: string, column: string, type: string) => {
+      const has = this.sql
+        .exec<{ name: string }>(`SELECT name FROM pragma_table_info('${table}')`)
+        .toArray()
+        .some((c) => c.name === column);
+      if (!has) this.sql.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
+    };
+    add('federation', 'current_version', 'INTEGER');
+    add('federation', 'pinned', 'INTEGER NOT NULL DEFAULT 0');
+    add('rounds', 'aggregation', 'TEXT');
+    add('submissions', 'norm', 'REAL');
+    this.sql.exec(`CREATE TABLE IF NOT EXISTS versions (
+      version INTEGER PRIMARY KEY, round INTEGER, status TEXT NOT NULL, created_at INTEGER NOT NULL, evaluation TEXT)`);
   }
 
   // ---- federation ---------------------------------------------------------
@@ -177,25 +227,31 @@ export class CoordinatorStore {
       status: string;
       current_round: number | null;
       latest_version: number;
+      current_version: number | null;
+      pinned: number | null;
       created_at: number;
     }>('SELECT * FROM federation LIMIT 1');
     if (!row) return null;
     return {
       id: row.id,
-      config: JSON.parse(row.config) as FederationConfig,
+      // Parsed, not cast: a federation stored before a config field existed gets its default.
+      config: FederationConfig.parse(JSON.parse(row.config)),
       trainables: JSON.parse(row.trainables) as TrainableSpec[],
       cut: row.cut,
       status: row.status as FederationStatus,
       currentRound: row.current_round,
       latestVersion: row.latest_version,
+      currentVersion: row.current_version ?? row.latest_version,
+      pinned: row.pinned === 1,
       createdAt: row.created_at,
     };
   }
 
   insertFederation(f: FederationRow): void {
     this.sql.exec(
-      `INSERT INTO federation (id, config, trainables, cut, status, current_round, latest_version, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO federation (id, config, trainables, cut, status, current_round, latest_version, created_at,
+         current_version, pinned)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       f.id,
       JSON.stringify(f.config),
       JSON.stringify(f.trainables),
@@ -204,6 +260,8 @@ export class CoordinatorStore {
       f.currentRound,
       f.latestVersion,
       f.createdAt,
+      f.currentVersion,
+      f.pinned ? 1 : 0,
     );
   }
 
@@ -217,6 +275,44 @@ export class CoordinatorStore {
 
   setLatestVersion(version: number): void {
     this.sql.exec('UPDATE federation SET latest_version = ?', version);
+  }
+
+  setCurrentVersion(version: number, pinned?: boolean): void {
+    if (pinned === undefined) this.sql.exec('UPDATE federation SET current_version = ?', version);
+    else this.sql.exec('UPDATE federation SET current_version = ?, pinned = ?', version, pinned ? 1 : 0);
+  }
+
+  // ---- versions -----------------------------------------------------------
+
+  /** Records a version: what round made it, whether it was published or held back. */
+  insertVersion(v: VersionRow): void {
+    this.sql.exec(
+      'INSERT OR REPLACE INTO versions (version, round, status, created_at, evaluation) VALUES (?, ?, ?, ?, ?)',
+      v.version,
+      v.round,
+      v.status,
+      v.createdAt,
+      v.evaluation === null ? null : JSON.stringify(v.evaluation),
+    );
+  }
+
+  versionRow(version: number): VersionRow | null {
+    const r = this.first<RawVersion>('SELECT * FROM versions WHERE version = ?', version);
+    return r ? toVersion(r) : null;
+  }
+
+  versionRows(): VersionRow[] {
+    return this.sql.exec<RawVersion>('SELECT * FROM versions ORDER BY version').toArray().map(toVersion);
+  }
+
+  setEvaluation(version: number, evaluation: VersionEvaluation): void {
+    this.sql.exec(
+      `INSERT INTO versions (version, round, status, created_at, evaluation) VALUES (?, NULL, 'published', ?, ?)
+       ON CONFLICT (version) DO UPDATE SET evaluation = excluded.evaluation`,
+      version,
+      evaluation.evaluatedAt,
+      JSON.stringify(evaluation),
+    );
   }
 
   // ---- devices ------------------------------------------------------------
@@ -308,16 +404,29 @@ export class CoordinatorStore {
 
   closeRound(
     round: number,
-    status: 'published' | 'failed',
+    status: 'published' | 'held' | 'failed',
     closedAt: number,
     publishedVersion: number | null,
+    aggregation: AggregationSummary | null = null,
   ): void {
     this.sql.exec(
-      'UPDATE rounds SET status = ?, closed_at = ?, published_version = ? WHERE round = ?',
+      'UPDATE rounds SET status = ?, closed_at = ?, published_version = ?, aggregation = ? WHERE round = ?',
       status,
       closedAt,
       publishedVersion,
+      aggregation === null ? null : JSON.stringify(aggregation),
       round,
+    );
+  }
+
+  /** How many of a round's selected devices are still in good standing (not revoked): those it waits for. */
+  selectedStanding(round: number): number {
+    return (
+      this.first<{ n: number }>(
+        `SELECT COUNT(*) AS n FROM selections s JOIN devices d ON d.device_id = s.device_id
+         WHERE s.round = ? AND d.revoked_at IS NULL`,
+        round,
+      )?.n ?? 0
     );
   }
 
@@ -363,8 +472,8 @@ export class CoordinatorStore {
   insertSubmission(s: SubmissionRow): void {
     this.sql.exec(
       `INSERT INTO submissions (round, device_id, idempotency_key, sample_count, mean_loss, accuracy, steps,
-         uplink_bytes, downlink_bytes, submitted_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         uplink_bytes, downlink_bytes, submitted_at, norm)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       s.round,
       s.deviceId,
       s.idempotencyKey,
@@ -375,7 +484,16 @@ export class CoordinatorStore {
       s.uplinkBytes,
       s.downlinkBytes,
       s.submittedAt,
+      s.norm,
     );
+  }
+
+  /** A round's accepted submissions, in device order. */
+  submissions(round: number): SubmissionRow[] {
+    return this.sql
+      .exec<RawSubmission>('SELECT * FROM submissions WHERE round = ? ORDER BY device_id', round)
+      .toArray()
+      .map(toSubmission);
   }
 
   /** Totals of every round that has submissions, keyed by round. */
@@ -500,6 +618,7 @@ type RawRound = {
   deadline: number;
   closed_at: number | null;
   published_version: number | null;
+  aggregation: string | null;
 };
 
 function toRound(r: RawRound): RoundRow {
@@ -511,6 +630,7 @@ function toRound(r: RawRound): RoundRow {
     deadline: r.deadline,
     closedAt: r.closed_at,
     publishedVersion: r.published_version,
+    aggregation: r.aggregation ? (JSON.parse(r.aggregation) as AggregationSummary) : null,
   };
 }
 
@@ -541,6 +661,7 @@ type RawSubmission = {
   uplink_bytes: number;
   downlink_bytes: number;
   submitted_at: number;
+  norm: number | null;
 };
 
 function toSubmission(r: RawSubmission): SubmissionRow {
@@ -555,5 +676,24 @@ function toSubmission(r: RawSubmission): SubmissionRow {
     uplinkBytes: r.uplink_bytes,
     downlinkBytes: r.downlink_bytes,
     submittedAt: r.submitted_at,
+    norm: r.norm ?? null,
+  };
+}
+
+type RawVersion = {
+  version: number;
+  round: number | null;
+  status: string;
+  created_at: number;
+  evaluation: string | null;
+};
+
+function toVersion(r: RawVersion): VersionRow {
+  return {
+    version: r.version,
+    round: r.round,
+    status: r.status as VersionRow['status'],
+    createdAt: r.created_at,
+    evaluation: r.evaluation === null ? null : (JSON.parse(r.evaluation) as VersionEvaluation),
   };
 }

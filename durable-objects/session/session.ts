@@ -107,9 +107,18 @@ export class ClientSession extends DurableObject<Env> {
     return this.#serial.run(async () => this.#credential.admit(generation) ?? this.#step(seq, body));
   }
 
+  /**
+   * The tail update as it stands, gathered from the shards, without closing
+   * anything: the submit route has the coordinator check it first, so a
+   * refused update leaves the device free to train on and submit again.
+   */
+  handover(generation = 0): Promise<RpcResult<FinishValue>> {
+    return this.#serial.run(async () => this.#credential.admit(generation) ?? this.#finish(false));
+  }
+
   /** Closes the session to further steps and hands over the tail update, gathered from the shards. Idempotent. */
   finish(generation = 0): Promise<RpcResult<FinishValue>> {
-    return this.#serial.run(async () => this.#credential.admit(generation) ?? this.#finish());
+    return this.#serial.run(async () => this.#credential.admit(generation) ?? this.#finish(true));
   }
 
   /**
@@ -293,15 +302,22 @@ export class ClientSession extends DurableObject<Env> {
     return ok({ answer, bytesUsed: next.uplinkBytes + next.downlinkBytes, budgetBytes: t.budgetBytes });
   }
 
-  async #finish(): Promise<RpcResult<FinishValue>> {
+  async #finish(close: boolean): Promise<RpcResult<FinishValue>> {
     const row = this.#load();
     if (!row) return notInitialised();
-    const values = await this.#gather(async (stub) => {
-      const r: RpcResult<Record<string, Float32Array>> = await stub.finish();
-      return r;
+    // Not finished: the device may still train and then submit.
+    if (row.samples === 0) {
+      return fail('invalid-update', 'The session observed no training steps: there is nothing to submit.', {
+        extensions: { code: 'no-steps' },
+      });
+    }
+    const values = await this.#gather(async (stub): Promise<RpcResult<Record<string, Float32Array>>> => {
+      if (close) return stub.finish();
+      const r: RpcResult<{ nextSeq: number; values: Record<string, Float32Array> }> = await stub.values();
+      return r.ok ? ok(r.value.values) : r;
     });
     if (!values.ok) return values;
-    if (row.finishedAt === null) {
+    if (close && row.finishedAt === null) {
       const at = Date.now();
       this.#store.markFinished(at);
       this.#row = { ...row, finishedAt: at };

@@ -48,7 +48,8 @@ export async function resolveVersion(
       `Federation ${ref.federationId} trains ${state.config.modelId}, not ${manifest.modelId}.`,
     );
   }
-  const version = ref.version === 'latest' ? state.latestVersion : ref.version;
+  // `latest` is the version rounds start from: a pin or rollback moves it back.
+  const version = ref.version === 'latest' ? state.currentVersion : ref.version;
   if (version > state.latestVersion) {
     throw new HttpProblem(
       'not-found',

@@ -203,7 +203,10 @@ federationRoutes.post(
     const head = new Uint8Array(await c.req.arrayBuffer());
     const meta = readUpdate(head);
     const coord = coordinator(c.env, fid);
-    const closing = await session(c.env, fid, round, deviceId).finish(generation);
+    const deviceSession = session(c.env, fid, round, deviceId);
+    // Checked by the coordinator before the session closes: a refused update
+    // (422) leaves the device free to go on training and submit again.
+    const closing = await deviceSession.handover(generation);
     if (failureOf(closing)?.problem === 'not-found') {
       // No session: the device never joined this round. The coordinator knows
       // the precise reason (late, early, not selected, ...).
@@ -219,6 +222,7 @@ federationRoutes.post(
         deviceId,
         round,
         sampleCount: meta.sampleCount,
+        observedSamples: finished.samples,
         head,
         tail: finished.tail,
         metrics: { meanLoss: meta.meanLoss, accuracy: meta.accuracy, steps: meta.steps },
@@ -228,6 +232,8 @@ federationRoutes.post(
         generation,
       }),
     );
+    // Accepted (now or by an earlier attempt): no further step may count.
+    unwrap(await deviceSession.finish(generation));
     return c.json(result, result.duplicate ? 200 : 202);
   },
 );

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { selectDevices } from '../../../strategy/select.js';
 import { roundParticipants } from '../../../scripts/sim/baseline/selection.js';
 import { deviceId } from '../../../scripts/sim/devices.js';
+import { selectDevices } from '../../../strategy/select.js';
 
 describe('baseline selection', () => {
   it('trains the devices the coordinator selects for the same seed and round', () => {

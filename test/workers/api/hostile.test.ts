@@ -249,6 +249,57 @@ describe('hostile updates', () => {
   });
 });
 
+describe('lying metadata and huge finite values', () => {
+  it('an update claiming more samples than its session observed, or with values beyond the bound, is 422 and not aggregated', async () => {
+    const { fid, token } = await joinedDevice();
+    // Before any step the session has observed nothing to submit.
+    await expectRefused(await submit(fid, token, validUpdate()), 422, 'invalid-update', 'no-steps');
+    expect((await step(fid, token, 0, stepBody())).status).toBe(200);
+
+    // A claim of a million samples (FedAvg would weight it 10⁶/BATCH times an honest one).
+    const inflated = await submit(
+      fid,
+      token,
+      validUpdate({ sampleCount: 1_000_000, idempotencyKey: 'inflated' }),
+    );
+    const problem = await problemOf(inflated);
+    expect({ status: inflated.status, code: problem.code, observed: problem.observed }).toEqual({
+      status: 422,
+      code: 'sample-count-mismatch',
+      observed: BATCH,
+    });
+
+    // Finite but enormous values: within float32, far beyond the federation's default ±100.
+    for (const huge of [1e30, -3.4e38, 101]) {
+      const initial = parseSafetensors(model.bytes(training.artifacts.trainables));
+      const values = Object.fromEntries(
+        HEAD.map((s) => [s.name, Float32Array.from(initial.get(s.name)!.data as Float32Array)]),
+      );
+      values[WEIGHT][7] = huge;
+      const body = encodeUpdate(values, HEAD, { ...META, idempotencyKey: `huge-${huge}` });
+      await expectRefused(await submit(fid, token, body), 422, 'invalid-update', 'value-out-of-bound');
+    }
+
+    const before = await roundZero(fid);
+    expect(before.state.latestVersion).toBe(0);
+    expect(before.round.participants).toBe(0);
+    // None of the refusals closed the session: the device trains on...
+    expect((await step(fid, token, 1, stepBody())).status).toBe(200);
+    await expectRefused(
+      await submit(fid, token, validUpdate({ idempotencyKey: 'stale-count' })),
+      422,
+      'invalid-update',
+      'sample-count-mismatch',
+    );
+    // ...and its honest update is accepted, weighted by what the session observed.
+    expect((await submit(fid, token, validUpdate({ sampleCount: 2 * BATCH }))).status).toBe(202);
+    const after = await roundZero(fid);
+    expect(after.round).toMatchObject({ participants: 1, samples: 2 * BATCH, publishedVersion: 1 });
+    // Accepted, the session takes no more steps.
+    expect((await step(fid, token, 2, stepBody())).status).toBe(409);
+  });
+});
+
 describe('out-of-range integer codes', () => {
   it('are 400 malformed-frame code-out-of-range on /v1/models/vit-mnist/infer (int8 -128, int4 -8, int2 -2)', async () => {
     const shape = [2, 17, 64];

@@ -14,7 +14,7 @@ import {
 
 const options = {
   devices: 4,
-  config: { clientsPerRound: 4, quorum: 4, rounds: 2 },
+  config: { clientsPerRound: 4, quorum: 4, rounds: 2, strategy: { kind: 'fedavg' as const } },
   trainables: LARGE_TRAINABLES,
 };
 
@@ -101,6 +101,42 @@ describe('streaming FedAvg', () => {
     // Accumulators of a closed round are gone.
     const leftover = await runInDurableObject(evicted.stub, (_i, state) =>
       state.storage.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM accumulators').one(),
+    );
+    expect(leftover.n).toBe(0);
+  });
+});
+
+describe('buffered strategies (every update kept until the round closes)', () => {
+  const median = { ...options, config: { ...options.config, strategy: { kind: 'median' as const } } };
+
+  it('publish the coordinate-wise median of the deltas, identical across evictions, and keep nothing after', async () => {
+    const ups = updates();
+    const steady = await federation('median-steady', median);
+    const evicted = await federation('median-evicted', median);
+    value(await steady.stub.start());
+    value(await evicted.stub.start());
+    for (const d of ['d0', 'd1', 'd2', 'd3']) value(await steady.stub.submit(submitArg(d, ups.get(d)!)));
+    for (const d of ['d2', 'd0', 'd3', 'd1']) {
+      value(await evicted.stub.submit(submitArg(d, ups.get(d)!)));
+      await evictDurableObject(evicted.stub);
+    }
+    const published = decode(value(await steady.stub.adapters(1, 'all')));
+    expect(value(await evicted.stub.adapters(1, 'all'))).toEqual(value(await steady.stub.adapters(1, 'all')));
+
+    const base = steady.initial;
+    for (const [name, got] of published) {
+      const b = base.get(name)!;
+      const cols = [...ups.values()].map((u) => u.vals.get(name)!);
+      for (const i of [0, 1, b.length >> 1, b.length - 1]) {
+        const sorted = cols.map((c) => Math.fround(c[i] - b[i])).sort((x, y) => x - y);
+        const med = (sorted[1] + sorted[2]) / 2;
+        expect(got[i], `${name}[${i}]`).toBeCloseTo(b[i] + med, 5);
+      }
+    }
+    const record = value(await evicted.stub.history())[0];
+    expect(record.aggregation).toMatchObject({ strategy: 'median', kept: ['d0', 'd1', 'd2', 'd3'].sort() });
+    const leftover = await runInDurableObject(evicted.stub, (_i, state) =>
+      state.storage.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM updates').one(),
     );
     expect(leftover.n).toBe(0);
   });

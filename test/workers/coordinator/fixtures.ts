@@ -123,13 +123,21 @@ export function update(
   round: number,
   vals: Values,
   sampleCount: number,
-  options: { trainables?: TrainableSpec[]; key?: string; loss?: number; accuracy?: number } = {},
+  options: {
+    trainables?: TrainableSpec[];
+    key?: string;
+    loss?: number;
+    accuracy?: number;
+    /** What the session counted; the claim by default. */
+    observed?: number;
+  } = {},
 ) {
   const trainables = options.trainables ?? TRAINABLES;
   return {
     deviceId,
     round,
     sampleCount,
+    observedSamples: options.observed ?? sampleCount,
     head: encode(vals, 'head', trainables),
     tail: encode(vals, 'tail', trainables),
     metrics: { meanLoss: options.loss ?? 1, accuracy: options.accuracy ?? 0.5, steps: 3 },

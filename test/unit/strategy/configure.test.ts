@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { lrFactor, roundOptimizers } from '../../../strategy/configure.js';
 import { FederationConfig } from '../../../protocol/federation.js';
+import { lrFactor, roundOptimizers } from '../../../strategy/configure.js';
 
 const BASE_CONFIG = {
   modelId: 'm',
