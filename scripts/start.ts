@@ -120,6 +120,7 @@ async function small(): Promise<void> {
         'encoding',
         'agreement',
         'accuracy',
+        'logits cosine min',
         'bytes/sample',
         'vs fp32',
         'head ms p50',
@@ -132,7 +133,7 @@ async function small(): Promise<void> {
     }
     console.log(
       `\nSplit inference, model ${opts.model}, ${samples} MNIST test images, batches of ${batch}.\n` +
-        'agreement: split prediction equals the unsplit model on the same image; head ms: device (onnxruntime-web\n' +
+        "agreement, logits' cosine: the split prediction against the unsplit model on the same image; head ms: device (onnxruntime-web\n" +
         'WASM in Node); net+tail ms: POST to the local Worker, tail on onnxruntime-web in workerd, answer decoded.',
     );
     console.log(table.toString());
