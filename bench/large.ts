@@ -28,6 +28,7 @@ import { encodeModel, graphOf, loadModel, shapeOf } from '../models/onnx/index.j
 import { arrangeForFusion, quantizeWeights } from '../models/quantize/index.js';
 import { splitModel } from '../models/split/splitter.js';
 import { resolveRecipe, STRUCTURAL_RECIPE } from '../models/training/index.js';
+import { type JoinAnswer, SESSION_PASS_HEADER } from '../protocol/federation.js';
 import { encodeFrame } from '../protocol/frame.js';
 import { FRAME_CONTENT_TYPE, STEP_CONTENT_TYPE } from '../protocol/media.js';
 import { encodeStepRequest } from '../protocol/step.js';
@@ -256,7 +257,8 @@ export async function benchLarge(log: (s: string) => void): Promise<LargeFigures
     const auth = { authorization: `Bearer ${token}` };
     const joined = await fetch(`${worker.url}/v1/federations/${fid}/join`, { method: 'POST', headers: auth });
     if (!joined.ok) throw new Error(`join: ${joined.status} ${await joined.text()}`);
-    const { round: r } = (await joined.json()) as { round: number };
+    const { round: r, sessionPass } = (await joined.json()) as JoinAnswer;
+    const roundAuth = { ...auth, [SESSION_PASS_HEADER]: sessionPass };
     const stepMs: number[] = [];
     for (let seq = 0; seq < 3; seq++) {
       const body = encodeStepRequest({
@@ -267,7 +269,7 @@ export async function benchLarge(log: (s: string) => void): Promise<LargeFigures
       const res = await fetch(`${worker.url}/v1/federations/${fid}/rounds/${r}/steps/${seq}`, {
         method: 'POST',
         body,
-        headers: { 'content-type': STEP_CONTENT_TYPE, ...auth },
+        headers: { 'content-type': STEP_CONTENT_TYPE, ...roundAuth },
       });
       if (!res.ok) throw new Error(`step ${seq}: ${res.status} ${await res.text()}`);
       await res.arrayBuffer();

@@ -162,6 +162,17 @@ export const Ticket = z.object({
 });
 export type Ticket = z.infer<typeof Ticket>;
 
+/**
+ * The header a device's steps and submit carry the join's session pass in:
+ * the Worker checks it before reaching any object, so only a device that
+ * joined the round reaches (or creates) its session.
+ */
+export const SESSION_PASS_HEADER = 'x-splitflare-session';
+
+/** What POST …/join answers: the ticket, and the round's session pass. */
+export const JoinAnswer = Ticket.extend({ sessionPass: z.string().min(1).max(200) });
+export type JoinAnswer = z.infer<typeof JoinAnswer>;
+
 /** A device as the coordinator knows it (GET …/devices). */
 export const DeviceRecord = z.object({
   deviceId: DeviceId,

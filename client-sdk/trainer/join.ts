@@ -1,6 +1,6 @@
 // Joining the open round. The expected "not this time" answers (not picked,
 // nothing open, federation over) are outcomes, not errors.
-import { Ticket } from '../../protocol/federation.js';
+import { JoinAnswer, type Ticket } from '../../protocol/federation.js';
 import { ProblemError, ProtocolError } from '../errors.js';
 import { parseJsonBody } from '../transport/json-body.js';
 import { type HttpContext, send } from './http.js';
@@ -16,7 +16,7 @@ export async function joinRound(
   url: string,
   ctx: HttpContext,
   federationId: string,
-): Promise<{ ticket: Ticket } | { skipped: SkipReason }> {
+): Promise<{ ticket: Ticket; sessionPass: string } | { skipped: SkipReason }> {
   let body: Uint8Array;
   try {
     // Joining twice hands back the same ticket, so the transport may retry it.
@@ -26,9 +26,14 @@ export async function joinRound(
     if (skipped) return { skipped };
     throw err;
   }
-  const ticket = parseJsonBody(body, Ticket, 'the ticket', (m, o) => new ProtocolError(m, o));
+  const { sessionPass, ...ticket } = parseJsonBody(
+    body,
+    JoinAnswer,
+    'the ticket',
+    (m, o) => new ProtocolError(m, o),
+  );
   if (ticket.federationId !== federationId) {
     throw new ProtocolError(`joined ${federationId}, the ticket is for ${ticket.federationId}`);
   }
-  return { ticket };
+  return { ticket, sessionPass };
 }

@@ -5,7 +5,7 @@
 // optimizer; then submit the trained head trainables. Runtime-neutral: the
 // ONNX runtime comes in as a SessionFactory and the network as a fetch (see
 // node.ts and browser.ts for the ready-made entry points).
-import type { Ticket } from '../../protocol/federation.js';
+import { SESSION_PASS_HEADER, type Ticket } from '../../protocol/federation.js';
 import { ProblemError } from '../errors.js';
 import { resolveWire } from '../manifest-check.js';
 import type { SessionFactory } from '../runtime/types.js';
@@ -68,7 +68,11 @@ export function createTrainer(options: CoreTrainerOptions): Trainer {
     return perExample;
   };
 
-  const train = async (ticket: Ticket, startedAt: number): Promise<RoundReport | Skipped> => {
+  const train = async (
+    ticket: Ticket,
+    sessionPass: string,
+    startedAt: number,
+  ): Promise<RoundReport | Skipped> => {
     const { manifest, graphs } = await models.get(ticket.modelId);
     const perExample = prepareData(manifest);
     const adapters = await send(
@@ -77,7 +81,9 @@ export function createTrainer(options: CoreTrainerOptions): Trainer {
       ctx,
     );
     const params = decodeHeadAdapters(adapters.body, graphs.trainables);
-    const channel = stepChannel((seq) => urls.step(ticket.round, seq), ctx, ticket.budgetBytes);
+    // The round's steps and submit show the join's pass (protocol/federation.ts).
+    const roundCtx: HttpContext = { ...ctx, headers: { ...ctx.headers, [SESSION_PASS_HEADER]: sessionPass } };
+    const channel = stepChannel((seq) => urls.step(ticket.round, seq), roundCtx, ticket.budgetBytes);
     const { tally, stoppedEarly } = await trainLocally({
       ticket,
       graphs,
@@ -108,7 +114,7 @@ export function createTrainer(options: CoreTrainerOptions): Trainer {
       steps: tally.steps,
       idempotencyKey: key,
     });
-    const accepted = await submitUpdate(urls.submit(ticket.round), update, ctx);
+    const accepted = await submitUpdate(urls.submit(ticket.round), update, roundCtx);
     emitter.emit('submitted', {
       round: ticket.round,
       participants: accepted.participants,
@@ -142,7 +148,7 @@ export function createTrainer(options: CoreTrainerOptions): Trainer {
     emitter.emit('joined', { ticket: joined.ticket });
     let outcome: RoundReport | Skipped;
     try {
-      outcome = await train(joined.ticket, startedAt);
+      outcome = await train(joined.ticket, joined.sessionPass, startedAt);
     } catch (err) {
       // The round or the whole federation closed under us (deadline, or the
       // admin): nothing left to contribute to.

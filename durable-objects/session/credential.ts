@@ -8,6 +8,7 @@
 // Kept apart from the session row because a revocation can arrive before the
 // join that would create the row, and must still refuse that join.
 import { fail, type RpcFailure } from '../rpc.js';
+import { LazyTable } from '../tables.js';
 
 /** Why tokens below the floor are refused, as the 401's `reason`. */
 export type FloorReason = 'revoked' | 'superseded';
@@ -26,9 +27,10 @@ interface Standing {
 
 export class CredentialFloor {
   #standing: Standing | undefined;
+  readonly #table: LazyTable;
 
   constructor(private readonly sql: SqlStorage) {
-    sql.exec(SCHEMA);
+    this.#table = new LazyTable(sql, 'credential', SCHEMA);
   }
 
   get floor(): number {
@@ -39,6 +41,7 @@ export class CredentialFloor {
   raise(to: number, reason: FloorReason): void {
     const now = this.#read();
     if (to < now.floor || (to === now.floor && reason === now.reason)) return;
+    this.#table.ensure();
     this.sql.exec('INSERT OR REPLACE INTO credential (id, floor, reason) VALUES (0, ?, ?)', to, reason);
     this.#standing = { floor: to, reason };
   }
@@ -63,9 +66,11 @@ export class CredentialFloor {
 
   #read(): Standing {
     if (!this.#standing) {
-      const row = this.sql
-        .exec<{ floor: number; reason: string }>('SELECT floor, reason FROM credential WHERE id = 0')
-        .toArray()[0];
+      const row = !this.#table.exists
+        ? undefined
+        : this.sql
+            .exec<{ floor: number; reason: string }>('SELECT floor, reason FROM credential WHERE id = 0')
+            .toArray()[0];
       this.#standing = row
         ? { floor: row.floor, reason: row.reason === 'revoked' ? 'revoked' : 'superseded' }
         : { floor: 0, reason: 'superseded' };

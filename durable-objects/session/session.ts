@@ -21,6 +21,7 @@ import { encodeFrame, FrameError, frameSize } from '../../protocol/frame.js';
 import { encodeStepAnswer, stepAnswerSize } from '../../protocol/step.js';
 import { optimizerFor } from '../optimizer.js';
 import { paramBytes, paramsFrom, paramsSafetensors, parseTail, tailSpecs } from '../params.js';
+import { RETENTION_MS } from '../retention.js';
 import { fail, ok, type RpcFailure, type RpcResult } from '../rpc.js';
 import { Serial } from '../serial.js';
 import { CredentialFloor, type FloorReason } from './credential.js';
@@ -104,7 +105,7 @@ export class ClientSession extends DurableObject<Env> {
   }
 
   step(seq: number, body: Uint8Array, generation = 0): Promise<RpcResult<StepValue>> {
-    return this.#serial.run(async () => this.#credential.admit(generation) ?? this.#step(seq, body));
+    return this.#serial.run(async () => this.#admit(generation) ?? this.#step(seq, body));
   }
 
   /**
@@ -113,12 +114,12 @@ export class ClientSession extends DurableObject<Env> {
    * refused update leaves the device free to train on and submit again.
    */
   handover(generation = 0): Promise<RpcResult<FinishValue>> {
-    return this.#serial.run(async () => this.#credential.admit(generation) ?? this.#finish(false));
+    return this.#serial.run(async () => this.#admit(generation) ?? this.#finish(false));
   }
 
   /** Closes the session to further steps and hands over the tail update, gathered from the shards. Idempotent. */
   finish(generation = 0): Promise<RpcResult<FinishValue>> {
-    return this.#serial.run(async () => this.#credential.admit(generation) ?? this.#finish(true));
+    return this.#serial.run(async () => this.#admit(generation) ?? this.#finish(true));
   }
 
   /**
@@ -137,6 +138,25 @@ export class ClientSession extends DurableObject<Env> {
 
   status(): Promise<SessionStatus> {
     return this.#serial.run(() => this.#status());
+  }
+
+  /** The round is long over: its update went to the coordinator, or never will. */
+  override async alarm(): Promise<void> {
+    await this.#serial.run(async () => {
+      this.#row = undefined;
+      await this.ctx.storage.deleteAll();
+    });
+  }
+
+  /**
+   * A device's request to a session that exists, with a token the session
+   * honours. A session that was never initialised answers 404 before
+   * anything is written, so a request for a round the device did not join
+   * leaves no storage behind.
+   */
+  #admit(generation: number): RpcFailure | null {
+    if (!this.#load()) return notInitialised();
+    return this.#credential.admit(generation);
   }
 
   async #init(input: InitInput): Promise<RpcResult<{ seq: number }>> {
@@ -215,6 +235,7 @@ export class ClientSession extends DurableObject<Env> {
     };
     this.#store.create(row);
     this.#row = row;
+    await this.ctx.storage.setAlarm(t.deadline + RETENTION_MS);
     return ok({ seq: 0 });
   }
 

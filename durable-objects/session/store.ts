@@ -6,6 +6,7 @@
 import { OptimizerConfig, Ticket } from '../../protocol/federation.js';
 import { Manifest } from '../../protocol/manifest.js';
 import { BlobTable } from '../blobs.js';
+import { LazyTable } from '../tables.js';
 
 export interface SessionRow {
   ticket: Ticket;
@@ -45,14 +46,16 @@ type Row = Record<string, SqlStorageValue>;
 export class SessionStore {
   private readonly sql: SqlStorage;
   private readonly blobs: BlobTable<'answer'>;
+  private readonly table: LazyTable;
 
   constructor(private readonly storage: DurableObjectStorage) {
     this.sql = storage.sql;
-    this.sql.exec(SCHEMA);
+    this.table = new LazyTable(this.sql, 'session', SCHEMA);
     this.blobs = new BlobTable(this.sql);
   }
 
   read(): SessionRow | null {
+    if (!this.table.exists) return null;
     const r = this.sql.exec<Row>('SELECT * FROM session WHERE id = 0').toArray()[0];
     if (!r) return null;
     // Stored by this class from parsed values; parsing again guards against a schema drift.
@@ -77,6 +80,7 @@ export class SessionStore {
 
   create(row: SessionRow): void {
     this.storage.transactionSync(() => {
+      this.table.ensure();
       this.sql.exec('DELETE FROM session');
       this.blobs.clear();
       this.writeRow(row);
@@ -92,6 +96,7 @@ export class SessionStore {
   }
 
   markFinished(at: number): void {
+    if (!this.table.exists) return;
     this.sql.exec('UPDATE session SET finished_at = ? WHERE id = 0 AND finished_at IS NULL', at);
   }
 

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { OptimizerConfig, Ticket } from '../../protocol/federation.js';
 import { ShardSpec, TrainableSpec } from '../../protocol/manifest.js';
 import { BlobTable } from '../blobs.js';
+import { LazyTable } from '../tables.js';
 
 export const ShardSetup = z.object({
   ticket: Ticket,
@@ -41,14 +42,16 @@ const SCHEMA = `CREATE TABLE IF NOT EXISTS shard (
 export class ShardStore {
   readonly blobs: BlobTable<ShardBlob>;
   private readonly sql: SqlStorage;
+  private readonly table: LazyTable;
 
   constructor(private readonly storage: DurableObjectStorage) {
     this.sql = storage.sql;
-    this.sql.exec(SCHEMA);
+    this.table = new LazyTable(this.sql, 'shard', SCHEMA);
     this.blobs = new BlobTable(this.sql);
   }
 
   read(): ShardRow | null {
+    if (!this.table.exists) return null;
     const r = this.sql.exec<Record<string, SqlStorageValue>>('SELECT * FROM shard WHERE id = 0').toArray()[0];
     if (!r) return null;
     return {
@@ -78,10 +81,12 @@ export class ShardStore {
   }
 
   markFinished(at: number): void {
+    if (!this.table.exists) return;
     this.sql.exec('UPDATE shard SET finished_at = ? WHERE id = 0 AND finished_at IS NULL', at);
   }
 
   private writeRow(r: ShardRow): void {
+    this.table.ensure();
     this.sql.exec(
       'INSERT OR REPLACE INTO shard (id, setup, next_seq, last_digest, finished_at) VALUES (0, ?, ?, ?, ?)',
       JSON.stringify(r.setup),

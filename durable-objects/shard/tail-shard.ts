@@ -33,6 +33,7 @@ import {
 import { PIECE_BYTES } from '../chunks.js';
 import { optimizerFor } from '../optimizer.js';
 import { type ParamSet, paramBytes, paramsFrom, paramsFromBytes } from '../params.js';
+import { RETENTION_MS } from '../retention.js';
 import { fail, ok, type RpcFailure, type RpcResult } from '../rpc.js';
 import { Serial } from '../serial.js';
 import { type ShardRow, ShardSetup, ShardStore } from './store.js';
@@ -55,9 +56,6 @@ export interface TrainValue {
   loss?: number;
   logits?: Activation;
 }
-
-/** Kept after a round's deadline so that late status reads still work; then the storage is deleted. */
-const RETENTION_MS = 60 * 60 * 1000;
 
 interface Live {
   row: ShardRow;

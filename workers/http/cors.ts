@@ -1,4 +1,5 @@
 import { cors } from 'hono/cors';
+import { SESSION_PASS_HEADER } from '../../protocol/federation.js';
 
 /**
  * Browsers run the device SDK from the app's own origin, so the API answers
@@ -18,7 +19,22 @@ export const apiCors = cors({
       : null;
   },
   allowMethods: ['GET', 'POST', 'OPTIONS'],
-  allowHeaders: ['authorization', 'content-type', 'accept', 'if-none-match'],
-  exposeHeaders: ['etag', 'location', 'retry-after', 'x-budget-used', 'x-budget-bytes'],
+  allowHeaders: [
+    'authorization',
+    'content-type',
+    'accept',
+    'if-none-match',
+    'x-api-key',
+    SESSION_PASS_HEADER,
+  ],
+  exposeHeaders: [
+    'etag',
+    'location',
+    'retry-after',
+    'x-budget-used',
+    'x-budget-bytes',
+    'x-ratelimit-limit',
+    'x-ratelimit-remaining',
+  ],
   maxAge: 600,
 });

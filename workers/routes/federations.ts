@@ -6,7 +6,14 @@ import { type Context, Hono } from 'hono';
 import { z } from 'zod';
 import { failureOf } from '../../durable-objects/rpc.js';
 import { ArtifactStore } from '../../edge/artifacts.js';
-import { DeviceId, type Enrollment, FederationConfig, FederationId } from '../../protocol/federation.js';
+import {
+  DeviceId,
+  type Enrollment,
+  FederationConfig,
+  FederationId,
+  type JoinAnswer,
+  SESSION_PASS_HEADER,
+} from '../../protocol/federation.js';
 import {
   SAFETENSORS_CONTENT_TYPE,
   STEP_ANSWER_CONTENT_TYPE,
@@ -15,7 +22,9 @@ import {
 } from '../../protocol/media.js';
 import { decodeUpdate, UPDATE_LIMITS, UpdateError, type UpdateMetadata } from '../../protocol/update.js';
 import { deviceTokenIssuer } from '../auth/grant.js';
+import { keyringOf } from '../auth/keys.js';
 import { type AuthEnv, requireAdmin, requireDevice } from '../auth/middleware.js';
+import { issueSessionPass, verifySessionPass } from '../auth/session-pass.js';
 import type { DeviceClaims } from '../auth/tokens.js';
 import { requireContentType } from '../http/content-type.js';
 import { jsonBody } from '../http/json-body.js';
@@ -151,8 +160,27 @@ federationRoutes.post('/:fid/join', requireDevice, async (c) => {
   const { federationId: fid, deviceId, generation } = c.get('device');
   const { ticket, tail, tailOptimizer } = unwrap(await coordinator(c.env, fid).join(deviceId, generation));
   unwrap(await session(c.env, fid, ticket.round, deviceId).init({ ticket, tailOptimizer, tail, generation }));
-  return c.json(ticket);
+  const scope = { federationId: fid, round: ticket.round, deviceId, generation };
+  const answer: JoinAnswer = { ...ticket, sessionPass: await issueSessionPass(keyringOf(c.env), scope) };
+  return c.json(answer);
 });
+
+/**
+ * Steps and submits name a round's session object; only a device that joined
+ * the round holds its pass. Without a valid one the coordinator says what is
+ * wrong (not selected, wrong round, closed...) and no session is reached.
+ */
+async function requireSessionPass(c: Context<AuthEnv>, round: number): Promise<void> {
+  const { federationId: fid, deviceId, generation } = c.get('device');
+  const scope = { federationId: fid, round, deviceId, generation };
+  if (await verifySessionPass(keyringOf(c.env), c.req.header(SESSION_PASS_HEADER), scope)) return;
+  unwrap(await coordinator(c.env, fid).admissible(deviceId, round, generation));
+  throw new HttpProblem(
+    'conflict',
+    `Join round ${round} first: its steps and submit carry the ${SESSION_PASS_HEADER} pass the join answered.`,
+    { code: 'no-session-pass' },
+  );
+}
 
 federationRoutes.post(
   '/:fid/rounds/:round/steps/:seq',
@@ -163,6 +191,7 @@ federationRoutes.post(
     const { federationId: fid, deviceId, generation } = c.get('device');
     const round = nonNegativeInt(c.req.param('round'), 'round');
     const seq = nonNegativeInt(c.req.param('seq'), 'seq');
+    await requireSessionPass(c, round);
     const body = new Uint8Array(await c.req.arrayBuffer());
     const stepped = await session(c.env, fid, round, deviceId).step(seq, body, generation);
     const problem = failureOf(stepped)?.problem;
@@ -200,6 +229,7 @@ federationRoutes.post(
   async (c) => {
     const { federationId: fid, deviceId, generation } = c.get('device');
     const round = nonNegativeInt(c.req.param('round'), 'round');
+    await requireSessionPass(c, round);
     const head = new Uint8Array(await c.req.arrayBuffer());
     const meta = readUpdate(head);
     const coord = coordinator(c.env, fid);

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import type { FloatTensor, HeadSession, SessionFactory } from '../../../client-sdk/runtime/types.js';
 import { encodeSafetensors } from '../../../common/safetensors.js';
-import type { Ticket } from '../../../protocol/federation.js';
+import { SESSION_PASS_HEADER, type Ticket } from '../../../protocol/federation.js';
 import { decodeFrame, encodeFrame } from '../../../protocol/frame.js';
 import type { Manifest } from '../../../protocol/manifest.js';
 import { PROBLEM_CONTENT_TYPE, type ProblemSlug, problemType } from '../../../protocol/problem.js';
@@ -173,6 +173,8 @@ export interface FakeFederation {
 }
 
 export const STEP_LOSS = 1.5;
+/** The pass the fake join hands out; steps and submits without it are refused, as the Worker refuses them. */
+export const SESSION_PASS = 'sp1.test.fake-pass';
 
 export function fakeFederation(server: TestServer, t: Ticket = ticket()): FakeFederation {
   const fed: FakeFederation = {
@@ -180,7 +182,10 @@ export function fakeFederation(server: TestServer, t: Ticket = ticket()): FakeFe
     applied: [],
     labels: [],
     submits: [],
-    join: (res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(t)),
+    join: (res) =>
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ ...t, sessionPass: SESSION_PASS })),
     step: () => 'answer',
     submit: () => 'answer',
     budgetUsed: 0,
@@ -205,6 +210,8 @@ export function fakeFederation(server: TestServer, t: Ticket = ticket()): FakeFe
         ['w', { dtype: 'float32' as const, dims: [PIXELS, FEATURES], data: W0.slice() }],
       ]);
       res.writeHead(200).end(encodeSafetensors(tensors));
+    } else if (path.includes('/rounds/') && req.headers[SESSION_PASS_HEADER] !== SESSION_PASS) {
+      sendProblem(res, 'conflict', 409, { code: 'no-session-pass' });
     } else if (path.startsWith(`/v1/federations/${FED}/rounds/${t.round}/steps/`)) {
       const seq = Number(path.split('/').pop());
       const attempt = (attempts.get(seq) ?? 0) + 1;

@@ -9,7 +9,7 @@ import type { FederationConfigInput, FederationState, Ticket } from '../../../pr
 import { encodeFrame } from '../../../protocol/frame.js';
 import { problemType } from '../../../protocol/problem.js';
 import { decodeStepAnswer, encodeStepRequest } from '../../../protocol/step.js';
-import { call, problemOf } from '../helpers.js';
+import { call, problemOf, rememberPass, roundHeaders } from '../helpers.js';
 import { seededModel } from '../seeded.js';
 
 const ADMIN = { authorization: 'Bearer splitflare-dev-admin-key' };
@@ -69,7 +69,7 @@ const step = (fid: string, token: string, round: number, seq: number, body = ste
   call(`/v1/federations/${fid}/rounds/${round}/steps/${seq}`, {
     method: 'POST',
     body,
-    headers: { 'content-type': 'application/vnd.splitflare.step', ...bearer(token) },
+    headers: { 'content-type': 'application/vnd.splitflare.step', ...roundHeaders(token) },
   });
 
 function headUpdate(key: string, sampleCount = BATCH): Uint8Array {
@@ -90,7 +90,7 @@ const submit = (fid: string, token: string, round: number, body: Uint8Array) =>
   call(`/v1/federations/${fid}/rounds/${round}/submit`, {
     method: 'POST',
     body,
-    headers: { 'content-type': 'application/vnd.splitflare.update', ...bearer(token) },
+    headers: { 'content-type': 'application/vnd.splitflare.update', ...roundHeaders(token) },
   });
 
 async function expectProblem(res: Response, status: number, slug: Parameters<typeof problemType>[0]) {
@@ -202,7 +202,10 @@ describe('a round over the HTTP API', () => {
     const tickets: Record<string, Ticket> = {};
     const skipped: string[] = [];
     for (const [name, token] of Object.entries(tokens)) {
-      const res = await call(`/v1/federations/${fid}/join`, { method: 'POST', headers: bearer(token) });
+      const res = await rememberPass(
+        token,
+        await call(`/v1/federations/${fid}/join`, { method: 'POST', headers: bearer(token) }),
+      );
       if (res.status === 409) {
         expect((await problemOf(res)).type).toBe(problemType('not-selected'));
         skipped.push(name);
@@ -286,7 +289,12 @@ describe('a round over the HTTP API', () => {
     const token = await enroll(fid, 'dev-a');
     await call(`/v1/federations/${fid}/start`, { method: 'POST', headers: ADMIN });
     expect(
-      (await call(`/v1/federations/${fid}/join`, { method: 'POST', headers: bearer(token) })).status,
+      (
+        await rememberPass(
+          token,
+          await call(`/v1/federations/${fid}/join`, { method: 'POST', headers: bearer(token) }),
+        )
+      ).status,
     ).toBe(200);
     const res = await step(fid, token, 0, 0);
     await expectProblem(res, 429, 'budget-exhausted');
@@ -297,7 +305,10 @@ describe('a round over the HTTP API', () => {
     const fid = await createFederation({ clientsPerRound: 1, quorum: 1 });
     const token = await enroll(fid, 'dev-a');
     await call(`/v1/federations/${fid}/start`, { method: 'POST', headers: ADMIN });
-    await call(`/v1/federations/${fid}/join`, { method: 'POST', headers: bearer(token) });
+    await rememberPass(
+      token,
+      await call(`/v1/federations/${fid}/join`, { method: 'POST', headers: bearer(token) }),
+    );
     await fc.assert(
       fc.asyncProperty(fc.uint8Array({ maxLength: 512 }), async (body) => {
         const res = await step(fid, token, 0, 0, body);

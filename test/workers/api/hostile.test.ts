@@ -2,13 +2,20 @@
 // safetensors header lies about where its tensors are, and frames carrying
 // integer codes outside the format's levels. Each is a 4xx with a stable
 // code, never a 5xx, and nothing of it is trained on or aggregated.
+import { env, listDurableObjectIds } from 'cloudflare:test';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import samples from '../../../artifacts/vit-fashion/samples.json';
 import { parseSafetensors } from '../../../common/safetensors.js';
 import { crc32 } from '../../../protocol/crc32.js';
 import type { Encoding } from '../../../protocol/encoding.js';
-import type { FederationConfigInput, FederationState, RoundRecord } from '../../../protocol/federation.js';
+import {
+  type FederationConfigInput,
+  type FederationState,
+  type JoinAnswer,
+  type RoundRecord,
+  SESSION_PASS_HEADER,
+} from '../../../protocol/federation.js';
 import { encodeFrame } from '../../../protocol/frame.js';
 import { problemType } from '../../../protocol/problem.js';
 import { encodeStepRequest } from '../../../protocol/step.js';
@@ -45,8 +52,14 @@ const json = (body: unknown, headers: Record<string, string> = {}) => ({
 });
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
-/** A federation with one enrolled device that has joined round 0; its token. */
-async function joinedDevice(): Promise<{ fid: string; token: string }> {
+/** A device's credentials for one round: its token and the pass its join answered. */
+interface Device {
+  token: string;
+  pass: string;
+}
+const roundHeaders = (d: Device) => ({ ...bearer(d.token), [SESSION_PASS_HEADER]: d.pass });
+
+async function joinedDevice(): Promise<{ fid: string; device: Device }> {
   const fid = `hostile-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6)}`;
   expect((await call('/v1/federations', json({ id: fid, config: CONFIG }, ADMIN))).status).toBe(201);
   const enrolled = await call(`/v1/federations/${fid}/devices`, json({ deviceId: 'dev-h' }, ADMIN));
@@ -54,7 +67,8 @@ async function joinedDevice(): Promise<{ fid: string; token: string }> {
   expect((await call(`/v1/federations/${fid}/start`, { method: 'POST', headers: ADMIN })).status).toBe(200);
   const joined = await call(`/v1/federations/${fid}/join`, { method: 'POST', headers: bearer(token) });
   expect(joined.status).toBe(200);
-  return { fid, token };
+  const { sessionPass } = (await joined.json()) as JoinAnswer;
+  return { fid, device: { token, pass: sessionPass } };
 }
 
 /** Rewrites the last code of a frame's packed payload to the pattern below -q, and its CRC to match. */
@@ -84,18 +98,18 @@ function stepBody(encoding: Encoding = 'int8', hostile = false): Uint8Array {
   return encodeStepRequest({ activation, labels: samples.labels });
 }
 
-const step = (fid: string, token: string, seq: number, body: Uint8Array) =>
+const step = (fid: string, device: Device, seq: number, body: Uint8Array) =>
   call(`/v1/federations/${fid}/rounds/0/steps/${seq}`, {
     method: 'POST',
     body,
-    headers: { 'content-type': 'application/vnd.splitflare.step', ...bearer(token) },
+    headers: { 'content-type': 'application/vnd.splitflare.step', ...roundHeaders(device) },
   });
 
-const submit = (fid: string, token: string, body: Uint8Array) =>
+const submit = (fid: string, device: Device, body: Uint8Array) =>
   call(`/v1/federations/${fid}/rounds/0/submit`, {
     method: 'POST',
     body,
-    headers: { 'content-type': 'application/vnd.splitflare.update', ...bearer(token) },
+    headers: { 'content-type': 'application/vnd.splitflare.update', ...roundHeaders(device) },
   });
 
 const META: UpdateMetadata = {
@@ -158,8 +172,8 @@ async function roundZero(fid: string): Promise<{ state: FederationState; round: 
 
 describe('hostile updates', () => {
   it('overlapping, negative and fractional offsets are 422 invalid-update with their code and never aggregated', async () => {
-    const { fid, token } = await joinedDevice();
-    expect((await step(fid, token, 0, stepBody())).status).toBe(200);
+    const { fid, device } = await joinedDevice();
+    expect((await step(fid, device, 0, stepBody())).status).toBe(200);
     const valid = validUpdate();
     const data = valid.subarray(valid.length - 256 - 12544);
     const cases: Array<[string, Uint8Array]> = [
@@ -216,7 +230,7 @@ describe('hostile updates', () => {
       ],
     ];
     for (const [code, body] of cases)
-      await expectRefused(await submit(fid, token, body), 422, 'invalid-update', code);
+      await expectRefused(await submit(fid, device, body), 422, 'invalid-update', code);
 
     // Random lies about the offsets: always a 4xx, never a 5xx.
     await fc.assert(
@@ -228,7 +242,7 @@ describe('hostile updates', () => {
           const body = rewrite(valid, (h) => {
             h[name].data_offsets = [begin, end];
           });
-          const res = await submit(fid, token, body);
+          const res = await submit(fid, device, body);
           expect(res.status).toBeGreaterThanOrEqual(400);
           expect(res.status).toBeLessThan(500);
           await res.arrayBuffer();
@@ -242,7 +256,7 @@ describe('hostile updates', () => {
     expect(before.state.latestVersion).toBe(0);
     expect(before.round.participants).toBe(0);
 
-    expect((await submit(fid, token, valid)).status).toBe(202);
+    expect((await submit(fid, device, valid)).status).toBe(202);
     const after = await roundZero(fid);
     expect(after.state.latestVersion).toBe(1);
     expect(after.round.participants).toBe(1);
@@ -251,15 +265,15 @@ describe('hostile updates', () => {
 
 describe('lying metadata and huge finite values', () => {
   it('an update claiming more samples than its session observed, or with values beyond the bound, is 422 and not aggregated', async () => {
-    const { fid, token } = await joinedDevice();
+    const { fid, device } = await joinedDevice();
     // Before any step the session has observed nothing to submit.
-    await expectRefused(await submit(fid, token, validUpdate()), 422, 'invalid-update', 'no-steps');
-    expect((await step(fid, token, 0, stepBody())).status).toBe(200);
+    await expectRefused(await submit(fid, device, validUpdate()), 422, 'invalid-update', 'no-steps');
+    expect((await step(fid, device, 0, stepBody())).status).toBe(200);
 
     // A claim of a million samples (FedAvg would weight it 10⁶/BATCH times an honest one).
     const inflated = await submit(
       fid,
-      token,
+      device,
       validUpdate({ sampleCount: 1_000_000, idempotencyKey: 'inflated' }),
     );
     const problem = await problemOf(inflated);
@@ -277,26 +291,72 @@ describe('lying metadata and huge finite values', () => {
       );
       values[WEIGHT][7] = huge;
       const body = encodeUpdate(values, HEAD, { ...META, idempotencyKey: `huge-${huge}` });
-      await expectRefused(await submit(fid, token, body), 422, 'invalid-update', 'value-out-of-bound');
+      await expectRefused(await submit(fid, device, body), 422, 'invalid-update', 'value-out-of-bound');
     }
 
     const before = await roundZero(fid);
     expect(before.state.latestVersion).toBe(0);
     expect(before.round.participants).toBe(0);
     // None of the refusals closed the session: the device trains on...
-    expect((await step(fid, token, 1, stepBody())).status).toBe(200);
+    expect((await step(fid, device, 1, stepBody())).status).toBe(200);
     await expectRefused(
-      await submit(fid, token, validUpdate({ idempotencyKey: 'stale-count' })),
+      await submit(fid, device, validUpdate({ idempotencyKey: 'stale-count' })),
       422,
       'invalid-update',
       'sample-count-mismatch',
     );
     // ...and its honest update is accepted, weighted by what the session observed.
-    expect((await submit(fid, token, validUpdate({ sampleCount: 2 * BATCH }))).status).toBe(202);
+    expect((await submit(fid, device, validUpdate({ sampleCount: 2 * BATCH }))).status).toBe(202);
     const after = await roundZero(fid);
     expect(after.round).toMatchObject({ participants: 1, samples: 2 * BATCH, publishedVersion: 1 });
     // Accepted, the session takes no more steps.
-    expect((await step(fid, token, 2, stepBody())).status).toBe(409);
+    expect((await step(fid, device, 2, stepBody())).status).toBe(409);
+  });
+});
+
+describe('storage on demand', () => {
+  it("steps and submits without the round's session pass get a precise 4xx and create no session object", async () => {
+    const { fid, device } = await joinedDevice();
+    const before = (await listDurableObjectIds(env.SESSIONS)).length;
+    const send = (round: number, kind: 'step' | 'submit', headers: Record<string, string>) =>
+      call(`/v1/federations/${fid}/rounds/${round}/${kind === 'step' ? 'steps/0' : 'submit'}`, {
+        method: 'POST',
+        body: kind === 'step' ? stepBody() : validUpdate(),
+        headers: {
+          'content-type': `application/vnd.splitflare.${kind === 'step' ? 'step' : 'update'}`,
+          ...headers,
+        },
+      });
+    const [sp, kid, mac] = device.pass.split('.');
+    const forged = `${sp}.${kid}.${mac.slice(0, -2)}${mac.endsWith('AA') ? 'BA' : 'AA'}`;
+    const cases: Array<[number, Record<string, string>, number, string]> = [
+      // the round-0 pass does not open other rounds: the coordinator says why
+      [1, roundHeaders(device), 409, 'wrong-round'],
+      [7, roundHeaders(device), 409, 'wrong-round'],
+      [999_999_999, roundHeaders(device), 409, 'wrong-round'],
+      // round 0, which the device joined, without its pass or with a forged one
+      [0, bearer(device.token), 409, 'conflict'],
+      [0, { ...bearer(device.token), [SESSION_PASS_HEADER]: forged }, 409, 'conflict'],
+      [0, { ...bearer(device.token), [SESSION_PASS_HEADER]: 'x'.repeat(5000) }, 409, 'conflict'],
+    ];
+    for (const [round, headers, status, slug] of cases) {
+      for (const kind of ['step', 'submit'] as const) {
+        const res = await send(round, kind, headers);
+        const problem = await problemOf(res);
+        expect({ round, kind, status: res.status, type: problem.type }).toEqual({
+          round,
+          kind,
+          status,
+          type: problemType(slug as never),
+        });
+      }
+    }
+    // A round number past the route's nine digits is refused before any object is named.
+    const huge = await send(2 ** 31, 'step', roundHeaders(device));
+    expect((await problemOf(huge)).type).toBe(problemType('bad-request'));
+    expect((await listDurableObjectIds(env.SESSIONS)).length).toBe(before);
+    // The joined round, with its pass, still works.
+    expect((await step(fid, device, 0, stepBody())).status).toBe(200);
   });
 });
 
@@ -319,17 +379,17 @@ describe('out-of-range integer codes', () => {
   });
 
   it('is 400 malformed-frame code-out-of-range on a training step, which is not applied', async () => {
-    const { fid, token } = await joinedDevice();
+    const { fid, device } = await joinedDevice();
     await expectRefused(
-      await step(fid, token, 0, stepBody('int8', true)),
+      await step(fid, device, 0, stepBody('int8', true)),
       400,
       'malformed-frame',
       'code-out-of-range',
     );
     // the refused step did not take seq 0
-    expect((await step(fid, token, 0, stepBody())).status).toBe(200);
+    expect((await step(fid, device, 0, stepBody())).status).toBe(200);
     await expectRefused(
-      await step(fid, token, 1, stepBody('int8', true)),
+      await step(fid, device, 1, stepBody('int8', true)),
       400,
       'malformed-frame',
       'code-out-of-range',

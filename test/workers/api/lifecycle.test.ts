@@ -17,7 +17,7 @@ import type {
   Enrollment,
   FederationConfigInput,
   FederationState,
-  Ticket,
+  JoinAnswer,
 } from '../../../protocol/federation.js';
 import { encodeFrame } from '../../../protocol/frame.js';
 import { type ProblemSlug, problemType } from '../../../protocol/problem.js';
@@ -25,7 +25,7 @@ import { encodeStepRequest } from '../../../protocol/step.js';
 import { createApp } from '../../../workers/app.js';
 import { parseKeyring } from '../../../workers/auth/keys.js';
 import { b64url, issueDeviceToken } from '../../../workers/auth/tokens.js';
-import { BASE, problemOf } from '../helpers.js';
+import { BASE, problemOf, rememberPass, roundHeaders } from '../helpers.js';
 import { seededModel } from '../seeded.js';
 
 const ADMIN = { authorization: 'Bearer splitflare-dev-admin-key' };
@@ -99,8 +99,8 @@ const start = async (fid: string) =>
   expect((await post(`/v1/federations/${fid}/start`, undefined, ADMIN)).status).toBe(200);
 const revoke = (fid: string, deviceId: string) =>
   post(`/v1/federations/${fid}/devices/${deviceId}/revoke`, undefined, ADMIN);
-const join = (fid: string, token: string, vars?: Record<string, string>) =>
-  post(`/v1/federations/${fid}/join`, undefined, bearer(token), vars);
+const join = async (fid: string, token: string, vars?: Record<string, string>) =>
+  rememberPass(token, await post(`/v1/federations/${fid}/join`, undefined, bearer(token), vars));
 const refresh = (fid: string, token: string, vars?: Record<string, string>) =>
   post(`/v1/federations/${fid}/token`, undefined, bearer(token), vars);
 const adapters = (fid: string, token: string) =>
@@ -118,16 +118,16 @@ const step = (fid: string, token: string, round: number, seq: number) =>
   call(`/v1/federations/${fid}/rounds/${round}/steps/${seq}`, {
     method: 'POST',
     body: stepBody(),
-    headers: { 'content-type': 'application/vnd.splitflare.step', ...bearer(token) },
+    headers: { 'content-type': 'application/vnd.splitflare.step', ...roundHeaders(token) },
   });
 
-function headUpdate(key: string): Uint8Array {
+function headUpdate(key: string, sampleCount = BATCH): Uint8Array {
   const all = parseSafetensors(model.bytes(training.artifacts.trainables));
   const head = new Map(
     [...all].filter(([name]) => training.trainables.find((t) => t.name === name)?.owner === 'head'),
   );
   return encodeSafetensors(head, {
-    sampleCount: String(BATCH),
+    sampleCount: String(sampleCount),
     meanLoss: '1.5',
     accuracy: '0.5',
     steps: '1',
@@ -135,11 +135,11 @@ function headUpdate(key: string): Uint8Array {
   });
 }
 
-const submit = (fid: string, token: string, round: number, key: string) =>
+const submit = (fid: string, token: string, round: number, key: string, sampleCount = BATCH) =>
   call(`/v1/federations/${fid}/rounds/${round}/submit`, {
     method: 'POST',
-    body: headUpdate(key),
-    headers: { 'content-type': 'application/vnd.splitflare.update', ...bearer(token) },
+    body: headUpdate(key, sampleCount),
+    headers: { 'content-type': 'application/vnd.splitflare.update', ...roundHeaders(token) },
   });
 
 async function expectProblem(res: Response, status: number, slug: ProblemSlug, reason?: string) {
@@ -352,7 +352,7 @@ describe('re-enrolment', () => {
     const fid = await createFederation({ clientsPerRound: 1, rounds: 2 });
     const first = await enroll(fid, 'dev-a');
     await start(fid);
-    const ticket = (await (await join(fid, first.token)).json()) as Ticket;
+    const { sessionPass: firstPass, ...ticket } = (await (await join(fid, first.token)).json()) as JoinAnswer;
     expect((await step(fid, first.token, 0, 0)).status).toBe(200);
 
     const second = await enroll(fid, 'dev-a');
@@ -365,14 +365,20 @@ describe('re-enrolment', () => {
     await unauthorized(await refresh(fid, first.token), 'superseded');
 
     // The round goes on with the new token: same ticket, the next step in sequence, a retry replayed.
-    expect((await (await join(fid, second.token)).json()) as Ticket).toEqual(ticket);
+    const { sessionPass: secondPass, ...rejoined } = (await (
+      await join(fid, second.token)
+    ).json()) as JoinAnswer;
+    expect(rejoined).toEqual(ticket);
+    // The pass names the token's generation: the old one no longer matches the new token.
+    expect(secondPass).not.toBe(firstPass);
     await expectProblem(await step(fid, second.token, 0, 2), 409, 'out-of-order-step');
     const s1 = await step(fid, second.token, 0, 1);
     expect(s1.status).toBe(200);
     const retried = await step(fid, second.token, 0, 1);
     expect(new Uint8Array(await retried.arrayBuffer())).toEqual(new Uint8Array(await s1.arrayBuffer()));
-    expect((await submit(fid, second.token, 0, 'key-2')).status).toBe(202);
-    const replay = await submit(fid, second.token, 0, 'key-2');
+    // Two steps applied once each, whichever token sent them: the session observed 2 × BATCH samples.
+    expect((await submit(fid, second.token, 0, 'key-2', 2 * BATCH)).status).toBe(202);
+    const replay = await submit(fid, second.token, 0, 'key-2', 2 * BATCH);
     expect(replay.status).toBe(200);
     expect(((await replay.json()) as { duplicate: boolean }).duplicate).toBe(true);
     const history = (await (await call(`/v1/federations/${fid}/history`, { headers: ADMIN })).json()) as {

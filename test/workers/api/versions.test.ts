@@ -7,7 +7,11 @@ import samples from '../../../artifacts/vit-fashion/samples.json';
 import { encodeSafetensors, parseSafetensors } from '../../../common/safetensors.js';
 import { loadOrt } from '../../../edge/ort-wasm.js';
 import { withSession } from '../../../edge/sessions.js';
-import type { FederationConfigInput } from '../../../protocol/federation.js';
+import {
+  type FederationConfigInput,
+  type JoinAnswer,
+  SESSION_PASS_HEADER,
+} from '../../../protocol/federation.js';
 import { decodeFrame, encodeFrame } from '../../../protocol/frame.js';
 import { problemType } from '../../../protocol/problem.js';
 import { encodeStepRequest } from '../../../protocol/step.js';
@@ -54,7 +58,10 @@ async function trainedFederation(): Promise<string> {
   };
   const device = { authorization: `Bearer ${token}` };
   expect((await post(`/v1/federations/${fid}/start`, {}, ADMIN)).status).toBe(200);
-  expect((await call(`/v1/federations/${fid}/join`, { method: 'POST', headers: device })).status).toBe(200);
+  const joined = await call(`/v1/federations/${fid}/join`, { method: 'POST', headers: device });
+  expect(joined.status).toBe(200);
+  const { sessionPass } = (await joined.json()) as JoinAnswer;
+  const round = { ...device, [SESSION_PASS_HEADER]: sessionPass };
   const body = encodeStepRequest({
     activation: encodeFrame(activation, { encoding: 'fp32' }),
     labels: samples.labels,
@@ -62,7 +69,7 @@ async function trainedFederation(): Promise<string> {
   const step = await call(`/v1/federations/${fid}/rounds/0/steps/0`, {
     method: 'POST',
     body,
-    headers: { 'content-type': 'application/vnd.splitflare.step', ...device },
+    headers: { 'content-type': 'application/vnd.splitflare.step', ...round },
   });
   expect(step.status).toBe(200);
   const initial = parseSafetensors(model.bytes(training.artifacts.trainables));
@@ -85,7 +92,7 @@ async function trainedFederation(): Promise<string> {
   const submitted = await call(`/v1/federations/${fid}/rounds/0/submit`, {
     method: 'POST',
     body: update,
-    headers: { 'content-type': 'application/vnd.splitflare.update', ...device },
+    headers: { 'content-type': 'application/vnd.splitflare.update', ...round },
   });
   expect(submitted.status).toBe(202);
   return fid;

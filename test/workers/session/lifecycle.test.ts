@@ -1,7 +1,7 @@
 // ClientSession's life: init (idempotent), steps across an eviction, finish.
 // The trained tail is checked against an independent replay of the same steps
 // (ORT on the tail_train graph plus the optimizer, run here in the test).
-import { evictDurableObject } from 'cloudflare:test';
+import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { sgd } from '../../../common/optim/index.js';
 import { argmaxRows } from '../../../common/predictions.js';
@@ -192,5 +192,38 @@ describe('finish', () => {
     expectProblem(await stub.step(3, stepBody()), 'round-closed');
     expectProblem(await stub.step(2, bodies[2]), 'round-closed');
     expect(await stub.status()).toMatchObject({ finished: true, nextSeq: 3 });
+  });
+});
+
+describe('clean-up', () => {
+  const tables = (stub: ReturnType<typeof sessionStub>) =>
+    runInDurableObject(stub, (_i, state) =>
+      state.storage.sql
+        .exec<{ name: string }>(
+          "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '_cf_%'",
+        )
+        .toArray()
+        .map((r) => r.name),
+    );
+
+  it('a session never initialised writes nothing, whatever it is asked', async () => {
+    const stub = sessionStub(freshName());
+    expectProblem(await stub.step(0, stepBody(), 1), 'not-found');
+    expectProblem(await stub.handover(5), 'not-found');
+    expectProblem(await stub.finish(9), 'not-found');
+    expect(await stub.status()).toEqual({ initialised: false });
+    expect(await tables(stub)).toEqual([]);
+  });
+
+  it('deletes its storage at the alarm set for an hour past the round deadline', async () => {
+    const deadline = Date.now() + 60_000;
+    const { stub } = await openSession({ deadline });
+    expectOk(await stub.step(0, stepBody()));
+    const alarm = await runInDurableObject(stub, (_i, state) => state.storage.getAlarm());
+    expect(alarm).toBe(deadline + 3_600_000);
+    expect(await tables(stub)).not.toEqual([]);
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(await tables(stub)).toEqual([]);
+    expect(await stub.status()).toEqual({ initialised: false });
   });
 });
