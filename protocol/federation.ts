@@ -2,6 +2,7 @@
 // Objects exchange about a federation. Validated with zod on every side.
 import { z } from 'zod';
 import { ENCODINGS } from './encoding.js';
+import { EvaluationRecord } from './evaluation.js';
 import { TrainableSpec } from './manifest.js';
 
 export const FederationId = z
@@ -75,6 +76,22 @@ export const StrategyConfig = z.discriminatedUnion('kind', [
     byzantine: z.number().min(0).lt(0.5).default(0.2),
     keep: z.number().gt(0).max(1).optional(),
   }),
+  /**
+   * Client-level differential privacy (DP-FedAvg, McMahan et al. 2018): each
+   * client's delta clipped to `clip` in L2 norm, the clipped deltas summed,
+   * Gaussian noise of standard deviation noiseMultiplier × clip added, and the
+   * sum divided by clientsPerRound. Every client counts alike (a sample-count
+   * weight would let one client's contribution exceed the clip). The ε spent
+   * at `delta` is accounted after every round (strategy/privacy/); with an
+   * `epsilonBudget`, the federation finishes before a round would exceed it.
+   */
+  z.object({
+    kind: z.literal('dp-fedavg'),
+    clip: z.number().positive().finite(),
+    noiseMultiplier: z.number().positive().max(1000),
+    delta: z.number().gt(0).max(0.01).default(1e-5),
+    epsilonBudget: z.number().positive().finite().optional(),
+  }),
 ]);
 export type StrategyConfig = z.infer<typeof StrategyConfig>;
 
@@ -120,6 +137,15 @@ export const FederationConfig = z
     lrSchedule: LrSchedule.default({ kind: 'constant' }),
     strategy: StrategyConfig.default(DEFAULT_STRATEGY),
     updateBound: UpdateBound.default({ maxAbs: 100 }),
+    /**
+     * Hold a round's version back (not current, not served as `latest`) when
+     * its accuracy on the operator's evaluation set is more than `margin`
+     * below its parent's. Needs an evaluation set (PUT …/evaluation-set);
+     * without one, versions publish as usual.
+     */
+    hold: z.object({ margin: z.number().min(0).max(1) }).optional(),
+    /** A device allowed to report evaluations of versions (POST …/versions/:v/evaluation). */
+    evaluator: DeviceId.optional(),
     /** Seeds client selection. */
     seed: z.number().int().default(0),
   })
@@ -207,6 +233,15 @@ export const ClientMetrics = z.object({
 });
 export type ClientMetrics = z.infer<typeof ClientMetrics>;
 
+/** The privacy ledger of one DP-FedAvg round. */
+export const RoundPrivacy = z.object({
+  samplingRate: z.number().min(0).max(1),
+  noiseMultiplier: z.number().positive(),
+  epsilon: z.number().nonnegative(),
+  delta: z.number().positive(),
+});
+export type RoundPrivacy = z.infer<typeof RoundPrivacy>;
+
 export const RoundRecord = z.object({
   round: z.number().int().nonnegative(),
   status: z.enum(ROUND_STATUSES),
@@ -228,25 +263,22 @@ export const RoundRecord = z.object({
       kept: z.array(DeviceId),
       clipped: z.array(DeviceId),
       bound: z.number().nullable(),
+      /** DP-FedAvg: the noise's standard deviation on the averaged delta, per coordinate. */
+      noiseStd: z.number().nullable().optional(),
+      /** DP-FedAvg: this round's sampling rate and the ε spent at δ by every round up to and including it. */
+      privacy: RoundPrivacy.optional(),
     })
     .nullable(),
 });
 export type RoundRecord = z.infer<typeof RoundRecord>;
 
-/** A version's record: which round made it, whether it is published or held back, its last evaluation. */
+/** A version's record: which round made it, whether it is published, being evaluated or held back, its last evaluation. */
 export const VersionRecord = z.object({
   version: z.number().int().nonnegative(),
   round: z.number().int().nonnegative().nullable(),
-  status: z.enum(['published', 'held']),
+  status: z.enum(['evaluating', 'published', 'held']),
   createdAt: z.number().int(),
-  evaluation: z
-    .object({
-      samples: z.number().int().positive(),
-      accuracy: z.number().min(0).max(1),
-      meanLoss: z.number(),
-      evaluatedAt: z.number().int(),
-    })
-    .nullable(),
+  evaluation: EvaluationRecord.nullable(),
 });
 export type VersionRecord = z.infer<typeof VersionRecord>;
 
@@ -267,5 +299,19 @@ export const FederationState = z.object({
   /** The version rounds start from and `@latest` serves: the newest, unless pinned, rolled back or held. */
   currentVersion: z.number().int().nonnegative(),
   pinned: z.boolean(),
+  /** The operator's held-out set, if one was given: its sha256 and size. */
+  evaluationSet: z.object({ digest: z.string(), samples: z.number().int().positive() }).nullable(),
+  /**
+   * DP-FedAvg federations: ε spent so far at the configured δ, the budget, and
+   * whether the federation finished because another round would exceed it.
+   */
+  privacy: z
+    .object({
+      epsilon: z.number().nonnegative(),
+      delta: z.number().positive(),
+      epsilonBudget: z.number().positive().nullable(),
+      exhausted: z.boolean(),
+    })
+    .nullable(),
 });
 export type FederationState = z.infer<typeof FederationState>;

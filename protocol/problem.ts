@@ -31,6 +31,7 @@ export const PROBLEM_TYPES = {
   'out-of-order-step': 409,
   'budget-exhausted': 429,
   'invalid-update': 422,
+  'invalid-evaluation-set': 422,
   // The model registry.
   'missing-artifacts': 422,
   'artifact-mismatch': 422,

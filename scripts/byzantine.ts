@@ -1,4 +1,4 @@
-// `npm run byzantine -- [--rounds R] [--eval-every N] [--seed S] [--quick] [--resume] [--json]`:
+// `npm run byzantine -- [--rounds R] [--eval-every N] [--seed S] [--attacks a,b] [--quick] [--resume] [--json]`:
 // the Byzantine experiment on the FedAvg-LoRA baseline. A seeded 20% of the
 // 50 devices attack whenever selected (sign flip, large norm, inflated sample
 // count, label flip); each attack runs against plain FedAvg and every robust
@@ -10,7 +10,9 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
+import type { Attack } from './sim/baseline/attack.js';
 import {
+  BYZANTINE_ATTACKS,
   type ByzantineRun,
   byzantineMatrix,
   byzantineRows,
@@ -29,6 +31,14 @@ const share = (v: string) => {
   return n;
 };
 
+const attackList = (v: string): Attack[] => {
+  const names = v.split(',').map((a) => a.trim());
+  const unknown = names.filter((a) => !(BYZANTINE_ATTACKS as readonly string[]).includes(a));
+  if (unknown.length > 0 || names.length === 0)
+    throw new InvalidArgumentError(`expected a comma-separated subset of ${BYZANTINE_ATTACKS.join(', ')}`);
+  return names as Attack[];
+};
+
 const opts = new Command('byzantine')
   .description(
     'attacks by 20% of the devices against FedAvg and the robust strategies (FedAvg-LoRA baseline)',
@@ -37,6 +47,7 @@ const opts = new Command('byzantine')
   .option('--eval-every <n>', 'score held-out accuracy every n-th round and the last', intAtLeast(1), 10)
   .option('--eval-samples <n>', 'held-out images (0 = all 14,000)', intAtLeast(0), 0)
   .option('--malicious <share>', 'share of the devices that attack', share, 0.2)
+  .option('--attacks <list>', 'run only these attacks (comma-separated; default all)', attackList)
   .option('--seed <n>', 'seeds the partition, selection, shuffles and attackers', intAtLeast(0), 0)
   .option('--out <dir>', 'where every run and byzantine.json go', 'results/byzantine')
   .option('--resume', 'reuse a run whose results.json under --out has exactly this config', false)
@@ -48,6 +59,7 @@ const opts = new Command('byzantine')
     evalEvery: number;
     evalSamples: number;
     malicious: number;
+    attacks?: Attack[];
     seed: number;
     out: string;
     resume: boolean;
@@ -60,6 +72,7 @@ const settings = {
   rounds: opts.rounds ?? (opts.quick ? 2 : 30),
   seed: opts.seed,
   malicious: opts.malicious,
+  attacks: opts.attacks,
   evalEvery: opts.evalEvery,
   evalSamples: opts.quick && opts.evalSamples === 0 ? 500 : opts.evalSamples,
   quick: opts.quick,

@@ -4,7 +4,8 @@
 // strategy did (who it kept, what it clipped) for the round's record. The
 // coordinator reads deltas from its storage; the baseline simulator from
 // memory.
-import type { StrategyConfig } from '../protocol/federation.js';
+import type { RoundPrivacy, StrategyConfig } from '../protocol/federation.js';
+import { addGaussian, normalStream, type Uniform } from './privacy/gaussian.js';
 import { type ClipBound, clipNorm, clipScale } from './robust/clip.js';
 import { multiKrum, PairwiseDistances } from './robust/krum.js';
 import { coordinateMedian } from './robust/median.js';
@@ -45,8 +46,20 @@ export interface AggregationSummary {
   kept: string[];
   /** Clients whose delta was scaled down to the bound. */
   clipped: string[];
-  /** The clipping norm, for clipped FedAvg. */
+  /** The clipping norm, for clipped FedAvg and DP-FedAvg. */
   bound: number | null;
+  /** DP-FedAvg: the noise's standard deviation on the averaged delta, per coordinate. */
+  noiseStd?: number | null;
+  /** DP-FedAvg: the round's privacy ledger entry, added by whoever keeps the ledger. */
+  privacy?: RoundPrivacy;
+}
+
+/** What some strategies need beyond the updates. */
+export interface AggregateOptions {
+  /** DP-FedAvg's fixed denominator: the clients a round selects. */
+  expectedClients?: number;
+  /** DP-FedAvg's noise source (a CSPRNG at the edge; seeded in simulations). */
+  uniform?: Uniform;
 }
 
 export interface Aggregation {
@@ -71,6 +84,24 @@ function weightedMean(
   });
   if (!(total > 0)) throw new RangeError('the chosen clients carry no weight');
   return Float32Array.from(acc, (v) => v / total);
+}
+
+/** (Σ sᵢ·xᵢ + N(0, (std·m)²)) / m in float64: every client alike, the noise calibrated to the clip. */
+function noisyClippedMean(
+  deltas: readonly Float32Array[],
+  scales: readonly number[],
+  m: number,
+  std: number,
+  normal: () => number,
+): Float32Array {
+  const size = deltas[0]?.length ?? 0;
+  const acc = new Float64Array(size);
+  deltas.forEach((d, c) => {
+    for (let i = 0; i < size; i++) acc[i] += scales[c] * d[i];
+  });
+  for (let i = 0; i < size; i++) acc[i] /= m;
+  addGaussian(acc, std, normal);
+  return Float32Array.from(acc);
 }
 
 function krumKeep(
@@ -124,6 +155,7 @@ export function aggregate(
   updates: RoundUpdates,
   names: readonly string[],
   slicing?: Slicing,
+  options: AggregateOptions = {},
 ): Aggregation {
   const { clients } = updates;
   if (clients.length === 0) throw new RangeError('no client updates to aggregate');
@@ -143,6 +175,18 @@ export function aggregate(
       return {
         summary: { ...base, bound: c, clipped: ids.filter((_, i) => scales[i] < 1) },
         delta: rule((d) => weightedMean(d, weights, scales)),
+      };
+    }
+    case 'dp-fedavg': {
+      const m = options.expectedClients ?? clients.length;
+      if (!(m > 0) || !options.uniform)
+        throw new RangeError('DP-FedAvg needs expectedClients and a noise source');
+      const normal = normalStream(options.uniform);
+      const scales = clients.map((x) => clipScale(x.norm, config.clip));
+      const noiseStd = (config.noiseMultiplier * config.clip) / m;
+      return {
+        summary: { ...base, bound: config.clip, clipped: ids.filter((_, i) => scales[i] < 1), noiseStd },
+        delta: rule((d) => noisyClippedMean(d, scales, m, noiseStd, normal)),
       };
     }
     case 'median':

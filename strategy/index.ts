@@ -5,6 +5,7 @@
 // simulator calls it with what it keeps in memory.
 export { deltaNorm, refusal } from './admit.js';
 export {
+  type AggregateOptions,
   type Aggregation,
   type AggregationSummary,
   aggregate,
@@ -16,6 +17,14 @@ export {
 export { lrFactor, roundOptimizers, scheduledOptimizer } from './configure.js';
 export { holdsBack, type RoundEnd, roundEnd } from './decide.js';
 export { accumulate, finalize } from './fedavg.js';
+export {
+  epsilonFromRdp,
+  epsilonSpent,
+  type PrivateRound,
+  RDP_ORDERS,
+  sampledGaussianRdp,
+} from './privacy/accountant.js';
+export { addGaussian, cryptoUniform, normalStream, type Uniform } from './privacy/gaussian.js';
 export { clipNorm, clipScale, quantileOf } from './robust/clip.js';
 export { multiKrum, PairwiseDistances } from './robust/krum.js';
 export { coordinateMedian } from './robust/median.js';

@@ -7,6 +7,7 @@ import { artifactRoutes } from './routes/artifacts.js';
 import { federationRoutes } from './routes/federations.js';
 import { modelAccessRoutes } from './routes/model-access.js';
 import { modelsRoutes } from './routes/models.js';
+import { versionRoutes } from './routes/versions.js';
 
 export function createApp() {
   const app = new Hono<{ Bindings: Env }>();
@@ -21,5 +22,6 @@ export function createApp() {
   app.route('/v1/artifacts', artifactRoutes);
   app.route('/v1/admin', adminRoutes);
   app.route('/v1/federations', federationRoutes);
+  app.route('/v1/federations', versionRoutes);
   return app;
 }

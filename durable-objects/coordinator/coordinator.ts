@@ -1,11 +1,14 @@
 // One Durable Object per federation: enrolment, rounds, client selection,
-// streaming FedAvg and the published adapter versions. Devices touch it twice
-// per round (join, submit), never per training step.
+// aggregation by the federation's strategy, and the adapter versions (which
+// one is current, pinned or rolled back to, their evaluations, holding a
+// worse one back). Devices touch it twice per round (join, submit), never
+// per training step.
 //
 // Every state change happens in one synchronous SQLite transaction that
 // commits before the method returns, and the alarm is re-pointed in the same
 // turn, so an acknowledged call survives eviction and is never half-applied.
 import { DurableObject } from 'cloudflare:workers';
+import { Evaluation } from '../../protocol/evaluation.js';
 import {
   ClientMetrics,
   DeviceId,
@@ -14,18 +17,44 @@ import {
   type OptimizerConfig,
   type RoundRecord,
   type Ticket,
+  type VersionRecord,
 } from '../../protocol/federation.js';
 import type { TrainableSpec } from '../../protocol/manifest.js';
 import { roundOptimizers } from '../../strategy/configure.js';
+import { holdsBack } from '../../strategy/decide.js';
 import { fail, ok, type RpcResult } from '../rpc.js';
 import { EncodedCache, encodeAdapters } from './adapters.js';
 import { UpdateBuffer } from './buffer.js';
 import { credentialFailure, type DeviceRecord, deviceRecord, pushFloor, sessionFloor } from './devices.js';
-import { AdapterSide, CreateInput, canonicalJson, SubmitInput, Version } from './inputs.js';
+import { scoreVersions } from './evaluation.js';
+import {
+  AdapterSide,
+  CreateInput,
+  canonicalJson,
+  EvaluationSetInput,
+  SubmitInput,
+  Version,
+} from './inputs.js';
 import { check, keep } from './intake.js';
-import { federationState, history } from './records.js';
-import { alarmTarget, closeIfDue, endRound, isLive, openRound } from './rounds.js';
-import { CoordinatorStore, type FederationRow } from './storage.js';
+import { federationState, history, type VersionsView, versionRecord, versionsView } from './records.js';
+import {
+  alarmTarget,
+  closeIfDue,
+  endRound,
+  evaluatingRound,
+  isLive,
+  MAX_EVALUATION_ATTEMPTS,
+  openRound,
+  rollBack,
+  settleCandidate,
+} from './rounds.js';
+import {
+  CoordinatorStore,
+  type EvaluationSetRef,
+  type FederationRow,
+  type RoundRow,
+  type VersionRow,
+} from './storage.js';
 import { readTensors } from './update.js';
 
 export interface CreateFederation {
@@ -114,6 +143,7 @@ export class FederationCoordinator extends DurableObject<Env> {
       latestVersion: 0,
       currentVersion: 0,
       pinned: false,
+      evaluationSet: null,
       createdAt: Date.now(),
     };
     this.ctx.storage.transactionSync(() => {
@@ -377,6 +407,11 @@ export class FederationCoordinator extends DurableObject<Env> {
           this.store.clearAccumulators(round.round);
           this.buffer.clear(round.round);
         }
+        // A candidate nobody will score any more is not served.
+        if (round?.status === 'evaluating' && round.publishedVersion !== null) {
+          this.store.setVersionStatus(round.publishedVersion, 'held');
+          this.store.setRoundStatus(round.round, 'held');
+        }
       }
       if (fed.status === 'created' || fed.status === 'running') {
         this.store.setStatus('closed');
@@ -386,15 +421,146 @@ export class FederationCoordinator extends DurableObject<Env> {
     });
   }
 
+  // ---- versions -------------------------------------------------------------
+
+  /** Every version, and which one rounds start from and `@latest` serves. */
+  async versions(): Promise<RpcResult<VersionsView>> {
+    if (!this.store.exists()) return UNKNOWN;
+    return this.change((_now, fed) => ok(versionsView(this.store, fed)));
+  }
+
+  /** Records the operator's held-out set, already stored in R2 under evaluationSetKey and checked against the model. */
+  async setEvaluationSet(ref: EvaluationSetRef): Promise<RpcResult<FederationState>> {
+    if (!this.store.exists()) return UNKNOWN;
+    const parsed = EvaluationSetInput.safeParse(ref);
+    if (!parsed.success) return fail('bad-request', `Invalid evaluation set: ${parsed.error.message}`);
+    return this.change((_now, fed) => {
+      this.store.setEvaluationSet(parsed.data);
+      return ok(federationState(this.store, { ...fed, evaluationSet: parsed.data }));
+    });
+  }
+
+  /** Scores a version on the operator's set at the edge, and records it. */
+  async evaluate(version: number): Promise<RpcResult<VersionRecord>> {
+    if (!this.store.exists()) return UNKNOWN;
+    const fed = this.store.federation()!;
+    const known = this.knownVersion(fed, version);
+    if (!known.ok) return known;
+    const scored = await scoreVersions(this.env, this.store, fed, [version]);
+    if (!scored.ok) return scored;
+    const record = scored.value.get(version)!;
+    return this.change(() => {
+      this.store.setEvaluation(version, record);
+      return ok(versionRecord(this.store.versionRow(version)!));
+    });
+  }
+
+  /** An evaluation reported by the federation's evaluator device (config.evaluator). */
+  async reportEvaluation(
+    deviceId: string,
+    generation: number,
+    version: number,
+    evaluation: Evaluation,
+  ): Promise<RpcResult<VersionRecord>> {
+    if (!this.store.exists()) return UNKNOWN;
+    const parsed = Evaluation.safeParse(evaluation);
+    if (!parsed.success) return fail('bad-request', `Invalid evaluation: ${parsed.error.message}`);
+    return this.change((now, fed) => {
+      const denied = credentialFailure(this.store.device(deviceId), generation);
+      if (denied) return denied;
+      if (fed.config.evaluator !== deviceId) {
+        return fail('forbidden', `Device ${deviceId} is not this federation's evaluator.`);
+      }
+      const known = this.knownVersion(fed, version);
+      if (!known.ok) return known;
+      this.store.setEvaluation(version, { ...parsed.data, source: 'device', by: deviceId, evaluatedAt: now });
+      return ok(versionRecord(this.store.versionRow(version)!));
+    });
+  }
+
   /**
-   * The single alarm points at the live round's deadline. An alarm that fires
-   * before it (a stale one from an earlier round, or an early delivery) finds
-   * nothing due and only re-points the alarm.
+   * Makes `version` the one rounds start from and `@latest` serves, and keeps
+   * it there (`pin`) or lets the next published round move it on (`rollback`).
+   */
+  async setCurrent(version: number, mode: 'pin' | 'rollback'): Promise<RpcResult<VersionsView>> {
+    if (!this.store.exists()) return UNKNOWN;
+    return this.change((now, fed, moved) => {
+      const known = this.knownVersion(fed, version);
+      if (!known.ok) return known;
+      if (known.value.status === 'evaluating') {
+        return fail('conflict', `Version ${version} is still being evaluated.`);
+      }
+      if (mode === 'pin') {
+        this.store.setCurrentVersion(version, true);
+      } else {
+        if (evaluatingRound(this.store)) {
+          return fail('conflict', 'A round is being evaluated; roll back once it is settled.');
+        }
+        if (rollBack(this.store, this.buffer, fed, version, now)) moved();
+      }
+      return ok(versionsView(this.store, this.store.federation()!));
+    });
+  }
+
+  /** Lets published rounds move the current version again (it stays where it is until one does). */
+  async unpin(): Promise<RpcResult<VersionsView>> {
+    if (!this.store.exists()) return UNKNOWN;
+    return this.change((_now, fed) => {
+      this.store.setCurrentVersion(fed.currentVersion, false);
+      return ok(versionsView(this.store, this.store.federation()!));
+    });
+  }
+
+  private knownVersion(fed: FederationRow, version: number): RpcResult<VersionRow> {
+    if (!Version.safeParse(version).success)
+      return fail('bad-request', 'version must be a non-negative integer.');
+    const row = version <= fed.latestVersion ? this.store.versionRow(version) : null;
+    if (!row) return fail('not-found', `Version ${version} does not exist (latest is ${fed.latestVersion}).`);
+    return ok(row);
+  }
+
+  /**
+   * The single alarm points at the live round's deadline, or at the moment a
+   * round's candidate version is due to be scored. An alarm that fires before
+   * either (a stale one, or an early delivery) finds nothing due and only
+   * re-points the alarm.
    */
   override async alarm(): Promise<void> {
     if (!this.store.exists()) return;
     this.ctx.storage.transactionSync(() => closeIfDue(this.store, this.buffer, Date.now()));
+    const pending = evaluatingRound(this.store);
+    if (pending) await this.settle(pending.fed, pending.round);
     await this.syncAlarm();
+  }
+
+  /**
+   * Scores a round's candidate and its parent on the operator's set and
+   * publishes or holds it (config.hold). Requests keep being served while the
+   * pipeline runs; a failed evaluation is retried by the alarm, and after
+   * MAX_EVALUATION_ATTEMPTS the candidate is published unscored rather than
+   * stalling the federation.
+   */
+  private async settle(fed: FederationRow, round: RoundRow): Promise<void> {
+    const candidate = round.publishedVersion!;
+    const scored = await scoreVersions(this.env, this.store, fed, [round.baseVersion, candidate]);
+    this.ctx.storage.transactionSync(() => {
+      const still = evaluatingRound(this.store);
+      if (still?.round.round !== round.round) return;
+      const now = Date.now();
+      if (!scored.ok) {
+        console.warn(`federation ${fed.id}: evaluating version ${candidate} failed: ${scored.detail}`);
+        if (this.store.failedEvaluation(candidate) < MAX_EVALUATION_ATTEMPTS) return;
+        settleCandidate(this.store, still.fed, still.round, 'published', now);
+        return;
+      }
+      const parent = scored.value.get(round.baseVersion)!;
+      const child = scored.value.get(candidate)!;
+      this.store.setEvaluation(round.baseVersion, parent);
+      this.store.setEvaluation(candidate, child);
+      const margin = still.fed.config.hold?.margin ?? 0;
+      const verdict = holdsBack(child.accuracy, parent.accuracy, margin) ? 'held' : 'published';
+      settleCandidate(this.store, still.fed, still.round, verdict, now);
+    });
   }
 
   /**

@@ -56,3 +56,9 @@ export function canonicalJson(value: unknown): string {
       : v,
   );
 }
+
+/** The operator's evaluation set as the route recorded it in R2. */
+export const EvaluationSetInput = z.object({
+  digest: z.string().regex(/^[0-9a-f]{64}$/),
+  samples: z.number().int().positive(),
+});

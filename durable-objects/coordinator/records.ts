@@ -1,11 +1,13 @@
 // The public views of the stored state (protocol/federation.ts shapes).
-import type { FederationState, RoundRecord } from '../../protocol/federation.js';
+import type { FederationState, RoundRecord, VersionRecord } from '../../protocol/federation.js';
+import { privacyState } from './privacy.js';
 import {
   type CoordinatorStore,
   EMPTY_TOTALS,
   type FederationRow,
   type RoundRow,
   type RoundTotals,
+  type VersionRow,
 } from './storage.js';
 
 export function roundRecord(store: CoordinatorStore, round: RoundRow, totals: RoundTotals): RoundRecord {
@@ -29,6 +31,8 @@ export function roundRecord(store: CoordinatorStore, round: RoundRow, totals: Ro
           kept: round.aggregation.kept,
           clipped: round.aggregation.clipped,
           bound: round.aggregation.bound,
+          ...(round.aggregation.noiseStd != null ? { noiseStd: round.aggregation.noiseStd } : {}),
+          ...(round.aggregation.privacy ? { privacy: round.aggregation.privacy } : {}),
         }
       : null,
   };
@@ -53,5 +57,28 @@ export function federationState(store: CoordinatorStore, fed: FederationRow): Fe
     latestVersion: fed.latestVersion,
     currentVersion: fed.currentVersion,
     pinned: fed.pinned,
+    evaluationSet: fed.evaluationSet,
+    privacy: privacyState(store, fed),
+  };
+}
+
+export function versionRecord({ attempts: _, ...v }: VersionRow): VersionRecord {
+  return v;
+}
+
+/** GET …/versions: every version, and where `latest` points. */
+export interface VersionsView {
+  currentVersion: number;
+  latestVersion: number;
+  pinned: boolean;
+  versions: VersionRecord[];
+}
+
+export function versionsView(store: CoordinatorStore, fed: FederationRow): VersionsView {
+  return {
+    currentVersion: fed.currentVersion,
+    latestVersion: fed.latestVersion,
+    pinned: fed.pinned,
+    versions: store.versionRows().map(versionRecord),
   };
 }

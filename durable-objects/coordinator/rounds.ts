@@ -4,6 +4,7 @@
 import {
   type AggregationSummary,
   aggregate,
+  cryptoUniform,
   finalize,
   keepsUpdates,
   roundEnd,
@@ -11,8 +12,13 @@ import {
 } from '../../strategy/index.js';
 import { aggregationSlice, type UpdateBuffer } from './buffer.js';
 import { baseValues } from './intake.js';
+import { exceedsBudget, roundPrivacy } from './privacy.js';
 import type { CoordinatorStore, FederationRow, RoundRow } from './storage.js';
 import { numel } from './update.js';
+
+/** Tries at scoring a round's candidate before it is published unscored. */
+export const MAX_EVALUATION_ATTEMPTS = 3;
+const EVALUATION_RETRY_MS = 30_000;
 
 export const isLive = (r: RoundRow): boolean => r.status === 'open' || r.status === 'training';
 
@@ -61,6 +67,7 @@ function aggregateRound(
     },
     fed.trainables.map((t) => t.name),
     { sizes, slice: aggregationSlice(submissions.length) },
+    { expectedClients: fed.config.clientsPerRound, uniform: cryptoUniform() },
   );
   const values = new Map(
     fed.trainables.map((t) => {
@@ -69,7 +76,8 @@ function aggregateRound(
       return [t.name, Float32Array.from(b, (x, i) => x + d[i])];
     }),
   );
-  return { values, summary: aggregation.summary };
+  const privacy = roundPrivacy(store, fed, store.selected(round.round).length);
+  return { values, summary: privacy ? { ...aggregation.summary, privacy } : aggregation.summary };
 }
 
 /**
@@ -77,7 +85,10 @@ function aggregateRound(
  * updates as the next version, or fails it (version unchanged). Either way the
  * round counts toward config.rounds; the next one opens, or the federation
  * finishes. A pinned federation records the new version without making it
- * the one rounds start from.
+ * the one rounds start from. A federation that holds back worse versions
+ * (config.hold, with an evaluation set) leaves the round `evaluating`
+ * instead: the coordinator's alarm scores the candidate and settles it
+ * (settleCandidate) before the next round opens.
  */
 export function endRound(
   store: CoordinatorStore,
@@ -87,32 +98,79 @@ export function endRound(
   outcome: 'publish' | 'fail',
   now: number,
 ): void {
-  let current = fed.currentVersion;
-  if (outcome === 'publish') {
-    store.setRoundStatus(round.round, 'aggregating');
-    const { values, summary } = aggregateRound(store, buffer, fed, round);
-    const version = fed.latestVersion + 1;
-    for (const [name, data] of values) store.writeAdapter(version, name, data);
-    store.insertVersion({
-      version,
-      round: round.round,
-      status: 'published',
-      createdAt: now,
-      evaluation: null,
-    });
-    store.setLatestVersion(version);
-    if (!fed.pinned) {
-      current = version;
-      store.setCurrentVersion(version);
-    }
-    store.closeRound(round.round, 'published', now, version, summary);
-  } else {
+  if (outcome === 'fail') {
     store.closeRound(round.round, 'failed', now, null);
+    store.clearAccumulators(round.round);
+    buffer.clear(round.round);
+    advance(store, fed, round, now);
+    return;
   }
+  store.setRoundStatus(round.round, 'aggregating');
+  const { values, summary } = aggregateRound(store, buffer, fed, round);
+  const version = fed.latestVersion + 1;
+  for (const [name, data] of values) store.writeAdapter(version, name, data);
+  const gated = fed.config.hold !== undefined && fed.evaluationSet !== null;
+  const status = gated ? 'evaluating' : 'published';
+  store.insertVersion({ version, round: round.round, status, createdAt: now, evaluation: null });
+  store.setLatestVersion(version);
+  store.closeRound(round.round, status, now, version, summary);
   store.clearAccumulators(round.round);
   buffer.clear(round.round);
-  if (round.round + 1 >= fed.config.rounds) store.setStatus('finished');
-  else openRound(store, { ...fed, currentVersion: current }, round.round + 1, now);
+  if (gated) return;
+  if (!fed.pinned) store.setCurrentVersion(version);
+  advance(store, store.federation()!, round, now);
+}
+
+/**
+ * Settles an `evaluating` round: its version is published (and made current
+ * unless the federation is pinned) or held back (recorded, never current),
+ * and the federation moves on.
+ */
+export function settleCandidate(
+  store: CoordinatorStore,
+  fed: FederationRow,
+  round: RoundRow,
+  verdict: 'published' | 'held',
+  now: number,
+): void {
+  const version = round.publishedVersion;
+  if (round.status !== 'evaluating' || version === null) {
+    throw new Error(`round ${round.round} has no candidate to settle`);
+  }
+  store.setVersionStatus(version, verdict);
+  store.setRoundStatus(round.round, verdict);
+  if (verdict === 'published' && !fed.pinned) store.setCurrentVersion(version);
+  advance(store, store.federation()!, round, now);
+}
+
+/**
+ * Rolls the federation back to `version`: it becomes current, and a live
+ * round that trains from another version is failed (its updates are deltas
+ * from the version being abandoned) and a new one opens from `version`.
+ * Returns whether rounds moved.
+ */
+export function rollBack(
+  store: CoordinatorStore,
+  buffer: UpdateBuffer,
+  fed: FederationRow,
+  version: number,
+  now: number,
+): boolean {
+  store.setCurrentVersion(version);
+  const live = fed.currentRound === null ? null : store.round(fed.currentRound);
+  if (fed.status !== 'running' || !live || !isLive(live) || live.baseVersion === version) return false;
+  store.closeRound(live.round, 'failed', now, null);
+  store.clearAccumulators(live.round);
+  buffer.clear(live.round);
+  advance(store, store.federation()!, live, now);
+  return true;
+}
+
+/** After `round` closed: the next one opens from the current version, or the federation finishes. */
+function advance(store: CoordinatorStore, fed: FederationRow, round: RoundRow, now: number): void {
+  const next = Math.min(fed.config.clientsPerRound, store.deviceCount());
+  if (round.round + 1 >= fed.config.rounds || exceedsBudget(store, fed, next)) store.setStatus('finished');
+  else openRound(store, fed, round.round + 1, now);
 }
 
 /**
@@ -133,7 +191,7 @@ export function closeIfDue(store: CoordinatorStore, buffer: UpdateBuffer, now: n
     quorum: fed.config.quorum,
     pastDeadline: now >= round.deadline,
   });
-  if (!end || now < round.deadline) return false;
+  if (!end) return false;
   endRound(store, buffer, fed, round, end, now);
   return true;
 }
@@ -143,5 +201,19 @@ export function alarmTarget(store: CoordinatorStore): number | null {
   const fed = store.federation();
   if (fed?.status !== 'running' || fed.currentRound === null) return null;
   const round = store.round(fed.currentRound);
+  if (round?.status === 'evaluating') {
+    // At once, then backing off after each failed attempt (settled anyway after the last).
+    const attempts =
+      round.publishedVersion === null ? 0 : (store.versionRow(round.publishedVersion)?.attempts ?? 0);
+    return (round.closedAt ?? 0) + attempts * EVALUATION_RETRY_MS;
+  }
   return round && isLive(round) ? round.deadline : null;
+}
+
+/** The round waiting for its candidate version to be scored, if any. */
+export function evaluatingRound(store: CoordinatorStore): { fed: FederationRow; round: RoundRow } | null {
+  const fed = store.federation();
+  if (fed?.status !== 'running' || fed.currentRound === null) return null;
+  const round = store.round(fed.currentRound);
+  return round?.status === 'evaluating' ? { fed, round } : null;
 }

@@ -1,6 +1,8 @@
 // The coordinator's SQLite schema and every query it runs. SQLite is the
 // single source of truth: the object keeps nothing in memory that it could
 // not rebuild from these tables after an eviction.
+
+import { EvaluationRecord } from '../../protocol/evaluation.js';
 import { FederationConfig, type RoundStatus } from '../../protocol/federation.js';
 import type { TrainableSpec } from '../../protocol/manifest.js';
 import type { AggregationSummary } from '../../strategy/index.js';
@@ -22,7 +24,14 @@ export interface FederationRow {
   currentVersion: number;
   /** A pinned federation's rounds still publish versions, but the current one stays where it was pinned. */
   pinned: boolean;
+  /** The operator's held-out set (R2, evaluationSetKey), if given. */
+  evaluationSet: EvaluationSetRef | null;
   createdAt: number;
+}
+
+export interface EvaluationSetRef {
+  digest: string;
+  samples: number;
 }
 
 export interface RoundRow {
@@ -38,20 +47,15 @@ export interface RoundRow {
   aggregation: AggregationSummary | null;
 }
 
-export interface VersionEvaluation {
-  samples: number;
-  accuracy: number;
-  meanLoss: number;
-  evaluatedAt: number;
-}
-
 export interface VersionRow {
   version: number;
   /** The round that made it; null for version 0 (the model's initial trainables). */
   round: number | null;
-  status: 'published' | 'held';
+  status: 'evaluating' | 'published' | 'held';
   createdAt: number;
-  evaluation: VersionEvaluation | null;
+  evaluation: EvaluationRecord | null;
+  /** Failed attempts to evaluate it (a round's candidate), so a broken set or model cannot stall the federation. */
+  attempts: number;
 }
 
 export interface SubmissionRow {
@@ -100,7 +104,8 @@ CREATE TABLE IF NOT EXISTS federation (
   latest_version INTEGER NOT NULL,
   created_at INTEGER NOT NULL,
   current_version INTEGER,
-  pinned INTEGER NOT NULL DEFAULT 0
+  pinned INTEGER NOT NULL DEFAULT 0,
+  evaluation_set TEXT
 );
 CREATE TABLE IF NOT EXISTS devices (
   device_id TEXT PRIMARY KEY,
@@ -144,7 +149,8 @@ CREATE TABLE IF NOT EXISTS versions (
   round INTEGER,
   status TEXT NOT NULL,
   created_at INTEGER NOT NULL,
-  evaluation TEXT
+  evaluation TEXT,
+  attempts INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS accumulators (
   round INTEGER NOT NULL,
@@ -209,10 +215,11 @@ export class CoordinatorStore {
     };
     add('federation', 'current_version', 'INTEGER');
     add('federation', 'pinned', 'INTEGER NOT NULL DEFAULT 0');
+    add('federation', 'evaluation_set', 'TEXT');
     add('rounds', 'aggregation', 'TEXT');
     add('submissions', 'norm', 'REAL');
-    this.sql.exec(`CREATE TABLE IF NOT EXISTS versions (
-      version INTEGER PRIMARY KEY, round INTEGER, status TEXT NOT NULL, created_at INTEGER NOT NULL, evaluation TEXT)`);
+    this.sql.exec(`CREATE TABLE IF NOT EXISTS versions (version INTEGER PRIMARY KEY, round INTEGER,
+      status TEXT NOT NULL, created_at INTEGER NOT NULL, evaluation TEXT, attempts INTEGER NOT NULL DEFAULT 0)`);
   }
 
   // ---- federation ---------------------------------------------------------
@@ -229,6 +236,7 @@ export class CoordinatorStore {
       latest_version: number;
       current_version: number | null;
       pinned: number | null;
+      evaluation_set: string | null;
       created_at: number;
     }>('SELECT * FROM federation LIMIT 1');
     if (!row) return null;
@@ -243,6 +251,7 @@ export class CoordinatorStore {
       latestVersion: row.latest_version,
       currentVersion: row.current_version ?? row.latest_version,
       pinned: row.pinned === 1,
+      evaluationSet: row.evaluation_set ? (JSON.parse(row.evaluation_set) as EvaluationSetRef) : null,
       createdAt: row.created_at,
     };
   }
@@ -273,6 +282,10 @@ export class CoordinatorStore {
     this.sql.exec('UPDATE federation SET current_round = ?', round);
   }
 
+  setEvaluationSet(ref: EvaluationSetRef): void {
+    this.sql.exec('UPDATE federation SET evaluation_set = ?', JSON.stringify(ref));
+  }
+
   setLatestVersion(version: number): void {
     this.sql.exec('UPDATE federation SET latest_version = ?', version);
   }
@@ -285,7 +298,7 @@ export class CoordinatorStore {
   // ---- versions -----------------------------------------------------------
 
   /** Records a version: what round made it, whether it was published or held back. */
-  insertVersion(v: VersionRow): void {
+  insertVersion(v: Omit<VersionRow, 'attempts'>): void {
     this.sql.exec(
       'INSERT OR REPLACE INTO versions (version, round, status, created_at, evaluation) VALUES (?, ?, ?, ?, ?)',
       v.version,
@@ -305,14 +318,22 @@ export class CoordinatorStore {
     return this.sql.exec<RawVersion>('SELECT * FROM versions ORDER BY version').toArray().map(toVersion);
   }
 
-  setEvaluation(version: number, evaluation: VersionEvaluation): void {
+  setVersionStatus(version: number, status: VersionRow['status']): void {
+    this.sql.exec('UPDATE versions SET status = ? WHERE version = ?', status, version);
+  }
+
+  setEvaluation(version: number, evaluation: EvaluationRecord): void {
     this.sql.exec(
-      `INSERT INTO versions (version, round, status, created_at, evaluation) VALUES (?, NULL, 'published', ?, ?)
-       ON CONFLICT (version) DO UPDATE SET evaluation = excluded.evaluation`,
-      version,
-      evaluation.evaluatedAt,
+      'UPDATE versions SET evaluation = ? WHERE version = ?',
       JSON.stringify(evaluation),
+      version,
     );
+  }
+
+  /** Counts a failed evaluation of a candidate; answers the attempts so far. */
+  failedEvaluation(version: number): number {
+    this.sql.exec('UPDATE versions SET attempts = attempts + 1 WHERE version = ?', version);
+    return this.versionRow(version)?.attempts ?? 0;
   }
 
   // ---- devices ------------------------------------------------------------
@@ -404,7 +425,7 @@ export class CoordinatorStore {
 
   closeRound(
     round: number,
-    status: 'published' | 'held' | 'failed',
+    status: 'evaluating' | 'published' | 'failed',
     closedAt: number,
     publishedVersion: number | null,
     aggregation: AggregationSummary | null = null,
@@ -686,6 +707,7 @@ type RawVersion = {
   status: string;
   created_at: number;
   evaluation: string | null;
+  attempts: number;
 };
 
 function toVersion(r: RawVersion): VersionRow {
@@ -694,6 +716,7 @@ function toVersion(r: RawVersion): VersionRow {
     round: r.round,
     status: r.status as VersionRow['status'],
     createdAt: r.created_at,
-    evaluation: r.evaluation === null ? null : (JSON.parse(r.evaluation) as VersionEvaluation),
+    evaluation: r.evaluation === null ? null : EvaluationRecord.parse(JSON.parse(r.evaluation)),
+    attempts: r.attempts,
   };
 }

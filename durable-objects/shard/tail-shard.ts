@@ -19,7 +19,7 @@ import {
   type Optimizer,
   OptimizerError,
 } from '../../common/optim/index.js';
-import { encodeSafetensors, parseSafetensors } from '../../common/safetensors.js';
+import { decodeSafetensors, encodeSafetensors } from '../../common/safetensors.js';
 import { ArtifactStore } from '../../edge/artifacts.js';
 import { hold } from '../../edge/memory.js';
 import { withSession } from '../../edge/sessions.js';
@@ -333,20 +333,16 @@ function encodeAnswer(a: TrainValue): Uint8Array {
 }
 
 function decodeAnswer(bytes: Uint8Array): TrainValue {
-  const t = parseSafetensors(bytes);
+  const { tensors: t, metadata } = decodeSafetensors(bytes);
   const tensor = (name: string): Activation | undefined => {
     const v = t.get(name);
     return v && v.dtype === 'float32' ? { shape: v.dims, data: v.data } : undefined;
   };
   const gradInput = tensor('gradInput');
   if (!gradInput) throw new Error('a stored shard answer has no gradInput');
-  const headerLength = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
-  const meta = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLength))).__metadata__ as
-    | { loss?: string }
-    | undefined;
   return {
     gradInput,
-    ...(meta?.loss !== undefined ? { loss: Number(meta.loss) } : {}),
+    ...(metadata.loss !== undefined ? { loss: Number(metadata.loss) } : {}),
     ...(tensor('logits') ? { logits: tensor('logits') } : {}),
   };
 }

@@ -28,8 +28,17 @@ export async function createEvaluator(
   const tailInfer = training.artifacts.tailInfer;
   if (!tailInfer)
     throw new Error(`${manifest.modelId} was built without the unsharded tail_infer.onnx the evaluator runs`);
-  const head = await ort.InferenceSession.create(join(artifactsDir, training.artifacts.headForward.file));
-  const tail = await ort.InferenceSession.create(join(artifactsDir, tailInfer.file));
+  // onnxruntime-node fuses int4/int8 frozen weights into MatMulNBits that by
+  // default quantizes its activations to int8 (accuracy level 4); the edge's
+  // onnxruntime-web computes them in fp32. Level 0 scores what the edge runs.
+  const options: ort.InferenceSession.SessionOptions = {
+    extra: { session: { qdq_matmulnbits_accuracy_level: '0' } },
+  };
+  const head = await ort.InferenceSession.create(
+    join(artifactsDir, training.artifacts.headForward.file),
+    options,
+  );
+  const tail = await ort.InferenceSession.create(join(artifactsDir, tailInfer.file), options);
   // Gathered once: every version is scored on the same images.
   const batches = [...batchIndices(indices, EVAL_BATCH)].map((idx) => batchOf(dataset, idx));
   const classes = manifest.output.shape[manifest.output.shape.length - 1] as number;

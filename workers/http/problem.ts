@@ -33,6 +33,7 @@ const TITLES: Record<ProblemSlug, string> = {
   'out-of-order-step': 'Out-of-order step',
   'budget-exhausted': 'Byte budget exhausted',
   'invalid-update': 'Invalid update',
+  'invalid-evaluation-set': 'Invalid evaluation set',
   'missing-artifacts': 'Artifacts missing from the registry',
   'artifact-mismatch': 'Artifact does not match its digest',
   'invalid-manifest': 'Invalid manifest',

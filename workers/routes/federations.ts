@@ -31,28 +31,14 @@ import { jsonBody } from '../http/json-body.js';
 import { limitBody } from '../http/limits.js';
 import { HttpProblem } from '../http/problem.js';
 import { unwrap } from '../http/rpc.js';
+import { coordinator, federationId, nonNegativeInt } from './federation-refs.js';
 
 const MAX_STEP_BYTES = 32 * 1024 * 1024;
 
-const coordinator = (env: Env, fid: string) => env.COORDINATOR.get(env.COORDINATOR.idFromName(fid));
 const session = (env: Env, fid: string, round: number, deviceId: string) =>
   env.SESSIONS.get(env.SESSIONS.idFromName(`${fid}/${round}/${deviceId}`));
 
-function federationId(raw: string): string {
-  const parsed = FederationId.safeParse(raw);
-  if (!parsed.success) throw new HttpProblem('unknown-federation', `No federation with id "${raw}".`);
-  return parsed.data;
-}
-
 const credentialOf = ({ deviceId, generation }: DeviceClaims) => ({ deviceId, generation });
-
-function nonNegativeInt(raw: string, what: string): number {
-  const n = Number(raw);
-  if (!/^\d{1,9}$/.test(raw) || !Number.isSafeInteger(n)) {
-    throw new HttpProblem('bad-request', `${what} must be a non-negative integer.`);
-  }
-  return n;
-}
 
 export const federationRoutes = new Hono<AuthEnv>();
 

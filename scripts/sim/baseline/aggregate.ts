@@ -9,6 +9,7 @@ import type { StrategyConfig, UpdateBound } from '../../../protocol/federation.j
 import type { TrainableSpec } from '../../../protocol/manifest.js';
 import { deltaNorm, refusal } from '../../../strategy/admit.js';
 import { type AggregationSummary, aggregate, type ClientUpdate } from '../../../strategy/aggregate.js';
+import type { Uniform } from '../../../strategy/privacy/gaussian.js';
 import type { Params } from './model.js';
 
 export interface RoundRules {
@@ -19,6 +20,9 @@ export interface RoundRules {
    * sessions of its own would have to do, kept to show what verification buys.
    */
   unverified: boolean;
+  /** DP-FedAvg's fixed denominator (the clients a round selects) and its seeded noise source. */
+  expectedClients?: number;
+  uniform?: Uniform;
 }
 
 export interface Offer {
@@ -135,6 +139,8 @@ export function roundAggregator(
         rules.strategy,
         { clients, deltas: (name) => deltas.map((d) => d.get(name)!) },
         names,
+        undefined,
+        { expectedClients: rules.expectedClients, uniform: rules.uniform },
       );
       const params: Params = {};
       for (const s of specs) {

@@ -19,6 +19,8 @@ export interface ByzantineSettings {
   quick: boolean;
   /** Each run writes its results under `<outDir>/<id>/`. */
   outDir: string;
+  /** The attacks to run (all of BYZANTINE_ATTACKS unless narrowed); the attack-free run always comes first. */
+  attacks?: readonly Attack[];
 }
 
 export const BYZANTINE_ATTACKS = [
@@ -87,13 +89,17 @@ export function byzantineMatrix(s: ByzantineSettings): ByzantineSetup[] {
     };
   };
   const setups = [setup('clean-fedavg', 'none', 'fedavg', 'FedAvg', [])];
-  for (const attack of BYZANTINE_ATTACKS) {
+  const attacks = s.attacks ?? BYZANTINE_ATTACKS;
+  for (const attack of BYZANTINE_ATTACKS.filter((a) => attacks.includes(a))) {
     setups.push(setup(`${attack}-fedavg`, attack, 'fedavg', 'FedAvg', []));
     for (const r of ROBUST) setups.push(setup(`${attack}-${r.kind}`, attack, r.kind, r.label, r.flags));
   }
   // What sample-count verification prevents: the same lie, weighted by its claim.
   // Multi-Krum too, since it filters by geometry and an honest-looking update passes it.
-  for (const r of [{ kind: 'fedavg' as const, label: 'FedAvg', flags: [] }, ROBUST[3]]) {
+  const unverified = attacks.includes('inflated-count')
+    ? [{ kind: 'fedavg' as const, label: 'FedAvg', flags: [] }, ROBUST[3]]
+    : [];
+  for (const r of unverified) {
     setups.push(
       setup(
         `inflated-count-${r.kind}-unverified`,

@@ -15,6 +15,7 @@ export const STRATEGIES = [
   'median',
   'trimmed-mean',
   'multi-krum',
+  'dp-fedavg',
 ] as const satisfies readonly StrategyConfig['kind'][];
 
 export type BaselineConfig = Pick<
@@ -63,6 +64,8 @@ interface StrategyFlags {
   trim: number;
   krumByzantine: number;
   clipNorm?: number;
+  noiseMultiplier: number;
+  dpDelta: number;
 }
 
 /** The strategy the flags name, its unset parameters from the federation schema's defaults. */
@@ -80,6 +83,14 @@ function strategyOf(o: StrategyFlags): StrategyConfig {
       return StrategyConfig.parse({ kind: o.strategy, trim: o.trim });
     case 'multi-krum':
       return StrategyConfig.parse({ kind: o.strategy, byzantine: o.krumByzantine });
+    case 'dp-fedavg':
+      if (o.clipNorm === undefined) throw new InvalidArgumentError('dp-fedavg needs --clip-norm');
+      return StrategyConfig.parse({
+        kind: o.strategy,
+        clip: o.clipNorm,
+        noiseMultiplier: o.noiseMultiplier,
+        delta: o.dpDelta,
+      });
   }
 }
 
@@ -122,9 +133,11 @@ export function parseBaselineArgs(argv: string[]): BaselineConfig {
     .option('--krum-byzantine <share>', 'multi-krum: share of attackers tolerated', belowHalf, 0.2)
     .option(
       '--clip-norm <c>',
-      'clipped-fedavg: a fixed norm bound (default: adaptive, 2 × the median norm)',
+      'clipped-fedavg: a fixed norm bound (default: adaptive, 2 × the median norm); dp-fedavg: the clip',
       positive,
     )
+    .option('--noise-multiplier <z>', 'dp-fedavg: noise std as a multiple of the clip', positive, 1)
+    .option('--dp-delta <d>', 'dp-fedavg: the δ at which ε is reported', positive, 1e-5)
     .addOption(
       new Option('--attack <kind>', 'what the malicious devices do when selected')
         .choices(ATTACKS)

@@ -6,6 +6,7 @@
 // devices turns its training into that attack whenever it is selected.
 import { idempotencyKey, randomNonce } from '../../../client-sdk/trainer/submit.js';
 import type { LocalDataset } from '../../../client-sdk/trainer/types.js';
+import { mulberry32 } from '../../../common/random.js';
 import { numel } from '../../../models/onnx/tensor.js';
 import { accuracy } from '../../../models/train/evaluate.js';
 import { GradSession } from '../../../models/train/grad-session.js';
@@ -36,7 +37,14 @@ export async function runBaseline(config: BaselineConfig, progress: SimProgress)
   const classes = ds.classes.length;
   // The federation's default bound, as a federation created without one gets it.
   const bound = UpdateBound.parse({});
-  const rules = { strategy: config.strategy, bound, unverified: config.unverified };
+  const rules = {
+    strategy: config.strategy,
+    bound,
+    unverified: config.unverified,
+    expectedClients: config.perRound,
+    // Its own stream, so DP noise leaves the partition, selection and shuffles as they are.
+    uniform: mulberry32(config.seed ^ 0x5eed_d9),
+  };
   const attackers =
     config.attack === 'none' ? [] : maliciousDevices(config.clients, config.malicious, config.seed);
   const isAttacker = new Set(attackers);

@@ -33,6 +33,19 @@ describe('Byzantine matrix', () => {
     ]);
   });
 
+  it('narrows to the attacks asked for, keeping the attack-free run and the unverified counts with inflated-count', () => {
+    const ids = (attacks: Parameters<typeof byzantineMatrix>[0]['attacks']) =>
+      byzantineMatrix({ ...settings, attacks }).map((s) => s.id);
+    expect(ids(['label-flip'])).toEqual([
+      'clean-fedavg',
+      ...['fedavg', 'clipped-fedavg', 'median', 'trimmed-mean', 'multi-krum'].map((k) => `label-flip-${k}`),
+    ]);
+    expect(ids(['inflated-count']).slice(-2)).toEqual([
+      'inflated-count-fedavg-unverified',
+      'inflated-count-multi-krum-unverified',
+    ]);
+  });
+
   it('gives every run the same federation and optimizer, and each its strategy and attack', () => {
     for (const s of matrix) {
       const c = parseBaselineArgs(s.argv);

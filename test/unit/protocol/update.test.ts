@@ -503,6 +503,7 @@ describe('one set of limits', () => {
       deviceId: 'device-1',
       round: 0,
       sampleCount: 4,
+      observedSamples: 4,
       head: valid(),
       tail: new Uint8Array(0),
       metrics: {},

@@ -3,7 +3,7 @@
 // and the robustness each one promises against outliers.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { mulberry32 } from '../../../common/random.js';
+import { gaussian, mulberry32 } from '../../../common/random.js';
 import type { StrategyConfig } from '../../../protocol/federation.js';
 import { aggregate, type ClientUpdate, type RoundUpdates } from '../../../strategy/index.js';
 
@@ -40,8 +40,11 @@ function source(r: Round): RoundUpdates {
   return { clients, deltas: (name) => r.deltas.map((d) => d[name]) };
 }
 
+/** DP-FedAvg's options: 5 expected clients, noise from a fixed seed (the same draws on every run). */
+const dpOptions = () => ({ expectedClients: 5, uniform: mulberry32(99) });
+
 const run = (config: StrategyConfig, r: Round) => {
-  const a = aggregate(config, source(r), r.names);
+  const a = aggregate(config, source(r), r.names, undefined, dpOptions());
   return { summary: a.summary, out: Object.fromEntries(r.names.map((n) => [n, a.delta(n)])) };
 };
 
@@ -203,6 +206,49 @@ describe('robustness', () => {
   });
 });
 
+describe('DP-FedAvg', () => {
+  it('is the clipped sum over the expected clients plus z·C/m Gaussian noise, every client alike', () => {
+    const r = randomRound(5, 4, [6, 3]);
+    const config: StrategyConfig = { kind: 'dp-fedavg', clip: 0.9, noiseMultiplier: 1.3, delta: 1e-5 };
+    const { out, summary } = run(config, r);
+    const m = 5;
+    const std = (1.3 * 0.9) / m;
+    const normal = gaussian(mulberry32(99));
+    for (const n of r.names) {
+      const want = Array.from({ length: r.deltas[0][n].length }, (_, i) => {
+        const sum = r.deltas.reduce((s, d, c) => s + Math.min(1, 0.9 / norm(r, c)) * d[n][i], 0);
+        return sum / m + std * normal();
+      });
+      closeTo(out[n], want);
+    }
+    expect(summary).toMatchObject({ strategy: 'dp-fedavg', bound: 0.9, noiseStd: std });
+    expect(summary.clipped).toEqual(r.deltas.map((_, c) => `d${c}`).filter((_, c) => norm(r, c) > 0.9));
+  });
+
+  it('bounds what one client moves the average by C/m, whatever it sends', () => {
+    const r = randomRound(6, 4, [5]);
+    const config: StrategyConfig = { kind: 'dp-fedavg', clip: 1, noiseMultiplier: 1, delta: 1e-5 };
+    const honest = run(config, r).out.t0;
+    r.deltas[0].t0 = r.deltas[0].t0.map((x) => x * 1e12);
+    const attacked = aggregate(
+      config,
+      { ...source(r), clients: source(r).clients },
+      r.names,
+      undefined,
+      dpOptions(),
+    ).delta('t0');
+    const moved = Math.hypot(...attacked.map((x, i) => x - honest[i]));
+    expect(moved).toBeLessThanOrEqual((2 * 1) / 5 + 1e-6);
+  });
+
+  it('needs its options', () => {
+    const r = randomRound(7, 3);
+    expect(() =>
+      aggregate({ kind: 'dp-fedavg', clip: 1, noiseMultiplier: 1, delta: 1e-5 }, source(r), r.names),
+    ).toThrow(RangeError);
+  });
+});
+
 describe('sliced aggregation', () => {
   const strategies: StrategyConfig[] = [
     { kind: 'fedavg' },
@@ -210,6 +256,7 @@ describe('sliced aggregation', () => {
     { kind: 'median' },
     { kind: 'trimmed-mean', trim: 0.2 },
     { kind: 'multi-krum', byzantine: 0.2 },
+    { kind: 'dp-fedavg', clip: 0.8, noiseMultiplier: 1, delta: 1e-5 },
   ];
 
   it('reading each tensor a slice at a time gives the whole-tensor result, for every strategy', () => {
@@ -231,7 +278,7 @@ describe('sliced aggregation', () => {
             },
           };
           const sizes = new Map(r.names.map((n) => [n, r.deltas[0][n].length]));
-          const a = aggregate(config, slicedSource, r.names, { sizes, slice });
+          const a = aggregate(config, slicedSource, r.names, { sizes, slice }, dpOptions());
           expect(a.summary).toEqual(whole.summary);
           for (const n of r.names) expect([...a.delta(n)]).toEqual([...whole.out[n]]);
           // No read was wider than the slice.
