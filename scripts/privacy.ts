@@ -1,10 +1,11 @@
-// `npm run privacy -- [--model m,…] [--encodings e,…] [--samples N] [--out dir] [--json]`:
+// `npm run privacy -- [--model m,…] [--encodings e,…] [--samples N] [--public N] [--max-epochs N] [--out dir] [--json]`:
 // attacks the uplink of each model's deployment with what a curious server
-// has (the public head and the activations devices send) and reports how
-// well it recovers held-out images, per activation encoding: PSNR and SSIM
-// of the analytic inversion where the head is affine up to the cut. Writes
-// <out>/privacy.json and a PNG per model of reconstructions under their
-// originals. Progress goes to stderr.
+// has (the public head, the activations devices send, public images of the
+// domain) and reports how well it recovers held-out images, per activation
+// encoding: PSNR and SSIM of the analytic inversion (where the head is affine
+// up to the cut) and of a learned decoder trained on the public images.
+// Writes <out>/privacy.json and a PNG per model of reconstructions under
+// their originals. Progress goes to stderr.
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
@@ -20,6 +21,7 @@ import {
 import { ENCODINGS, type Encoding } from '../protocol/encoding.js';
 import type { Manifest } from '../protocol/manifest.js';
 import { leastSquaresInverter, probeAffine } from './privacy/analytic.js';
+import { type DecoderShape, trainDecoder } from './privacy/decoder.js';
 import { type GalleryRow, writeGallery } from './privacy/gallery.js';
 import { type Leakage, leakage } from './privacy/metrics.js';
 import { loadHead, uplink } from './privacy/uplink.js';
@@ -56,10 +58,38 @@ const opts = new Command('privacy')
     },
     500,
   )
+  .option(
+    '--public <n>',
+    "the attacker's public images for the learned decoder (0: no learned attack)",
+    (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0 || n > 40_000) throw new InvalidArgumentError('expected 0…40000');
+      return n;
+    },
+    8000,
+  )
+  .option(
+    '--max-epochs <n>',
+    "the decoder's epoch budget (it stops earlier once validation stops improving)",
+    (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
+      return n;
+    },
+    40,
+  )
   .option('--out <dir>', 'where privacy.json and the galleries go', 'results/privacy')
   .option('--json', 'print the record as one JSON object on stdout', false)
   .parse()
-  .opts<{ model: string[]; encodings: Encoding[]; samples: number; out: string; json: boolean }>();
+  .opts<{
+    model: string[];
+    encodings: Encoding[];
+    samples: number;
+    public: number;
+    maxEpochs: number;
+    out: string;
+    json: boolean;
+  }>();
 
 const say = (s: string) => process.stderr.write(`${s}\n`);
 const GALLERY_COLUMNS = 8;
@@ -77,7 +107,15 @@ function datasetOf(manifest: Manifest): DatasetName {
 
 /** The first `n` held-out images of the seeded split (the same split the federation's evaluation uses). */
 function heldOut(dataset: Dataset, n: number): { normalized: Float32Array; pixels: Float32Array } {
-  const test = trainTestSplit(dataset, { seed: 0 }).test.subarray(0, n);
+  return images(dataset, trainTestSplit(dataset, { seed: 0 }).test.subarray(0, n));
+}
+
+/** The attacker's public images: the first `n` of the split's training part, never the held-out ones. */
+function publicImages(dataset: Dataset, n: number): { normalized: Float32Array; pixels: Float32Array } {
+  return images(dataset, trainTestSplit(dataset, { seed: 0 }).train.subarray(0, n));
+}
+
+function images(dataset: Dataset, test: Int32Array): { normalized: Float32Array; pixels: Float32Array } {
   const size = dataset.channels * dataset.height * dataset.width;
   const normalized = new Float32Array(test.length * size);
   test.forEach((idx, k) => {
@@ -94,7 +132,29 @@ interface ModelRecord {
   cut: string;
   /** Whether the head is affine up to the cut, so the analytic attack applies. */
   head_affine: boolean;
-  encodings: Record<string, { analytic: Leakage | null }>;
+  encodings: Record<string, { analytic: Leakage | null; learned: (Leakage & { epochs: number }) | null }>;
+}
+
+/** The attacker knows pixels lie in [0, 1]. */
+const clip01 = (x: Float32Array) => x.map((v) => Math.min(1, Math.max(0, v)));
+
+/** The decoder for a ViT cut: tokens after the cls token laid on a square grid of patches. */
+function decoderShape(manifest: Manifest, dataset: Dataset): DecoderShape {
+  const [, tokens, width] = manifest.cut.tensor.shape as number[];
+  const grid = Math.round(Math.sqrt(tokens - 1));
+  if (grid * grid !== tokens - 1 || dataset.height % grid !== 0) {
+    throw new Error(`${manifest.modelId}: the cut's ${tokens} tokens are not a cls token and a square grid`);
+  }
+  return {
+    tokens,
+    prefixTokens: 1,
+    width,
+    channels: dataset.channels,
+    patch: dataset.height / grid,
+    grid,
+    hidden: 256,
+    convChannels: 8,
+  };
 }
 
 const records: ModelRecord[] = [];
@@ -110,6 +170,8 @@ for (const model of opts.model) {
   say(`${model}: probing the head (cut ${manifest.cut.id})`);
   const affine = await probeAffine(head.run, inputSize);
   const inverter = affine ? leastSquaresInverter(affine) : null;
+  const attackerSet = publicImages(dataset, opts.public);
+  const attackerN = opts.public;
   const record: ModelRecord = { model, cut: manifest.cut.id, head_affine: affine !== null, encodings: {} };
   const gallery: GalleryRow[] = [
     { label: 'original', images: pixels.subarray(0, GALLERY_COLUMNS * inputSize) },
@@ -119,28 +181,49 @@ for (const model of opts.model) {
     const received = await uplink(head, manifest, normalized, n, encoding);
     let analytic: Leakage | null = null;
     if (inverter) {
-      // The attacker knows pixels lie in [0, 1].
-      const recovered = denormalize(
-        inverter.invert(received, n),
-        dataset.channels,
-        inputSize,
-        dataset.normalization,
-      ).map((v) => Math.min(1, Math.max(0, v)));
+      const recovered = clip01(
+        denormalize(inverter.invert(received, n), dataset.channels, inputSize, dataset.normalization),
+      );
       analytic = leakage(pixels, recovered, dataset.width, dataset.height);
       gallery.push({
         label: `analytic ${encoding}`,
         images: recovered.subarray(0, GALLERY_COLUMNS * inputSize),
       });
     }
-    record.encodings[encoding] = { analytic };
-    say(
-      `${model} ${encoding}: analytic ${analytic ? `${analytic.psnr_db.toFixed(1)} dB, SSIM ${analytic.ssim.toFixed(3)}` : 'n/a (head not affine)'}`,
-    );
+    let learned: (Leakage & { epochs: number }) | null = null;
+    if (opts.public > 0) {
+      const training = await uplink(head, manifest, attackerSet.normalized, attackerN, encoding);
+      const decoder = await trainDecoder(decoderShape(manifest, dataset), {
+        activations: training,
+        pixels: attackerSet.normalized,
+        n: attackerN,
+        validation: 0.1,
+        maxEpochs: opts.maxEpochs,
+        patience: 5,
+        batch: 64,
+        lr: 3e-3,
+        seed: 1,
+        onEpoch: ({ epoch, validation }) =>
+          say(`  ${encoding} decoder epoch ${epoch}: validation MSE ${validation.toFixed(5)}`),
+      });
+      const recovered = clip01(
+        denormalize(await decoder.decode(received, n), dataset.channels, inputSize, dataset.normalization),
+      );
+      await decoder.release();
+      learned = { ...leakage(pixels, recovered, dataset.width, dataset.height), epochs: decoder.epochs };
+      gallery.push({
+        label: `learned ${encoding}`,
+        images: recovered.subarray(0, GALLERY_COLUMNS * inputSize),
+      });
+    }
+    record.encodings[encoding] = { analytic, learned };
+    const show = (l: Leakage | null) => (l ? `${l.psnr_db.toFixed(1)} dB, SSIM ${l.ssim.toFixed(3)}` : 'n/a');
+    say(`${model} ${encoding}: analytic ${show(analytic)}; learned ${show(learned)}`);
   }
   await head.release();
   if (gallery.length > 1) {
     await writeGallery(
-      join(opts.out, `${model}-analytic.png`),
+      join(opts.out, `${model}.png`),
       gallery,
       dataset.width,
       dataset.height,
@@ -161,6 +244,7 @@ const result = {
         model: embed.model,
         encoding: 'int8',
         analytic: { psnr_db: embed.encodings.int8.analytic?.psnr_db ?? null },
+        learned: { psnr_db: embed.encodings.int8.learned?.psnr_db ?? null },
       }
     : null,
 };
@@ -168,14 +252,13 @@ await writeFile(join(opts.out, 'privacy.json'), `${JSON.stringify(result, null, 
 if (opts.json) {
   process.stdout.write(`${JSON.stringify(result)}\n`);
 } else {
-  console.log('| model | cut | encoding | analytic PSNR | analytic SSIM |');
-  console.log('| --- | --- | --- | --- | --- |');
+  console.log('| model | cut | encoding | analytic PSNR | analytic SSIM | learned PSNR | learned SSIM |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- |');
   for (const r of records) {
     for (const [enc, v] of Object.entries(r.encodings)) {
-      const a = v.analytic;
-      console.log(
-        `| ${r.model} | ${r.cut} | ${enc} | ${a ? `${a.psnr_db.toFixed(1)} dB` : 'n/a'} | ${a ? a.ssim.toFixed(3) : 'n/a'} |`,
-      );
+      const cells = (l: Leakage | null) =>
+        l ? `${l.psnr_db.toFixed(1)} dB | ${l.ssim.toFixed(3)}` : 'n/a | n/a';
+      console.log(`| ${r.model} | ${r.cut} | ${enc} | ${cells(v.analytic)} | ${cells(v.learned)} |`);
     }
   }
 }
