@@ -14,6 +14,7 @@ import { InputError, ManifestError, ProtocolError, RuntimeError } from './errors
 import { bindHead, type HeadModel } from './head-model.js';
 import { verifyArtifact } from './integrity.js';
 import { parseManifest, resolveWire } from './manifest-check.js';
+import { type WarningSink, warnIfAffineUplink } from './privacy-warning.js';
 import type { FloatTensor, SessionFactory } from './runtime/types.js';
 import { concreteShape, numel, sameShape } from './shapes.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './transport/backoff.js';
@@ -46,6 +47,8 @@ export interface SplitClientOptions extends WireSettings {
    * runs the tail with its tail adapters. Default: the model as published.
    */
   version?: string;
+  /** Where warnings go (once per model per process: an uplink the server can invert). Default console.warn. */
+  onWarning?: WarningSink;
 }
 
 export interface CoreSplitClientOptions extends SplitClientOptions {
@@ -124,7 +127,9 @@ export function createSplitClient(options: CoreSplitClientOptions): SplitClient 
         { headers: { accept: 'application/json', ...options.headers } },
         ctx(dl),
       );
-      return parseManifest(res.body, options.modelId);
+      const manifest = parseManifest(res.body, options.modelId);
+      warnIfAffineUplink(manifest, options.onWarning);
+      return manifest;
     })();
     manifestLoad.catch(() => {
       manifestLoad = undefined;

@@ -152,6 +152,15 @@ export const Manifest = z.object({
   weights: WeightFormat.default({ bits: 32 }),
   /** Present when the model was built for split fine-tuning. */
   training: TrainingSpec.optional(),
+  /**
+   * What the uplink gives away, found when the model was split
+   * (models/split/exposure.ts). `affineUplink`: the activation is an affine
+   * function of the input, so the server can reconstruct the input exactly
+   * (analytic inversion). false is no promise of privacy: a learned decoder
+   * can still reconstruct from a deeper cut (npm run privacy measures both).
+   * Absent in manifests made before the check existed.
+   */
+  privacy: z.object({ affineUplink: z.boolean(), reason: z.string() }).optional(),
   /** Class names, index-aligned with the output logits. */
   labels: z.array(z.string()).optional(),
   /** How to turn an image into the input tensor. */

@@ -5,6 +5,7 @@ import type { Manifest, TrainingSpec } from '../../protocol/manifest.js';
 import { ManifestError } from '../errors.js';
 import { verifyArtifact } from '../integrity.js';
 import { parseManifest } from '../manifest-check.js';
+import { type WarningSink, warnIfAffineUplink } from '../privacy-warning.js';
 import type { HeadSession, SessionFactory } from '../runtime/types.js';
 import { bindHeadGraphs, type HeadGraphs } from './head-graphs.js';
 import { type HttpContext, send } from './http.js';
@@ -29,12 +30,14 @@ export function modelCache(
   urls: FederationUrls,
   ctx: HttpContext,
   sessionFactory: SessionFactory,
+  onWarning?: WarningSink,
 ): ModelCache {
   const loads = new Map<string, Promise<TrainingModel>>();
 
   const load = async (modelId: string): Promise<TrainingModel> => {
     const res = await send(urls.manifest(modelId), { headers: { accept: 'application/json' } }, ctx);
     const manifest = parseManifest(res.body, modelId);
+    warnIfAffineUplink(manifest, onWarning);
     if (!manifest.training) throw new ManifestError(`model ${modelId} was not built for training`);
     const training = manifest.training;
     const fetchGraph = async (name: 'headForward' | 'headBackward') => {

@@ -53,7 +53,7 @@ export function createTrainer(options: CoreTrainerOptions): Trainer {
   };
   const now = options.now ?? Date.now;
   const margin = options.deadlineMarginMs ?? DEFAULT_DEADLINE_MARGIN_MS;
-  const models = modelCache(urls, ctx, options.sessionFactory);
+  const models = modelCache(urls, ctx, options.sessionFactory, options.onWarning);
   const emitter = new TrainerEmitter();
   const checkedFor = new Set<string>();
   const throwIfAborted = () => deadline(undefined, [options.signal]).throwIfAborted();

@@ -1,6 +1,8 @@
 // The trainer's public types: what a caller passes in, what a round reports,
 // and the events it emits while it runs.
+
 import type { Ticket } from '../../protocol/federation.js';
+import type { WarningSink } from '../privacy-warning.js';
 import type { RetryPolicy } from '../transport/backoff.js';
 import type { FetchLike } from '../transport/http.js';
 
@@ -22,6 +24,8 @@ export interface TrainerOptions {
   dataset: LocalDataset;
   /** Default globalThis.fetch. */
   fetch?: FetchLike;
+  /** Where warnings go (once per model per process: an uplink the server can invert). Default console.warn. */
+  onWarning?: WarningSink;
   /** Seeds the per-epoch shuffles; the same seed, round and data give the same batches. Default 0. */
   seed?: number;
   /** Aborts the current round and every later one. */

@@ -64,6 +64,7 @@ export interface ManifestParts {
   wire?: Partial<Manifest['wire']>;
   pipeline: PipelineSpec;
   weights?: WeightFormat;
+  privacy?: Manifest['privacy'];
 }
 
 /** Assembles and validates a manifest; throws a ZodError if any part is out of contract. */
@@ -86,5 +87,6 @@ export function buildManifest(p: ManifestParts): Manifest {
     weights: p.weights ?? { bits: 32 },
     ...(p.labels ? { labels: p.labels } : {}),
     ...(p.preprocess ? { preprocess: p.preprocess } : {}),
+    ...(p.privacy ? { privacy: p.privacy } : {}),
   });
 }

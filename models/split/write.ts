@@ -4,7 +4,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Manifest, type WeightFormat } from '../../protocol/manifest.js';
 import { graphOf, saveModel } from '../onnx/model.js';
-import type { ModelProto } from '../onnx/proto.js';
+import type { ModelProto, ValueInfoProto } from '../onnx/proto.js';
 import {
   DEFAULT_BUDGET_MIB,
   type TailTrainables,
@@ -12,6 +12,7 @@ import {
   writePipeline,
 } from '../pipeline/index.js';
 import type { Cut } from './cut.js';
+import { uplinkExposure } from './exposure.js';
 import { artifactOf, buildManifest, DEFAULT_WIRE } from './manifest.js';
 import { type SplitModels, splitModel } from './splitter.js';
 
@@ -59,6 +60,27 @@ export interface WriteSplitResult {
 
 export const MANIFEST_FILE = 'manifest.json';
 
+/** Values per example of a declared tensor (its dims after the batch), or null if any is symbolic. */
+function perExample(info: ValueInfoProto | undefined): number | null {
+  const dims = info?.type?.tensorType?.shape?.dim ?? [];
+  let n = 1;
+  for (const d of dims.slice(1)) {
+    if (d.dimValue == null) return null;
+    n *= Number(d.dimValue);
+  }
+  return dims.length > 1 ? n : null;
+}
+
+/** The manifest's privacy entry for a head, when its input and cut sizes are known. */
+function headExposure(head: ModelProto, model: ModelProto, cut: ValueInfoProto): Manifest['privacy'] {
+  const graph = graphOf(model);
+  const input = graph.input?.find((i) => !(graph.initializer ?? []).some((t) => t.name === i.name));
+  const inputSize = perExample(input);
+  const cutSize = perExample(cut);
+  if (!input?.name || !cut.name || inputSize === null || cutSize === null) return undefined;
+  return uplinkExposure(head, input.name, cut.name, { input: inputSize, cut: cutSize });
+}
+
 export async function writeSplit(options: WriteSplitOptions): Promise<Manifest> {
   return (await writeSplitDetailed(options)).manifest;
 }
@@ -105,6 +127,7 @@ export async function writeSplitDetailed(
     wire,
     pipeline: pipeline.spec,
     weights: choice.weights?.format,
+    privacy: headExposure(split.head, options.model, cutInfo),
   });
   await writeFile(join(options.outDir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
   return { manifest, split, pipeline };
