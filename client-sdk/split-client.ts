@@ -5,10 +5,12 @@
 // this code (see node.ts and browser.ts for the ready-made entry points).
 
 import { type Prediction, topKPredictions } from '../common/predictions.js';
+import { cryptoUniform } from '../common/random.js';
 import { parseSafetensors } from '../common/safetensors.js';
 import { decodeFrame, encodeFrame, FrameError } from '../protocol/frame.js';
 import type { Manifest } from '../protocol/manifest.js';
 import { FRAME_CONTENT_TYPE } from '../protocol/media.js';
+import { addTokenNoise, MAX_TOKEN_NOISE } from '../protocol/token-noise.js';
 import { endpoints } from './endpoints.js';
 import { InputError, ManifestError, ProtocolError, RuntimeError } from './errors.js';
 import { bindHead, type HeadModel } from './head-model.js';
@@ -49,6 +51,12 @@ export interface SplitClientOptions extends WireSettings {
   version?: string;
   /** Where warnings go (once per model per process: an uplink the server can invert). Default console.warn. */
   onWarning?: WarningSink;
+  /**
+   * σ of per-token Gaussian noise added to the activation before it is
+   * quantized, as a share of each token's RMS (protocol/token-noise.ts): less
+   * for the server to reconstruct, at a cost in accuracy. Default 0.
+   */
+  activationNoise?: number;
 }
 
 export interface CoreSplitClientOptions extends SplitClientOptions {
@@ -106,6 +114,13 @@ export function createSplitClient(options: CoreSplitClientOptions): SplitClient 
     retries: options.retries ?? DEFAULT_RETRY_POLICY.retries,
   };
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  if (
+    options.activationNoise !== undefined &&
+    !(options.activationNoise >= 0 && options.activationNoise <= MAX_TOKEN_NOISE)
+  ) {
+    throw new InputError(`activationNoise must be in [0, ${MAX_TOKEN_NOISE}]`);
+  }
+  const noiseSource = cryptoUniform();
   const wanted: WireSettings = {
     encoding: options.encoding,
     granularity: options.granularity,
@@ -196,7 +211,12 @@ export function createSplitClient(options: CoreSplitClientOptions): SplitClient 
       dl.throwIfAborted();
 
       const encodeStart = performance.now();
-      const frame = encodeActivation(activation.data, cutShape, wire);
+      let sent = activation.data;
+      if (options.activationNoise) {
+        sent = sent.slice();
+        addTokenNoise(sent, cutShape[cutShape.length - 1], options.activationNoise, noiseSource);
+      }
+      const frame = encodeActivation(sent, cutShape, wire);
       const encodeMs = performance.now() - encodeStart;
 
       const sendStart = performance.now();

@@ -40,3 +40,22 @@ export function shuffle<T>(items: T[], uniform: () => number): T[] {
   }
   return items;
 }
+
+/**
+ * A [0, 1) source backed by crypto.getRandomValues (53 random bits a draw),
+ * for randomness that must not be predictable: DP noise at the edge,
+ * activation noise on devices.
+ */
+export function cryptoUniform(): () => number {
+  const block = new Uint32Array(1024);
+  let at = block.length;
+  return () => {
+    if (at + 2 > block.length) {
+      crypto.getRandomValues(block);
+      at = 0;
+    }
+    const hi = block[at++] >>> 5;
+    const lo = block[at++] >>> 6;
+    return (hi * 67_108_864 + lo) / 9_007_199_254_740_992;
+  };
+}

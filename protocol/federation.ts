@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { ENCODINGS } from './encoding.js';
 import { EvaluationRecord } from './evaluation.js';
 import { TrainableSpec } from './manifest.js';
+import { MAX_TOKEN_NOISE } from './token-noise.js';
 
 export const FederationId = z
   .string()
@@ -146,6 +147,12 @@ export const FederationConfig = z
     hold: z.object({ margin: z.number().min(0).max(1) }).optional(),
     /** A device allowed to report evaluations of versions (POST …/versions/:v/evaluation). */
     evaluator: DeviceId.optional(),
+    /**
+     * σ of the per-token activation noise devices add before quantizing, as a
+     * share of each token's RMS (protocol/token-noise.ts): a defence against
+     * reconstruction from the uplink, at a cost in accuracy. 0: none.
+     */
+    activationNoise: z.number().min(0).max(MAX_TOKEN_NOISE).default(0),
     /** Seeds client selection. */
     seed: z.number().int().default(0),
   })
@@ -185,6 +192,8 @@ export const Ticket = z.object({
   /** Unix milliseconds. */
   deadline: z.number().int(),
   headOptimizer: OptimizerConfig,
+  /** Per-token activation noise the device adds before quantizing (protocol/token-noise.ts); absent or 0: none. */
+  activationNoise: z.number().min(0).max(MAX_TOKEN_NOISE).optional(),
 });
 export type Ticket = z.infer<typeof Ticket>;
 

@@ -1,9 +1,11 @@
-// `npm run privacy -- [--model m,…] [--encodings e,…] [--samples N] [--public N] [--max-epochs N] [--out dir] [--json]`:
+// `npm run privacy -- [--model m,…] [--encodings e,…] [--samples N] [--public N] [--max-epochs N] [--noise σ,…] [--out dir] [--json]`:
 // attacks the uplink of each model's deployment with what a curious server
 // has (the public head, the activations devices send, public images of the
 // domain) and reports how well it recovers held-out images, per activation
-// encoding: PSNR and SSIM of the analytic inversion (where the head is affine
-// up to the cut) and of a learned decoder trained on the public images.
+// encoding and activation-noise level: PSNR and SSIM of the analytic
+// inversion (where the head is affine up to the cut) and of a learned decoder
+// trained on the public images, and what the noise costs the base model's
+// held-out accuracy.
 // Writes <out>/privacy.json and a PNG per model of reconstructions under
 // their originals. Progress goes to stderr.
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -20,11 +22,12 @@ import {
 } from '../datasets/index.js';
 import { ENCODINGS, type Encoding } from '../protocol/encoding.js';
 import type { Manifest } from '../protocol/manifest.js';
+import { MAX_TOKEN_NOISE } from '../protocol/token-noise.js';
 import { leastSquaresInverter, probeAffine } from './privacy/analytic.js';
 import { type DecoderShape, trainDecoder } from './privacy/decoder.js';
 import { type GalleryRow, writeGallery } from './privacy/gallery.js';
 import { type Leakage, leakage } from './privacy/metrics.js';
-import { loadHead, uplink } from './privacy/uplink.js';
+import { loadHead, loadTail, uplink } from './privacy/uplink.js';
 
 const list =
   <T extends string>(allowed: readonly T[]) =>
@@ -78,6 +81,17 @@ const opts = new Command('privacy')
     },
     40,
   )
+  .option(
+    '--noise <list>',
+    'per-token activation noise σ values to measure (comma-separated; 0: none)',
+    (v) => {
+      const xs = v.split(',').map(Number);
+      if (xs.some((x) => !(x >= 0 && x <= MAX_TOKEN_NOISE)))
+        throw new InvalidArgumentError(`expected values in [0, ${MAX_TOKEN_NOISE}]`);
+      return xs;
+    },
+    [0],
+  )
   .option('--out <dir>', 'where privacy.json and the galleries go', 'results/privacy')
   .option('--json', 'print the record as one JSON object on stdout', false)
   .parse()
@@ -87,6 +101,7 @@ const opts = new Command('privacy')
     samples: number;
     public: number;
     maxEpochs: number;
+    noise: number[];
     out: string;
     json: boolean;
   }>();
@@ -106,8 +121,9 @@ function datasetOf(manifest: Manifest): DatasetName {
 }
 
 /** The first `n` held-out images of the seeded split (the same split the federation's evaluation uses). */
-function heldOut(dataset: Dataset, n: number): { normalized: Float32Array; pixels: Float32Array } {
-  return images(dataset, trainTestSplit(dataset, { seed: 0 }).test.subarray(0, n));
+function heldOut(dataset: Dataset, n: number) {
+  const idx = trainTestSplit(dataset, { seed: 0 }).test.subarray(0, n);
+  return { ...images(dataset, idx), labels: Int32Array.from(idx, (i) => dataset.labels[i]) };
 }
 
 /** The attacker's public images: the first `n` of the split's training part, never the held-out ones. */
@@ -127,12 +143,22 @@ function images(dataset: Dataset, test: Int32Array): { normalized: Float32Array;
   };
 }
 
+interface Setting {
+  encoding: Encoding;
+  /** Per-token activation noise σ (protocol/token-noise.ts). */
+  noise: number;
+  analytic: Leakage | null;
+  learned: (Leakage & { epochs: number }) | null;
+  /** Held-out accuracy of the base model on what the server receives. */
+  accuracy: number;
+}
+
 interface ModelRecord {
   model: string;
   cut: string;
   /** Whether the head is affine up to the cut, so the analytic attack applies. */
   head_affine: boolean;
-  encodings: Record<string, { analytic: Leakage | null; learned: (Leakage & { epochs: number }) | null }>;
+  settings: Setting[];
 }
 
 /** The attacker knows pixels lie in [0, 1]. */
@@ -163,102 +189,114 @@ for (const model of opts.model) {
   const dir = join('artifacts', model);
   const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as Manifest;
   const dataset = await loadDataset(datasetOf(manifest));
-  const { normalized, pixels } = heldOut(dataset, opts.samples);
-  const n = pixels.length / (dataset.height * dataset.width);
+  const { normalized, pixels, labels } = heldOut(dataset, opts.samples);
+  const n = labels.length;
   const head = await loadHead(dir, manifest);
+  const tail = await loadTail(dir, manifest);
   const inputSize = dataset.channels * dataset.height * dataset.width;
   say(`${model}: probing the head (cut ${manifest.cut.id})`);
   const affine = await probeAffine(head.run, inputSize);
   const inverter = affine ? leastSquaresInverter(affine) : null;
   const attackerSet = publicImages(dataset, opts.public);
-  const attackerN = opts.public;
-  const record: ModelRecord = { model, cut: manifest.cut.id, head_affine: affine !== null, encodings: {} };
+  const record: ModelRecord = { model, cut: manifest.cut.id, head_affine: affine !== null, settings: [] };
   const gallery: GalleryRow[] = [
     { label: 'original', images: pixels.subarray(0, GALLERY_COLUMNS * inputSize) },
   ];
-  for (const encoding of opts.encodings) {
-    if (!manifest.wire.encodings.includes(encoding)) continue;
-    const received = await uplink(head, manifest, normalized, n, encoding);
-    let analytic: Leakage | null = null;
-    if (inverter) {
-      const recovered = clip01(
-        denormalize(inverter.invert(received, n), dataset.channels, inputSize, dataset.normalization),
+  const toPixels = (x: Float32Array) =>
+    clip01(denormalize(x, dataset.channels, inputSize, dataset.normalization));
+  for (const encoding of opts.encodings.filter((e) => manifest.wire.encodings.includes(e))) {
+    for (const noise of opts.noise) {
+      const label = noise > 0 ? `${encoding}, noise ${noise}` : encoding;
+      const received = await uplink(head, manifest, normalized, n, encoding, noise, 7);
+      const accuracy = await tail.accuracy(received, n, labels);
+      let analytic: Leakage | null = null;
+      if (inverter) {
+        const recovered = toPixels(inverter.invert(received, n));
+        analytic = leakage(pixels, recovered, dataset.width, dataset.height);
+        gallery.push({
+          label: `analytic ${label}`,
+          images: recovered.subarray(0, GALLERY_COLUMNS * inputSize),
+        });
+      }
+      let learned: Setting['learned'] = null;
+      if (opts.public > 0) {
+        // The attacker knows the deployment's encoding and noise, and trains on what it would receive.
+        const training = await uplink(
+          head,
+          manifest,
+          attackerSet.normalized,
+          opts.public,
+          encoding,
+          noise,
+          8,
+        );
+        const decoder = await trainDecoder(decoderShape(manifest, dataset), {
+          activations: training,
+          pixels: attackerSet.normalized,
+          n: opts.public,
+          validation: 0.1,
+          maxEpochs: opts.maxEpochs,
+          patience: 5,
+          batch: 64,
+          lr: 3e-3,
+          seed: 1,
+          onEpoch: ({ epoch, validation }) =>
+            say(`  ${label} decoder epoch ${epoch}: validation MSE ${validation.toFixed(5)}`),
+        });
+        const recovered = toPixels(await decoder.decode(received, n));
+        await decoder.release();
+        learned = { ...leakage(pixels, recovered, dataset.width, dataset.height), epochs: decoder.epochs };
+        gallery.push({
+          label: `learned ${label}`,
+          images: recovered.subarray(0, GALLERY_COLUMNS * inputSize),
+        });
+      }
+      record.settings.push({ encoding, noise, analytic, learned, accuracy });
+      const show = (l: Leakage | null) =>
+        l ? `${l.psnr_db.toFixed(1)} dB, SSIM ${l.ssim.toFixed(3)}` : 'n/a';
+      say(
+        `${model} ${label}: accuracy ${(accuracy * 100).toFixed(1)}%; analytic ${show(analytic)}; learned ${show(learned)}`,
       );
-      analytic = leakage(pixels, recovered, dataset.width, dataset.height);
-      gallery.push({
-        label: `analytic ${encoding}`,
-        images: recovered.subarray(0, GALLERY_COLUMNS * inputSize),
-      });
     }
-    let learned: (Leakage & { epochs: number }) | null = null;
-    if (opts.public > 0) {
-      const training = await uplink(head, manifest, attackerSet.normalized, attackerN, encoding);
-      const decoder = await trainDecoder(decoderShape(manifest, dataset), {
-        activations: training,
-        pixels: attackerSet.normalized,
-        n: attackerN,
-        validation: 0.1,
-        maxEpochs: opts.maxEpochs,
-        patience: 5,
-        batch: 64,
-        lr: 3e-3,
-        seed: 1,
-        onEpoch: ({ epoch, validation }) =>
-          say(`  ${encoding} decoder epoch ${epoch}: validation MSE ${validation.toFixed(5)}`),
-      });
-      const recovered = clip01(
-        denormalize(await decoder.decode(received, n), dataset.channels, inputSize, dataset.normalization),
-      );
-      await decoder.release();
-      learned = { ...leakage(pixels, recovered, dataset.width, dataset.height), epochs: decoder.epochs };
-      gallery.push({
-        label: `learned ${encoding}`,
-        images: recovered.subarray(0, GALLERY_COLUMNS * inputSize),
-      });
-    }
-    record.encodings[encoding] = { analytic, learned };
-    const show = (l: Leakage | null) => (l ? `${l.psnr_db.toFixed(1)} dB, SSIM ${l.ssim.toFixed(3)}` : 'n/a');
-    say(`${model} ${encoding}: analytic ${show(analytic)}; learned ${show(learned)}`);
   }
-  await head.release();
-  if (gallery.length > 1) {
-    await writeGallery(
-      join(opts.out, `${model}.png`),
-      gallery,
-      dataset.width,
-      dataset.height,
-      GALLERY_COLUMNS,
-    );
-  }
+  await Promise.all([head.release(), tail.release()]);
+  await writeGallery(join(opts.out, `${model}.png`), gallery, dataset.width, dataset.height, GALLERY_COLUMNS);
   records.push(record);
 }
 
-const embed = records.find((r) => r.cut === 'embed' && r.encodings.int8);
+const embedRecord = records.find((r) => r.cut === 'embed');
+const embedInt8 = embedRecord?.settings.find((x) => x.encoding === 'int8' && x.noise === 0);
 const result = {
   created: new Date().toISOString(),
   command: `npm run privacy -- ${process.argv.slice(2).join(' ')}`.trim(),
   samples: opts.samples,
+  public_images: opts.public,
   models: records,
-  embed_undefended: embed
-    ? {
-        model: embed.model,
-        encoding: 'int8',
-        analytic: { psnr_db: embed.encodings.int8.analytic?.psnr_db ?? null },
-        learned: { psnr_db: embed.encodings.int8.learned?.psnr_db ?? null },
-      }
-    : null,
+  embed_undefended:
+    embedRecord && embedInt8
+      ? {
+          model: embedRecord.model,
+          encoding: 'int8',
+          analytic: { psnr_db: embedInt8.analytic?.psnr_db ?? null },
+          learned: { psnr_db: embedInt8.learned?.psnr_db ?? null },
+        }
+      : null,
 };
 await writeFile(join(opts.out, 'privacy.json'), `${JSON.stringify(result, null, 2)}\n`);
 if (opts.json) {
   process.stdout.write(`${JSON.stringify(result)}\n`);
 } else {
-  console.log('| model | cut | encoding | analytic PSNR | analytic SSIM | learned PSNR | learned SSIM |');
-  console.log('| --- | --- | --- | --- | --- | --- | --- |');
+  console.log(
+    '| model | cut | encoding | noise σ | accuracy | analytic PSNR | analytic SSIM | learned PSNR | learned SSIM |',
+  );
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  const cells = (l: Leakage | null) =>
+    l ? `${l.psnr_db.toFixed(1)} dB | ${l.ssim.toFixed(3)}` : 'n/a | n/a';
   for (const r of records) {
-    for (const [enc, v] of Object.entries(r.encodings)) {
-      const cells = (l: Leakage | null) =>
-        l ? `${l.psnr_db.toFixed(1)} dB | ${l.ssim.toFixed(3)}` : 'n/a | n/a';
-      console.log(`| ${r.model} | ${r.cut} | ${enc} | ${cells(v.analytic)} | ${cells(v.learned)} |`);
+    for (const x of r.settings) {
+      console.log(
+        `| ${r.model} | ${r.cut} | ${x.encoding} | ${x.noise} | ${(x.accuracy * 100).toFixed(1)}% | ${cells(x.analytic)} | ${cells(x.learned)} |`,
+      );
     }
   }
 }

@@ -3,9 +3,11 @@
 // → optimizer step. Stops early when the round's byte budget is spent or its
 // deadline is close, keeping what was trained so far.
 
+import { cryptoUniform } from '../../common/random.js';
 import type { Ticket } from '../../protocol/federation.js';
 import { encodeFrame } from '../../protocol/frame.js';
 import { encodeStepRequest } from '../../protocol/step.js';
+import { addTokenNoise } from '../../protocol/token-noise.js';
 import type { WireSettings } from '../wire-settings.js';
 import type { HeadGraphs, Params } from './head-graphs.js';
 import { epochBatches, epochOrder } from './local-data.js';
@@ -38,6 +40,16 @@ export interface LocalTrainingResult {
   stoppedEarly?: EarlyStop;
 }
 
+const uniform = cryptoUniform();
+
+/** The activation as sent: with the ticket's token noise on a copy, or as it is. */
+function withNoise(data: Float32Array, dims: readonly number[], sigma: number | undefined): Float32Array {
+  if (!sigma) return data;
+  const noisy = data.slice();
+  addTokenNoise(noisy, dims[dims.length - 1], sigma, uniform);
+  return noisy;
+}
+
 export async function trainLocally(input: LocalTrainingInput): Promise<LocalTrainingResult> {
   const { ticket, graphs, params, channel, dataset, now } = input;
   const optimizer = headOptimizer(ticket.headOptimizer);
@@ -53,7 +65,8 @@ export async function trainLocally(input: LocalTrainingInput): Promise<LocalTrai
       const stepStart = now();
       const n = batch.indices.length;
       const activation = await graphs.forward(batch.pixels, n, params);
-      const frame = encodeFrame({ shape: [...activation.dims], data: activation.data }, input.wire);
+      const sent = withNoise(activation.data, activation.dims, ticket.activationNoise);
+      const frame = encodeFrame({ shape: [...activation.dims], data: sent }, input.wire);
       const body = encodeStepRequest(
         { activation: frame, labels: batch.labels },
         { numClasses: input.numClasses },

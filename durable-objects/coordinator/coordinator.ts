@@ -269,6 +269,7 @@ export class FederationCoordinator extends DurableObject<Env> {
         budgetBytes: config.budgetBytesPerRound,
         deadline: round.deadline,
         headOptimizer: roundOptimizers(config, round.round).head,
+        activationNoise: config.activationNoise ?? 0,
       });
     });
     if (!joined.ok) return joined;

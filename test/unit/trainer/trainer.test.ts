@@ -132,6 +132,23 @@ describe('trainer.runRound', () => {
     expect(fed.submits[0].headers.authorization).toBe('Bearer device-token');
   });
 
+  it("adds the ticket's activation noise to what it sends, and only then", async () => {
+    const run = async (activationNoise?: number) => {
+      const fed = fakeFederation(
+        server,
+        ticket({ localEpochs: 2, ...(activationNoise ? { activationNoise } : {}) }),
+      );
+      await trainer({ seed: 5 }).runRound();
+      return readUpdate(fed.submits[0].body).w;
+    };
+    const want = expectedHead(10, 4, 3, 5, 2);
+    const clean = await run();
+    for (let i = 0; i < clean.length; i++) expect(clean[i]).toBeCloseTo(want[i], 5);
+    // The fake server echoes the activation it received as the gradient, so noise on the wire moves the head.
+    const noisy = await run(0.5);
+    expect(Math.max(...noisy.map((x, i) => Math.abs(x - want[i])))).toBeGreaterThan(1e-3);
+  });
+
   it('shuffles reproducibly from its seed, differently per epoch', async () => {
     const labelsOf = async (seed: number) => {
       const fed = fakeFederation(server, ticket({ localEpochs: 2, batchSize: 10 }));
