@@ -12,6 +12,8 @@ import { accuracy } from '../../../models/train/evaluate.js';
 import { GradSession } from '../../../models/train/grad-session.js';
 import { UpdateBound } from '../../../protocol/federation.js';
 import { UpdateError } from '../../../protocol/update.js';
+import type { AggregationSummary } from '../../../strategy/aggregate.js';
+import { epsilonSpent, type PrivateRound } from '../../../strategy/privacy/accountant.js';
 import { federatedData } from '../data.js';
 import { deviceId } from '../devices.js';
 import type { SimProgress } from '../progress.js';
@@ -63,6 +65,15 @@ export async function runBaseline(config: BaselineConfig, progress: SimProgress)
     let finalAccuracy = initialAccuracy;
     const rounds: BaselineRound[] = [];
     let cumulativeUplink = 0;
+    // DP-FedAvg's ledger, as the coordinator keeps it: each published round's rate and ε so far.
+    const ledger: PrivateRound[] = [];
+    const withPrivacy = (summary: AggregationSummary): AggregationSummary => {
+      const dp = config.strategy;
+      if (dp.kind !== 'dp-fedavg') return summary;
+      const entry = { samplingRate: config.perRound / config.clients, noiseMultiplier: dp.noiseMultiplier };
+      ledger.push(entry);
+      return { ...summary, privacy: { ...entry, epsilon: epsilonSpent(ledger, dp.delta), delta: dp.delta } };
+    };
     for (let round = 0; round < config.rounds; round++) {
       progress.startRound(round);
       const roundStart = performance.now();
@@ -173,7 +184,7 @@ export async function runBaseline(config: BaselineConfig, progress: SimProgress)
         refused: aggregator.refused.length,
         refusals: [...aggregator.refused],
         lost,
-        aggregation: next?.summary ?? null,
+        aggregation: next ? withPrivacy(next.summary) : null,
         attack_scales: scales,
       });
       const record = rounds[rounds.length - 1];
