@@ -1,4 +1,4 @@
-// Per-model inference access, stored in the R2 registry beside the manifests
+// Per-model access (inference, and the device-side artifacts), stored in the R2 registry beside the manifests
 // (edge/artifacts.ts) as `access/<model id>.json`: a model's access changes
 // without republishing it, and a model without the object is public.
 // Read on every inference request, so each isolate keeps it for a few
@@ -9,10 +9,12 @@ import { MANIFEST_TTL_MS } from '../../edge/artifacts.js';
 export const ModelAccess = z.object({
   /** Inference (POST /v1/models/:id/infer) answers 401 without a valid API key. */
   requireApiKey: z.boolean(),
+  /** The head, its training graphs and versions' head trainables answer 401 without a device token or API key. */
+  privateHead: z.boolean().default(false),
 });
 export type ModelAccess = z.infer<typeof ModelAccess>;
 
-export const PUBLIC_ACCESS: ModelAccess = { requireApiKey: false };
+export const PUBLIC_ACCESS: ModelAccess = { requireApiKey: false, privateHead: false };
 
 export const accessKey = (modelId: string): string => `access/${modelId}.json`;
 
@@ -26,7 +28,7 @@ export async function modelAccess(bucket: R2Bucket, modelId: string): Promise<Mo
   if (object) {
     const parsed = ModelAccess.safeParse(await object.json().catch(() => undefined));
     // Only the route below writes this object; an unreadable one fails closed.
-    access = parsed.success ? parsed.data : { requireApiKey: true };
+    access = parsed.success ? parsed.data : { requireApiKey: true, privateHead: true };
   }
   cache.set(modelId, { access, at: Date.now() });
   return access;

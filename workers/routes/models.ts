@@ -10,6 +10,7 @@ import { initialValues } from '../../edge/trainables.js';
 import { encodeFrame } from '../../protocol/frame.js';
 import { type Artifact, edgeArtifacts, Manifest } from '../../protocol/manifest.js';
 import { FRAME_CONTENT_TYPE, ONNX_CONTENT_TYPE, SAFETENSORS_CONTENT_TYPE } from '../../protocol/media.js';
+import { artifactAccess, isPrivateHead } from '../auth/artifact-access.js';
 import { inferenceAccess } from '../auth/inference.js';
 import { type AuthEnv, requireAdmin } from '../auth/middleware.js';
 import { requireContentType } from '../http/content-type.js';
@@ -97,7 +98,10 @@ async function serveArtifact(
   env: Env,
   artifact: Artifact,
   ifNoneMatch: string | undefined,
+  modelId: string,
 ): Promise<Response> {
+  // A private head must not sit in shared caches, where anyone could read it back.
+  const visibility = (await isPrivateHead(env, modelId)) ? 'private' : 'public';
   const etag = `"${artifact.sha256}"`;
   if (ifNoneMatch === etag) return new Response(null, { status: 304, headers: { etag } });
   const body = await storeOf(env).body(artifact);
@@ -115,18 +119,18 @@ async function serveArtifact(
     headers: {
       'content-type': ONNX_CONTENT_TYPE,
       'content-length': String(artifact.bytes),
-      'cache-control': 'public, max-age=31536000, immutable',
+      'cache-control': `${visibility}, max-age=31536000, immutable`,
       etag,
     },
   });
 }
 
-modelsRoutes.get('/:id/head', (c) =>
-  serveArtifact(c.env, c.get('manifest').artifacts.head, c.req.header('if-none-match')),
+modelsRoutes.get('/:id/head', artifactAccess, (c) =>
+  serveArtifact(c.env, c.get('manifest').artifacts.head, c.req.header('if-none-match'), c.req.param('id')),
 );
 
 /** Device-side training artifacts named in manifest.training.artifacts (the tail side stays at the edge). */
-modelsRoutes.get('/:id/training/:artifact', (c) => {
+modelsRoutes.get('/:id/training/:artifact', artifactAccess, (c) => {
   const manifest = c.get('manifest');
   const name = c.req.param('artifact');
   const spec = manifest.training?.artifacts;
@@ -138,7 +142,7 @@ modelsRoutes.get('/:id/training/:artifact', (c) => {
       `Model ${manifest.modelId} has no device training artifact "${name}".`,
     );
   }
-  return serveArtifact(c.env, artifact, c.req.header('if-none-match'));
+  return serveArtifact(c.env, artifact, c.req.header('if-none-match'), manifest.modelId);
 });
 
 /**
@@ -146,14 +150,16 @@ modelsRoutes.get('/:id/training/:artifact', (c) => {
  * to run the head's training forward graph with (manifest.training.artifacts
  * .headForward). With `?version=` on infer, split inference uses the version.
  */
-modelsRoutes.get('/:id/versions/:version/head', async (c) => {
+modelsRoutes.get('/:id/versions/:version/head', artifactAccess, async (c) => {
   const manifest = c.get('manifest');
   const { federationId, version } = await resolveVersion(c.env, manifest, c.req.param('version'));
   const etag = `"${federationId}@${version}"`;
   const immutable = c.req.param('version') !== `${federationId}@latest`;
   const headers = {
     etag,
-    'cache-control': immutable ? 'public, max-age=31536000, immutable' : 'no-cache',
+    'cache-control': immutable
+      ? `${(await isPrivateHead(c.env, manifest.modelId)) ? 'private' : 'public'}, max-age=31536000, immutable`
+      : 'no-cache',
     'x-splitflare-version': `${federationId}@${version}`,
   };
   if (c.req.header('if-none-match') === etag) return c.body(null, 304, headers);

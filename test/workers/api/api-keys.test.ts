@@ -68,7 +68,10 @@ async function publishCopy(): Promise<string> {
 describe('model access', () => {
   it('is public until set; only the admin sets it, for a known model, with a valid body', async () => {
     const id = await publishCopy();
-    expect(await (await admin(`/v1/models/${id}/access`, 'GET')).json()).toEqual({ requireApiKey: false });
+    expect(await (await admin(`/v1/models/${id}/access`, 'GET')).json()).toEqual({
+      requireApiKey: false,
+      privateHead: false,
+    });
     expect((await infer(id)).status).toBe(200);
     await expectProblem(
       await admin(`/v1/models/${id}/access`, 'PUT', { requireApiKey: true }, {}),
@@ -97,7 +100,10 @@ describe('model access', () => {
     );
     const set = await admin(`/v1/models/${id}/access`, 'PUT', { requireApiKey: true });
     expect(set.status).toBe(200);
-    expect(await (await admin(`/v1/models/${id}/access`, 'GET')).json()).toEqual({ requireApiKey: true });
+    expect(await (await admin(`/v1/models/${id}/access`, 'GET')).json()).toEqual({
+      requireApiKey: true,
+      privateHead: false,
+    });
 
     const refused = await infer(id);
     await expectProblem(refused, 401, 'unauthorized', 'api-key-required');
@@ -105,6 +111,66 @@ describe('model access', () => {
     // The head and manifest stay public: a device needs them before it has anything to infer.
     expect((await track(call(`/v1/models/${id}/manifest`))).status).toBe(200);
     expect((await track(call(`/v1/models/${id}/head`))).status).toBe(200);
+  });
+});
+
+describe('a private head', () => {
+  it('serves the device artifacts only with a valid device token or API key, never to shared caches', async () => {
+    const id = await publishCopy();
+    expect(
+      (await admin(`/v1/models/${id}/access`, 'PUT', { requireApiKey: false, privateHead: true })).status,
+    ).toBe(200);
+    const head = (headers: Record<string, string> = {}) => track(call(`/v1/models/${id}/head`, { headers }));
+    await expectProblem(await head(), 401, 'unauthorized', 'credential-required');
+    await expectProblem(
+      await head({ authorization: 'Bearer not-a-token' }),
+      401,
+      'unauthorized',
+      'malformed',
+    );
+    await expectProblem(
+      await head({ 'x-api-key': `sfk_${'0'.repeat(16)}_${'0'.repeat(64)}` }),
+      401,
+      'unauthorized',
+    );
+    // The manifest stays public: a device needs it to know what to ask for.
+    expect((await track(call(`/v1/models/${id}/manifest`))).status).toBe(200);
+
+    const { key } = await createKey({ name: 'head reader' });
+    const byKey = await head({ 'x-api-key': key });
+    expect(byKey.status).toBe(200);
+    expect(byKey.headers.get('cache-control')).toMatch(/^private/);
+    expect(new Uint8Array(await byKey.arrayBuffer()).byteLength).toBe(base.manifest.artifacts.head.bytes);
+
+    // A device token of any federation reads it too.
+    const fid = `head-${Date.now().toString(36)}`;
+    const config = {
+      modelId: 'vit-fashion',
+      rounds: 1,
+      clientsPerRound: 1,
+      quorum: 1,
+      roundDeadlineSeconds: 60,
+      localEpochs: 1,
+      batchSize: 4,
+      uplink: 'int8',
+      downlink: 'int8',
+      budgetBytesPerRound: 1000,
+      headOptimizer: { kind: 'sgd', lr: 0.1 },
+      tailOptimizer: { kind: 'sgd', lr: 0.1 },
+    };
+    expect((await admin('/v1/federations', 'POST', { id: fid, config })).status).toBe(201);
+    const { token } = (await (
+      await admin(`/v1/federations/${fid}/devices`, 'POST', { deviceId: 'd' })
+    ).json()) as {
+      token: string;
+    };
+    expect((await head({ authorization: `Bearer ${token}` })).status).toBe(200);
+
+    // Public again: public caching again.
+    await admin(`/v1/models/${id}/access`, 'PUT', { requireApiKey: false, privateHead: false });
+    const open = await head();
+    expect(open.status).toBe(200);
+    expect(open.headers.get('cache-control')).toMatch(/^public/);
   });
 });
 
