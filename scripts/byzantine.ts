@@ -1,4 +1,4 @@
-// `npm run byzantine -- [--rounds R] [--eval-every N] [--seed S] [--attacks a,b] [--quick] [--resume] [--json]`:
+// `npm run byzantine -- [--rounds R] [--eval-every N] [--seed S] [--attacks a,b] [--only id,…] [--quick] [--resume] [--json]`:
 // the Byzantine experiment on the FedAvg-LoRA baseline. A seeded 20% of the
 // 50 devices attack whenever selected (sign flip, large norm, inflated sample
 // count, label flip); each attack runs against plain FedAvg and every robust
@@ -48,6 +48,11 @@ const opts = new Command('byzantine')
   .option('--eval-samples <n>', 'held-out images (0 = all 14,000)', intAtLeast(0), 0)
   .option('--malicious <share>', 'share of the devices that attack', share, 0.2)
   .option('--attacks <list>', 'run only these attacks (comma-separated; default all)', attackList)
+  .option(
+    '--only <ids>',
+    'run only these setups of the matrix (comma-separated ids, e.g. label-flip-median); the rest are reused with --resume or left out',
+    (v: string) => v.split(',').map((s) => s.trim()),
+  )
   .option('--seed <n>', 'seeds the partition, selection, shuffles and attackers', intAtLeast(0), 0)
   .option('--out <dir>', 'where every run and byzantine.json go', 'results/byzantine')
   .option('--resume', 'reuse a run whose results.json under --out has exactly this config', false)
@@ -60,6 +65,7 @@ const opts = new Command('byzantine')
     evalSamples: number;
     malicious: number;
     attacks?: Attack[];
+    only?: string[];
     seed: number;
     out: string;
     resume: boolean;
@@ -92,9 +98,17 @@ async function previous(config: ReturnType<typeof parseBaselineArgs>): Promise<B
 
 const started = performance.now();
 const runs: ByzantineRun[] = [];
-for (const setup of byzantineMatrix(settings)) {
+const matrix = byzantineMatrix(settings);
+const unknown = (opts.only ?? []).filter((id) => !matrix.some((s) => s.id === id));
+if (unknown.length > 0) {
+  say(`--only: no setup ${unknown.join(', ')} in the matrix (${matrix.map((s) => s.id).join(', ')})`);
+  process.exit(2);
+}
+for (const setup of matrix) {
   const config = parseBaselineArgs(setup.argv);
   const done = await previous(config);
+  // Another setup than --only names: reused if on disk, else left out of this record.
+  if (opts.only && !opts.only.includes(setup.id) && setup.attack !== 'none' && !done) continue;
   if (done) {
     say(`\n== ${setup.id}: reusing ${config.out}/results.json`);
     runs.push({ setup, results: done });
