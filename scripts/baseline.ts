@@ -9,15 +9,12 @@
 // (scripts/byzantine.ts).
 import Table from 'cli-table3';
 import { parseBaselineArgs } from './sim/baseline/config.js';
-import { roundLines } from './sim/baseline/progress.js';
 import { writeBaselineResults } from './sim/baseline/results.js';
 import { runBaseline } from './sim/baseline/run.js';
 import { simProgress } from './sim/progress.js';
 
 const config = parseBaselineArgs(process.argv.slice(2));
-// The bars show every round's score; with rounds left unscored, plain lines say so.
-const progress =
-  config.evalEvery > 1 ? roundLines(config.rounds) : simProgress(config.rounds, config.perRound);
+const progress = simProgress(config.rounds, config.perRound);
 const results = await runBaseline(config, progress).finally(() => progress.stop());
 const file = await writeBaselineResults(config.out, results);
 

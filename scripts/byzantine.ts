@@ -21,9 +21,9 @@ import {
   byzantineTargets,
 } from './sim/baseline/byzantine.js';
 import { intAtLeast, parseBaselineArgs } from './sim/baseline/config.js';
-import { roundLines } from './sim/baseline/progress.js';
 import { type BaselineResults, writeBaselineResults } from './sim/baseline/results.js';
 import { runBaseline } from './sim/baseline/run.js';
+import { lineProgress } from './sim/progress.js';
 
 const share = (v: string) => {
   const n = Number(v);
@@ -115,7 +115,7 @@ for (const setup of matrix) {
     continue;
   }
   say(`\n== ${setup.id}: ${setup.command}`);
-  const results = await runBaseline(config, roundLines(config.rounds));
+  const results = await runBaseline(config, lineProgress(config.rounds));
   await writeBaselineResults(config.out, results);
   say(
     `== ${setup.id}: ${(results.final_accuracy * 100).toFixed(2)}% in ${results.total_seconds.toFixed(0)} s`,

@@ -55,7 +55,7 @@ function barProgress(rounds: number, perRound: number, stream: NodeJS.WriteStrea
       roundBar?.update({ info: info() });
     },
     endRound(accuracy) {
-      roundsBar.increment(1, { info: `| round ${round}: held-out accuracy ${(accuracy * 100).toFixed(1)}%` });
+      roundsBar.increment(1, { info: `| round ${round}: held-out accuracy ${heldOut(accuracy)}` });
     },
     log(line) {
       multi.log(`${line}\n`);
@@ -66,7 +66,12 @@ function barProgress(rounds: number, perRound: number, stream: NodeJS.WriteStrea
   };
 }
 
-function lineProgress(rounds: number, stream: NodeJS.WritableStream): SimProgress {
+/** A held-out accuracy as printed; NaN is a round that was not scored (the baseline's --eval-every). */
+const heldOut = (accuracy: number) =>
+  Number.isNaN(accuracy) ? 'not scored' : `${(accuracy * 100).toFixed(1)}%`;
+
+/** A line per round, on any stream (what simProgress uses off a terminal). */
+export function lineProgress(rounds: number, stream: NodeJS.WritableStream = process.stderr): SimProgress {
   const say = (line: string) => stream.write(`${line}\n`);
   let round = 0;
   let steps = 0;
@@ -94,7 +99,7 @@ function lineProgress(rounds: number, stream: NodeJS.WritableStream): SimProgres
       const seconds = ((performance.now() - started) / 1000).toFixed(1);
       say(
         `round ${round + 1}/${rounds}: ${devices} devices, ${done}/${steps} steps, ${seconds} s, ` +
-          `held-out accuracy ${(accuracy * 100).toFixed(1)}%`,
+          `held-out accuracy ${heldOut(accuracy)}`,
       );
     },
     log: say,

@@ -8,6 +8,7 @@ import { encodeFrame } from '../../../protocol/frame.js';
 import { type ProblemSlug, problemType } from '../../../protocol/problem.js';
 import { call, postFrame, problemOf } from '../helpers.js';
 import { seededModel } from '../seeded.js';
+import { CONFIG } from './single-device.js';
 
 const ADMIN = { authorization: 'Bearer splitflare-dev-admin-key' };
 const base = seededModel('vit-mnist');
@@ -144,21 +145,7 @@ describe('a private head', () => {
 
     // A device token of any federation reads it too.
     const fid = `head-${Date.now().toString(36)}`;
-    const config = {
-      modelId: 'vit-fashion',
-      rounds: 1,
-      clientsPerRound: 1,
-      quorum: 1,
-      roundDeadlineSeconds: 60,
-      localEpochs: 1,
-      batchSize: 4,
-      uplink: 'int8',
-      downlink: 'int8',
-      budgetBytesPerRound: 1000,
-      headOptimizer: { kind: 'sgd', lr: 0.1 },
-      tailOptimizer: { kind: 'sgd', lr: 0.1 },
-    };
-    expect((await admin('/v1/federations', 'POST', { id: fid, config })).status).toBe(201);
+    expect((await admin('/v1/federations', 'POST', { id: fid, config: CONFIG })).status).toBe(201);
     const { token } = (await (
       await admin(`/v1/federations/${fid}/devices`, 'POST', { deviceId: 'd' })
     ).json()) as {

@@ -8,7 +8,7 @@ import { parseSafetensors } from '../../../common/safetensors.js';
 import type { FederationState, RoundRecord } from '../../../protocol/federation.js';
 import { epsilonSpent } from '../../../strategy/index.js';
 import { call, problemOf } from '../helpers.js';
-import { ADMIN, admin, federation, get, round } from './single-device.js';
+import { ADMIN, admin, CONFIG, federation, get, round } from './single-device.js';
 
 const CLIP = 0.5;
 const Z = 2;
@@ -80,21 +80,7 @@ describe('DP-FedAvg federations', () => {
     ]) {
       const res = await admin('/v1/federations', {
         id: `dp-bad-${Math.floor(Math.random() * 1e9)}`,
-        config: {
-          modelId: 'vit-fashion',
-          rounds: 1,
-          clientsPerRound: 1,
-          quorum: 1,
-          roundDeadlineSeconds: 60,
-          localEpochs: 1,
-          batchSize: 4,
-          uplink: 'int8',
-          downlink: 'int8',
-          budgetBytesPerRound: 1000,
-          headOptimizer: { kind: 'sgd', lr: 0.1 },
-          tailOptimizer: { kind: 'sgd', lr: 0.1 },
-          strategy,
-        },
+        config: { ...CONFIG, strategy },
       });
       expect(res.status, JSON.stringify(strategy)).toBe(400);
       expect((await problemOf(res)).type).toBe('urn:splitflare:problem:bad-request');

@@ -21,25 +21,17 @@ import { problemType } from '../../../protocol/problem.js';
 import { encodeStepRequest } from '../../../protocol/step.js';
 import { encodeUpdate, type UpdateMetadata } from '../../../protocol/update.js';
 import { call, postFrame, problemOf } from '../helpers.js';
-import { seededModel } from '../seeded.js';
+import { ADMIN, CONFIG, model, training } from './single-device.js';
 
-const ADMIN = { authorization: 'Bearer splitflare-dev-admin-key' };
-const model = seededModel('vit-fashion');
-const training = model.manifest.training!;
 const HEAD = training.trainables.filter((t) => t.owner === 'head');
 const [BATCH, TOKENS, WIDTH] = samples.activationShape;
 
-const CONFIG: FederationConfigInput = {
-  modelId: 'vit-fashion',
+const HOSTILE_CONFIG: FederationConfigInput = {
+  ...CONFIG,
   rounds: 2,
-  clientsPerRound: 1,
-  quorum: 1,
-  roundDeadlineSeconds: 3600,
-  localEpochs: 1,
   batchSize: BATCH,
   uplink: 'int8',
   downlink: 'int8',
-  budgetBytesPerRound: 10_000_000,
   headOptimizer: { kind: 'sgd', lr: 0.05, momentum: 0.9 },
   tailOptimizer: { kind: 'sgd', lr: 0.05, momentum: 0.9 },
   seed: 11,
@@ -61,7 +53,7 @@ const roundHeaders = (d: Device) => ({ ...bearer(d.token), [SESSION_PASS_HEADER]
 
 async function joinedDevice(): Promise<{ fid: string; device: Device }> {
   const fid = `hostile-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6)}`;
-  expect((await call('/v1/federations', json({ id: fid, config: CONFIG }, ADMIN))).status).toBe(201);
+  expect((await call('/v1/federations', json({ id: fid, config: HOSTILE_CONFIG }, ADMIN))).status).toBe(201);
   const enrolled = await call(`/v1/federations/${fid}/devices`, json({ deviceId: 'dev-h' }, ADMIN));
   const { token } = (await enrolled.json()) as { token: string };
   expect((await call(`/v1/federations/${fid}/start`, { method: 'POST', headers: ADMIN })).status).toBe(200);

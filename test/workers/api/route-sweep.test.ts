@@ -7,28 +7,13 @@
 // file, and the test fails if any route was never reached.
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Enrollment, FederationConfigInput } from '../../../protocol/federation.js';
+import type { Enrollment } from '../../../protocol/federation.js';
 import { PROBLEM_TYPES } from '../../../protocol/problem.js';
 import { createApp } from '../../../workers/app.js';
 import { call, problemOf } from '../helpers.js';
+import { ADMIN, CONFIG } from './single-device.js';
 
-const ADMIN = { authorization: 'Bearer splitflare-dev-admin-key' };
 const FID = 'sweep';
-
-const CONFIG: FederationConfigInput = {
-  modelId: 'vit-fashion',
-  rounds: 2,
-  clientsPerRound: 2,
-  quorum: 1,
-  roundDeadlineSeconds: 3600,
-  localEpochs: 1,
-  batchSize: 4,
-  uplink: 'int8',
-  downlink: 'int8',
-  budgetBytesPerRound: 1_000_000,
-  headOptimizer: { kind: 'sgd', lr: 0.05 },
-  tailOptimizer: { kind: 'sgd', lr: 0.05 },
-};
 
 interface Route {
   method: string;
