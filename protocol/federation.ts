@@ -114,6 +114,28 @@ export const UpdateBound = z.object({
 });
 export type UpdateBound = z.infer<typeof UpdateBound>;
 
+/**
+ * Secure aggregation of the device-side updates (protocol/secagg/): the
+ * coordinator learns only their sum. `threshold` is the share of a round's
+ * selected devices that every phase needs (fewer and the round fails); it
+ * must be over half, so that the coordinator cannot gather both secrets of
+ * one device from honest ones. The phases close at these shares of the
+ * round's window (opened → deadline) at the latest, and the unmask phase at
+ * the deadline.
+ */
+export const SecureAggregationConfig = z
+  .object({
+    threshold: z.number().gt(0.5).max(1).default(0.6),
+    fractionalBits: z.number().int().min(8).max(32).default(24),
+    keysBy: z.number().gt(0).lt(1).default(0.15),
+    sharesBy: z.number().gt(0).lt(1).default(0.3),
+    maskedBy: z.number().gt(0).lt(1).default(0.85),
+  })
+  .refine((s) => s.keysBy < s.sharesBy && s.sharesBy < s.maskedBy, {
+    message: 'the phases close in order: keysBy < sharesBy < maskedBy',
+  });
+export type SecureAggregationConfig = z.infer<typeof SecureAggregationConfig>;
+
 /** Everything an admin decides when creating a federation. */
 export const FederationConfig = z
   .object({
@@ -153,12 +175,26 @@ export const FederationConfig = z
      * reconstruction from the uplink, at a cost in accuracy. 0: none.
      */
     activationNoise: z.number().min(0).max(MAX_TOKEN_NOISE).default(0),
+    /**
+     * Mask the device-side updates so the coordinator sees only their sum.
+     * Needs plain `fedavg` (a robust or DP strategy needs each update) and at
+     * least 3 clients per round.
+     */
+    secureAggregation: SecureAggregationConfig.optional(),
     /** Seeds client selection. */
     seed: z.number().int().default(0),
   })
   .refine((c) => c.quorum <= c.clientsPerRound, {
     message: 'quorum must not exceed clientsPerRound',
     path: ['quorum'],
+  })
+  .refine((c) => !c.secureAggregation || c.strategy.kind === 'fedavg', {
+    message: 'secure aggregation works with the fedavg strategy only: the others need every update',
+    path: ['secureAggregation'],
+  })
+  .refine((c) => !c.secureAggregation || c.clientsPerRound >= 3, {
+    message: 'secure aggregation needs at least 3 clients per round',
+    path: ['secureAggregation'],
   });
 export type FederationConfig = z.infer<typeof FederationConfig>;
 export type FederationConfigInput = z.input<typeof FederationConfig>;
@@ -194,6 +230,21 @@ export const Ticket = z.object({
   headOptimizer: OptimizerConfig,
   /** Per-token activation noise the device adds before quantizing (protocol/token-noise.ts); absent or 0: none. */
   activationNoise: z.number().min(0).max(MAX_TOKEN_NOISE).optional(),
+  /**
+   * Present when the round aggregates the device updates securely: the
+   * device runs the protocol (protocol/secagg/) at …/rounds/:round/secagg and
+   * submits its masked update to …/secagg/masked, by `maskedBy`.
+   */
+  secureAggregation: z
+    .object({
+      /** Binds the round's keys and shares: `federation/round`. */
+      context: z.string().min(1).max(200),
+      threshold: z.number().int().min(2),
+      fractionalBits: z.number().int().min(8).max(32),
+      /** Unix milliseconds: the last moment for the masked update. */
+      maskedBy: z.number().int(),
+    })
+    .optional(),
 });
 export type Ticket = z.infer<typeof Ticket>;
 

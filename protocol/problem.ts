@@ -32,6 +32,11 @@ export const PROBLEM_TYPES = {
   'budget-exhausted': 429,
   'invalid-update': 422,
   'invalid-evaluation-set': 422,
+  // Secure aggregation: a message the round's phase does not take now, from a
+  // device the phase does not include, or malformed.
+  'secagg-phase': 409,
+  'secagg-excluded': 409,
+  'invalid-secagg': 422,
   // The model registry.
   'missing-artifacts': 422,
   'artifact-mismatch': 422,

@@ -18,6 +18,11 @@
 //                  keys are ignored.
 // Within UPDATE_LIMITS: 16 MiB in all, a 256 KiB header, 1,024 tensors.
 //
+// A masked update (secure aggregation, protocol/secagg/) has the same
+// metadata and one tensor instead of the trainables: MASKED_TENSOR, I64 of
+// shape [n], the device's trainables in manifest order, weighted, fixed-point
+// encoded and masked, every value in [0, 2^48).
+//
 // Errors follow protocol/frame.ts: anything wrong with received bytes is an
 // UpdateError with a stable code (a safetensors problem keeps the
 // safetensors code); encodeUpdate throws the same UpdateError for values
@@ -47,7 +52,9 @@ export type UpdateErrorCode =
   /** A tensor that is not one of the expected trainables. */
   | 'unknown-tensor'
   | 'missing-tensor'
-  | 'wrong-shape';
+  | 'wrong-shape'
+  /** A masked update's value is not an element of the secure-aggregation ring. */
+  | 'not-ring';
 
 export class UpdateError extends Error {
   readonly code: UpdateErrorCode;
@@ -275,14 +282,7 @@ export function encodeUpdate(
       return [s.name, { dtype: 'float32' as const, dims: [...s.shape], data }];
     }),
   );
-  const m = meta.data;
-  const out = encodeSafetensors(tensors, {
-    sampleCount: String(m.sampleCount),
-    meanLoss: String(m.meanLoss),
-    accuracy: String(m.accuracy),
-    steps: String(m.steps),
-    idempotencyKey: m.idempotencyKey,
-  }) as Uint8Array<ArrayBuffer>;
+  const out = encodeSafetensors(tensors, wireMetadata(meta.data)) as Uint8Array<ArrayBuffer>;
   const header = Number(new DataView(out.buffer, out.byteOffset, 8).getBigUint64(0, true));
   if (header > limits.maxHeaderBytes) {
     throw new UpdateError(
@@ -294,4 +294,74 @@ export function encodeUpdate(
     throw new UpdateError('too-large', `${out.byteLength} bytes, the limit is ${limits.maxBytes}`);
   }
   return out;
+}
+
+/** The one tensor of a masked update. */
+export const MASKED_TENSOR = 'secagg.masked';
+
+export interface MaskedUpdate {
+  metadata: UpdateMetadata;
+  /** Ring elements (protocol/secagg/ring.ts), as float64 integers. */
+  masked: Float64Array;
+}
+
+const RING = 2 ** 48;
+
+function wireMetadata(m: UpdateMetadata): Record<string, string> {
+  return {
+    sampleCount: String(m.sampleCount),
+    meanLoss: String(m.meanLoss),
+    accuracy: String(m.accuracy),
+    steps: String(m.steps),
+    idempotencyKey: m.idempotencyKey,
+  };
+}
+
+/** A masked update of `length` ring elements (any length when undefined); throws UpdateError. */
+export function decodeMaskedUpdate(
+  bytes: Uint8Array,
+  length: number | undefined,
+  limits: UpdateLimits = UPDATE_LIMITS,
+): MaskedUpdate {
+  if (!(bytes instanceof Uint8Array)) throw new TypeError('expected a Uint8Array');
+  if (bytes.byteLength > limits.maxBytes) {
+    throw new UpdateError('too-large', `${bytes.byteLength} bytes, the limit is ${limits.maxBytes}`);
+  }
+  const file = decode(bytes, safetensorsLimits(limits));
+  if (!file.hasMetadata) throw new UpdateError('missing-metadata', 'the update has no __metadata__');
+  const parsed = WireMetadata.safeParse(file.metadata);
+  if (!parsed.success)
+    throw new UpdateError('bad-metadata', `__metadata__: ${z.prettifyError(parsed.error)}`);
+  for (const name of file.tensors.keys()) {
+    if (name !== MASKED_TENSOR)
+      throw new UpdateError('unknown-tensor', `${JSON.stringify(name)} in a masked update`);
+  }
+  const t = file.tensors.get(MASKED_TENSOR);
+  if (!t) throw new UpdateError('missing-tensor', `${MASKED_TENSOR} is missing`);
+  if (t.dtype !== 'int64' || t.dims.length !== 1 || (length !== undefined && t.dims[0] !== length)) {
+    throw new UpdateError(
+      'wrong-shape',
+      `${MASKED_TENSOR} is ${t.dtype} [${t.dims}], expected int64 [${length ?? 'n'}]`,
+    );
+  }
+  const masked = new Float64Array(t.dims[0]);
+  for (let i = 0; i < masked.length; i++) {
+    const v = Number(t.data[i]);
+    if (!(v >= 0 && v < RING)) throw new UpdateError('not-ring', `${MASKED_TENSOR}[${i}] is ${t.data[i]}`);
+    masked[i] = v;
+  }
+  return { metadata: parsed.data, masked };
+}
+
+export function encodeMaskedUpdate(masked: Float64Array, metadata: UpdateMetadata): Uint8Array<ArrayBuffer> {
+  const meta = UpdateMetadata.safeParse(metadata);
+  if (!meta.success) throw new UpdateError('bad-metadata', z.prettifyError(meta.error));
+  const data = new BigInt64Array(masked.length);
+  for (let i = 0; i < masked.length; i++) {
+    const v = masked[i];
+    if (!(v >= 0 && v < RING && Number.isInteger(v))) throw new UpdateError('not-ring', `value ${i} is ${v}`);
+    data[i] = BigInt(v);
+  }
+  const tensors = new Map([[MASKED_TENSOR, { dtype: 'int64' as const, dims: [masked.length], data }]]);
+  return encodeSafetensors(tensors, wireMetadata(meta.data)) as Uint8Array<ArrayBuffer>;
 }

@@ -7,6 +7,7 @@ import { artifactRoutes } from './routes/artifacts.js';
 import { federationRoutes } from './routes/federations.js';
 import { modelAccessRoutes } from './routes/model-access.js';
 import { modelsRoutes } from './routes/models.js';
+import { secureAggregationRoutes } from './routes/secure-aggregation.js';
 import { versionRoutes } from './routes/versions.js';
 
 export function createApp() {
@@ -23,5 +24,6 @@ export function createApp() {
   app.route('/v1/admin', adminRoutes);
   app.route('/v1/federations', federationRoutes);
   app.route('/v1/federations', versionRoutes);
+  app.route('/v1/federations', secureAggregationRoutes);
   return app;
 }

@@ -6,6 +6,7 @@
 // ONNX runtime comes in as a SessionFactory and the network as a fetch (see
 // node.ts and browser.ts for the ready-made entry points).
 import { SESSION_PASS_HEADER, type Ticket } from '../../protocol/federation.js';
+import type { TrainableSpec } from '../../protocol/manifest.js';
 import { ProblemError } from '../errors.js';
 import { resolveWire } from '../manifest-check.js';
 import type { SessionFactory } from '../runtime/types.js';
@@ -15,13 +16,15 @@ import { deadline } from '../transport/signals.js';
 import { decodeHeadAdapters, encodeHeadUpdate } from './adapters.js';
 import { modelCache, type TrainingManifest } from './artifacts.js';
 import { TrainerEmitter } from './events.js';
+import type { Params } from './head-graphs.js';
 import type { HttpContext } from './http.js';
 import { send } from './http.js';
 import { joinRound } from './join.js';
 import { checkDataset } from './local-data.js';
 import { trainLocally } from './local-training.js';
+import { ExcludedError, SecureRound } from './secure-round.js';
 import { stepChannel } from './step-channel.js';
-import { idempotencyKey, randomNonce, submitUpdate } from './submit.js';
+import { idempotencyKey, randomNonce, type SubmitAnswer, submitUpdate } from './submit.js';
 import type { RoundReport, Skipped, SkipReason, Trainer, TrainerOptions } from './types.js';
 import { federationUrls } from './urls.js';
 
@@ -32,6 +35,9 @@ export interface CoreTrainerOptions extends TrainerOptions {
 const ENDED: Partial<Record<string, SkipReason>> = {
   'round-closed': 'round-closed',
   'federation-finished': 'finished',
+  // A device that joined after the keys phase closed, or was left out of a later one.
+  'secagg-phase': 'secagg-excluded',
+  'secagg-excluded': 'secagg-excluded',
 };
 
 export const DEFAULT_TRAINER_TIMEOUT_MS = 60_000;
@@ -52,6 +58,7 @@ export function createTrainer(options: CoreTrainerOptions): Trainer {
     headers: { authorization: `Bearer ${options.token}` },
   };
   const now = options.now ?? Date.now;
+  const pollMs = options.pollIntervalMs ?? 1000;
   const margin = options.deadlineMarginMs ?? DEFAULT_DEADLINE_MARGIN_MS;
   const models = modelCache(urls, ctx, options.sessionFactory, options.onWarning);
   const emitter = new TrainerEmitter();
@@ -83,6 +90,10 @@ export function createTrainer(options: CoreTrainerOptions): Trainer {
     const params = decodeHeadAdapters(adapters.body, graphs.trainables);
     // The round's steps and submit show the join's pass (protocol/federation.ts).
     const roundCtx: HttpContext = { ...ctx, headers: { ...ctx.headers, [SESSION_PASS_HEADER]: sessionPass } };
+    const secure = ticket.secureAggregation
+      ? await SecureRound.start(ticket, urls.secureAggregation(ticket.round), roundCtx, pollMs)
+      : null;
+    const published = secure ? decodeHeadAdapters(adapters.body, graphs.trainables) : null;
     const channel = stepChannel((seq) => urls.step(ticket.round, seq), roundCtx, ticket.budgetBytes);
     const { tally, stoppedEarly } = await trainLocally({
       ticket,
@@ -96,8 +107,9 @@ export function createTrainer(options: CoreTrainerOptions): Trainer {
       // The Worker refuses batches over the manifest's maxBatch, whatever the ticket says.
       batchSize: Math.min(ticket.batchSize, manifest.wire.maxBatch),
       seed: options.seed ?? 0,
-      // Leave room for the submit before the round's deadline.
-      stopBy: ticket.deadline - margin,
+      // Leave room for the submit before the round's deadline (the masked phase's, when secure).
+      stopBy:
+        Math.min(ticket.deadline, ticket.secureAggregation?.maskedBy ?? Number.POSITIVE_INFINITY) - margin,
       now,
       throwIfAborted,
       onStep: (event) => emitter.emit('step', event),
@@ -105,7 +117,7 @@ export function createTrainer(options: CoreTrainerOptions): Trainer {
 
     if (tally.processed === 0) return { skipped: 'nothing-trained' };
     const key = await idempotencyKey(ticket.federationId, ticket.round, ticket.deviceId, randomNonce());
-    const update = encodeHeadUpdate(params, graphs.trainables, {
+    const metadata = {
       // What the session observed (every applied step's labels, over all
       // epochs), so the server can check the claim: not the distinct count.
       sampleCount: tally.processed,
@@ -113,13 +125,30 @@ export function createTrainer(options: CoreTrainerOptions): Trainer {
       accuracy: tally.accuracy,
       steps: tally.steps,
       idempotencyKey: key,
-    });
-    const accepted = await submitUpdate(urls.submit(ticket.round), update, roundCtx);
+    };
+    let accepted: SubmitAnswer;
+    let updateBytes: number;
+    if (secure && published) {
+      const delta = weightedDelta(params, published, graphs.trainables, tally.processed);
+      try {
+        ({ answer: accepted, bytes: updateBytes } = await secure.submit(delta, metadata));
+      } catch (err) {
+        if (err instanceof ExcludedError) return { skipped: 'secagg-excluded' };
+        throw err;
+      }
+    } else {
+      const update = encodeHeadUpdate(params, graphs.trainables, metadata);
+      accepted = await submitUpdate(urls.submit(ticket.round), update, roundCtx);
+      updateBytes = update.byteLength;
+    }
     emitter.emit('submitted', {
       round: ticket.round,
       participants: accepted.participants,
       duplicate: accepted.duplicate,
     });
+    // Without this device's reveal the sum may still unmask (a threshold of
+    // members suffices), so a round that closes meanwhile is no failure.
+    if (secure) await secure.reveal().catch(ignoreClosed);
     return {
       round: ticket.round,
       version: ticket.version,
@@ -130,7 +159,8 @@ export function createTrainer(options: CoreTrainerOptions): Trainer {
       accuracy: tally.accuracy,
       uplinkBytes: channel.uplinkBytes,
       downlinkBytes: channel.downlinkBytes,
-      updateBytes: update.byteLength,
+      updateBytes,
+      ...(secure ? { secure: true, protocolBytes: secure.protocolBytes } : {}),
       seconds: (now() - startedAt) / 1000,
       ...(stoppedEarly ? { stoppedEarly } : {}),
       participants: accepted.participants,
@@ -174,6 +204,31 @@ export function createTrainer(options: CoreTrainerOptions): Trainer {
     on: (event, listener) => emitter.on(event, listener),
     close: () => models.release(),
   };
+}
+
+/** sampleCount × (trained − published), head trainables in manifest order: what a masked update sums. */
+function weightedDelta(
+  trained: Params,
+  published: Params,
+  specs: readonly TrainableSpec[],
+  weight: number,
+): Float64Array {
+  const out = new Float64Array(specs.reduce((n, t) => n + trained[t.name].length, 0));
+  let offset = 0;
+  for (const t of specs) {
+    const a = trained[t.name];
+    const b = published[t.name];
+    for (let i = 0; i < a.length; i++) out[offset + i] = weight * (a[i] - b[i]);
+    offset += a.length;
+  }
+  return out;
+}
+
+function ignoreClosed(err: unknown): void {
+  if (err instanceof ExcludedError) return;
+  if (err instanceof ProblemError && (err.slug === 'round-closed' || err.slug === 'federation-finished'))
+    return;
+  throw err;
 }
 
 function classCount(manifest: TrainingManifest): number | undefined {

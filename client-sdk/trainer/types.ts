@@ -41,6 +41,8 @@ export interface TrainerOptions {
    * arrives in time. Default 5 s.
    */
   deadlineMarginMs?: number;
+  /** How often to ask for the next phase of a securely aggregated round. Default 1 s. */
+  pollIntervalMs?: number;
   /** Current time in Unix ms; a seam for tests. Default Date.now. */
   now?: () => number;
 }
@@ -70,8 +72,12 @@ export interface RoundReport {
   uplinkBytes: number;
   /** Step answer bytes received (gradients). */
   downlinkBytes: number;
-  /** The head update's bytes. */
+  /** The head update's bytes (the masked update's, when the round aggregates securely). */
   updateBytes: number;
+  /** The round aggregated securely: the coordinator saw only the sum of the head updates. */
+  secure?: boolean;
+  /** Secure aggregation's own messages, both ways: keys, shares, status polls, the reveal. */
+  protocolBytes?: number;
   /** Wall time of the round on the device, join to accepted submit. */
   seconds: number;
   stoppedEarly?: EarlyStop;
@@ -85,9 +91,16 @@ export interface RoundReport {
  * A round the device did not contribute to: not picked, nothing open, the
  * federation is over, the round closed (deadline) before the update landed,
  * or not one step got through (budget or deadline too tight), leaving no
- * update to submit.
+ * update to submit, or a securely aggregated round went on without it.
  */
-export type SkipReason = 'not-selected' | 'no-open-round' | 'finished' | 'round-closed' | 'nothing-trained';
+export type SkipReason =
+  | 'not-selected'
+  | 'no-open-round'
+  | 'finished'
+  | 'round-closed'
+  | 'nothing-trained'
+  /** Secure aggregation closed a phase without this device (too slow), so its update cannot join the sum. */
+  | 'secagg-excluded';
 
 export interface Skipped {
   skipped: SkipReason;

@@ -1,10 +1,13 @@
 // URLs of the federation and training routes the device uses, in one place.
+import type { SecureRoundUrls } from './secure-round.js';
 
 export interface FederationUrls {
   join: string;
   headAdapters(version: number): string;
   step(round: number, seq: number): string;
   submit(round: number): string;
+  /** The round's secure-aggregation routes (protocol/secagg/). */
+  secureAggregation(round: number): SecureRoundUrls;
   manifest(modelId: string): string;
   trainingArtifact(modelId: string, artifact: 'headForward' | 'headBackward'): string;
 }
@@ -20,6 +23,16 @@ export function federationUrls(baseUrl: string, federationId: string): Federatio
     headAdapters: (version) => at(`${fed}/adapters/${version}`),
     step: (round, seq) => at(`${fed}/rounds/${round}/steps/${seq}`),
     submit: (round) => at(`${fed}/rounds/${round}/submit`),
+    secureAggregation: (round) => {
+      const secagg = `${fed}/rounds/${round}/secagg`;
+      return {
+        status: at(secagg),
+        keys: at(`${secagg}/keys`),
+        shares: at(`${secagg}/shares`),
+        unmask: at(`${secagg}/unmask`),
+        masked: at(`${secagg}/masked`),
+      };
+    },
     manifest: (id) => at(`${model(id)}/manifest`),
     trainingArtifact: (id, artifact) => at(`${model(id)}/training/${artifact}`),
   };

@@ -20,6 +20,17 @@ import {
   type VersionRecord,
 } from '../../protocol/federation.js';
 import type { TrainableSpec } from '../../protocol/manifest.js';
+import {
+  admitMasked,
+  advertise,
+  postReveal,
+  postShares,
+  type Refusal,
+  recordMasked,
+  type SecAggState,
+  statusFor,
+} from '../../protocol/secagg/server.js';
+import { MemberKeys, type SecAggStatus, SharesBody, UnmaskBody } from '../../protocol/secagg/wire.js';
 import { roundOptimizers } from '../../strategy/configure.js';
 import { holdsBack } from '../../strategy/decide.js';
 import { fail, ok, type RpcResult } from '../rpc.js';
@@ -49,13 +60,22 @@ import {
   settleCandidate,
 } from './rounds.js';
 import {
+  advanceSecure,
+  foldMasked,
+  maskedLength,
+  refusalFailure,
+  secure,
+  ticketPart,
+  unmaskedAccumulators,
+} from './secure.js';
+import {
   CoordinatorStore,
   type EvaluationSetRef,
   type FederationRow,
   type RoundRow,
   type VersionRow,
 } from './storage.js';
-import { readTensors } from './update.js';
+import { readMasked, readTensors } from './update.js';
 
 export interface CreateFederation {
   id: string;
@@ -74,8 +94,10 @@ export interface SubmitUpdate {
   sampleCount: number;
   /** The samples the device's session observed (its steps' labels): checked against the claim, and the weight. */
   observedSamples: number;
-  /** safetensors of the head trainables after local training. */
+  /** safetensors of the head trainables after local training, or the masked update when `masked`. */
   head: Uint8Array;
+  /** The head is a masked update (secure aggregation). */
+  masked?: boolean;
   /** safetensors of the tail trainables after local training (from the client's session). */
   tail: Uint8Array;
   metrics: ClientMetrics;
@@ -255,6 +277,7 @@ export class FederationCoordinator extends DurableObject<Env> {
       if (selection.joinedAt === null) this.store.markJoined(round.round, deviceId, now);
       if (round.status === 'open') this.store.setRoundStatus(round.round, 'training');
       const { config } = fed;
+      const masking = secure(fed) ? this.store.secAgg(round.round) : null;
       return ok({
         federationId: fed.id,
         deviceId,
@@ -270,6 +293,7 @@ export class FederationCoordinator extends DurableObject<Env> {
         deadline: round.deadline,
         headOptimizer: roundOptimizers(config, round.round).head,
         activationNoise: config.activationNoise ?? 0,
+        ...(masking ? { secureAggregation: ticketPart(fed, masking) } : {}),
       });
     });
     if (!joined.ok) return joined;
@@ -349,19 +373,36 @@ export class FederationCoordinator extends DurableObject<Env> {
           extensions: { code: 'bad-metadata' },
         });
       }
+      const masking = secure(fed) ? this.store.secAgg(round.round) : null;
+      if (secure(fed) !== s.masked) {
+        return fail(
+          'invalid-update',
+          s.masked
+            ? 'This federation does not aggregate securely: submit the plain update.'
+            : 'This federation aggregates securely: submit the masked update to …/secagg/masked.',
+          { extensions: { code: s.masked ? 'not-secure' : 'masked-required' } },
+        );
+      }
       const headSpecs = fed.trainables.filter((t) => t.owner === 'head');
       const tailSpecs = fed.trainables.filter((t) => t.owner === 'tail');
-      const head = readTensors(s.head, headSpecs, 'head update');
+      const head = masking
+        ? readMasked(s.head, maskedLength(fed))
+        : readTensors(s.head, headSpecs, 'head update');
       if (!head.ok) return fail('invalid-update', head.reason, { extensions: { code: head.code } });
       const tail = readTensors(s.tail, tailSpecs, 'tail update');
       if (!tail.ok) return fail('invalid-update', tail.reason, { extensions: { code: tail.code } });
       const update = {
         claimedSamples: s.sampleCount,
         observedSamples: s.observedSamples,
-        values: new Map([...head.value, ...tail.value]),
+        // Masked, the head's values are not the coordinator's to see: only the tail's are checked and folded.
+        values: head.value instanceof Float64Array ? tail.value : new Map([...head.value, ...tail.value]),
       };
       const checked = check(this.store, fed, round, update);
       if (!checked.ok) return checked;
+      if (masking) {
+        const refused = admitMasked(masking, s.deviceId);
+        if (refused) return refusalFailure(refused, masking);
+      }
 
       // What the history records is what the server observed: the weight is the session's count.
       this.store.insertSubmission({
@@ -378,6 +419,14 @@ export class FederationCoordinator extends DurableObject<Env> {
         norm: checked.norm,
       });
       keep(this.store, this.buffer, fed, round, s.deviceId, update);
+      if (masking && head.value instanceof Float64Array) {
+        foldMasked(this.store, fed, round.round, head.value);
+        recordMasked(masking, s.deviceId);
+        this.store.writeSecAgg(round.round, masking);
+        if (advanceSecure(this.store, round, now)) moved();
+        const { participants } = this.store.roundTotals(round.round);
+        return ok({ round: round.round, participants, duplicate: false });
+      }
       if (round.status === 'open') this.store.setRoundStatus(round.round, 'training');
       const { participants } = this.store.roundTotals(round.round);
       if (participants >= this.store.selectedStanding(round.round)) {
@@ -386,6 +435,112 @@ export class FederationCoordinator extends DurableObject<Env> {
       }
       return ok({ round: round.round, participants, duplicate: false });
     });
+  }
+
+  // ---- secure aggregation ---------------------------------------------------
+
+  /** The round's secure-aggregation phase and what this device needs from it. */
+  async secAggStatus(deviceId: string, generation: number, round: number): Promise<RpcResult<SecAggStatus>> {
+    return this.secureStep(deviceId, generation, round, (state) => ok(statusFor(state, deviceId)));
+  }
+
+  async secAggKeys(
+    deviceId: string,
+    generation: number,
+    round: number,
+    keys: MemberKeys,
+  ): Promise<RpcResult<SecAggStatus>> {
+    const body = MemberKeys.safeParse(keys);
+    if (!body.success) return fail('invalid-secagg', `Invalid keys: ${body.error.message}`);
+    return this.secureStep(deviceId, generation, round, (state) => advertise(state, deviceId, body.data));
+  }
+
+  async secAggShares(
+    deviceId: string,
+    generation: number,
+    round: number,
+    shares: SharesBody,
+  ): Promise<RpcResult<SecAggStatus>> {
+    const body = SharesBody.safeParse(shares);
+    if (!body.success) return fail('invalid-secagg', `Invalid shares: ${body.error.message}`);
+    return this.secureStep(deviceId, generation, round, (state) => postShares(state, deviceId, body.data));
+  }
+
+  async secAggReveal(
+    deviceId: string,
+    generation: number,
+    round: number,
+    reveal: UnmaskBody,
+  ): Promise<RpcResult<SecAggStatus>> {
+    const body = UnmaskBody.safeParse(reveal);
+    if (!body.success) return fail('invalid-secagg', `Invalid reveal: ${body.error.message}`);
+    return this.secureStep(deviceId, generation, round, (state) => postReveal(state, deviceId, body.data));
+  }
+
+  /**
+   * One protocol message from a selected device of the live round, applied to
+   * the round's state (or refused, changing nothing); answers the state the
+   * device sees after it, with any phase that closed because of it.
+   */
+  private async secureStep(
+    deviceId: string,
+    generation: number,
+    roundNo: number,
+    act: (state: SecAggState) => Refusal | null | RpcResult<SecAggStatus>,
+  ): Promise<RpcResult<SecAggStatus>> {
+    if (!this.store.exists()) return UNKNOWN;
+    if (!DeviceId.safeParse(deviceId).success) return fail('bad-request', 'Invalid device id.');
+    if (!Version.safeParse(roundNo).success)
+      return fail('bad-request', 'round must be a non-negative integer.');
+    return this.change((now, fed, moved) => {
+      const denied = credentialFailure(this.store.device(deviceId), generation);
+      if (denied) return denied;
+      if (!secure(fed)) return fail('not-found', `Federation ${fed.id} does not aggregate securely.`);
+      const admitted = this.admit(fed, deviceId, roundNo);
+      if (!admitted.ok) return admitted;
+      const round = admitted.value;
+      const state = this.store.secAgg(round.round)!;
+      const acted = act(state);
+      if (acted !== null && 'ok' in acted) return acted;
+      if (acted) return refusalFailure(acted, state);
+      this.store.writeSecAgg(round.round, state);
+      if (advanceSecure(this.store, round, now)) moved();
+      return ok(statusFor(this.store.secAgg(round.round)!, deviceId));
+    });
+  }
+
+  /**
+   * Unmasks a secure round whose reveals are in and publishes it as FedAvg
+   * would, or fails it when the reveals do not reconstruct. WebCrypto is
+   * asynchronous, so this runs after the transaction that completed the
+   * protocol, and checks again before it writes that nothing moved meanwhile.
+   */
+  private async finishSecure(): Promise<void> {
+    const fed = this.store.federation();
+    if (!fed || !secure(fed) || fed.status !== 'running' || fed.currentRound === null) return;
+    const round = this.store.round(fed.currentRound);
+    const state = round && isLive(round) ? this.store.secAgg(round.round) : null;
+    if (!round || state?.phase !== 'done') return;
+    const { samples } = this.store.roundTotals(round.round);
+    let head: Map<string, Float64Array> | null = null;
+    try {
+      head = await unmaskedAccumulators(this.store, fed, round, state, samples);
+    } catch (err) {
+      console.warn(`federation ${fed.id}: round ${round.round} could not be unmasked: ${String(err)}`);
+    }
+    this.ctx.storage.transactionSync(() => {
+      const now = Date.now();
+      const current = this.store.federation()!;
+      const still = current.currentRound === round.round ? this.store.round(round.round) : null;
+      if (!still || !isLive(still) || this.store.secAgg(round.round)?.phase !== 'done') return;
+      if (!head) {
+        endRound(this.store, this.buffer, current, still, 'fail', now);
+        return;
+      }
+      for (const [name, acc] of head) this.store.writeAccumulator(round.round, name, acc);
+      endRound(this.store, this.buffer, current, still, 'publish', now);
+    });
+    await this.syncAlarm();
   }
 
   async state(): Promise<RpcResult<FederationState>> {
@@ -529,6 +684,7 @@ export class FederationCoordinator extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     if (!this.store.exists()) return;
     this.ctx.storage.transactionSync(() => closeIfDue(this.store, this.buffer, Date.now()));
+    await this.finishSecure();
     const pending = evaluatingRound(this.store);
     if (pending) await this.settle(pending.fed, pending.round);
     await this.syncAlarm();
@@ -615,6 +771,8 @@ export class FederationCoordinator extends DurableObject<Env> {
       return work(now, this.store.federation()!, moved);
     });
     if (roundsMoved) await this.syncAlarm();
+    // A secure round whose last reveal (or deadline) just completed it is unmasked before the caller hears back.
+    if (roundsMoved) await this.finishSecure();
     return result;
   }
 

@@ -34,6 +34,8 @@ export const SubmitInput = z.object({
     message: `the head update is over ${UPDATE_LIMITS.maxBytes} bytes`,
   }),
   tail: Bytes,
+  /** `head` is a masked update (protocol/update.ts), for a federation that aggregates securely. */
+  masked: z.boolean().default(false),
   metrics: z.unknown(),
   uplinkBytes: z.number().int().nonnegative(),
   downlinkBytes: z.number().int().nonnegative(),

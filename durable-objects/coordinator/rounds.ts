@@ -13,6 +13,7 @@ import {
 import { aggregationSlice, type UpdateBuffer } from './buffer.js';
 import { baseValues } from './intake.js';
 import { exceedsBudget, roundPrivacy } from './privacy.js';
+import { advanceSecure, openSecureRound, secure, secureAlarm } from './secure.js';
 import type { CoordinatorStore, FederationRow, RoundRow } from './storage.js';
 import { numel } from './update.js';
 
@@ -27,6 +28,7 @@ export function openRound(store: CoordinatorStore, fed: FederationRow, round: nu
   const selected = selectDevices(store.deviceIds(), fed.config.clientsPerRound, fed.config.seed, round);
   const deadline = now + Math.max(1, Math.round(fed.config.roundDeadlineSeconds * 1000));
   store.insertRound({ round, baseVersion: fed.currentVersion, openedAt: now, deadline }, selected);
+  if (secure(fed)) openSecureRound(store, fed, round, selected, now, deadline);
   store.setCurrentRound(round);
 }
 
@@ -185,6 +187,14 @@ export function closeIfDue(store: CoordinatorStore, buffer: UpdateBuffer, now: n
   if (fed?.status !== 'running' || fed.currentRound === null) return false;
   const round = store.round(fed.currentRound);
   if (!round || !isLive(round)) return false;
+  if (secure(fed)) {
+    // The protocol decides: its phases close on their own deadlines, and a
+    // done round is unmasked and published by the coordinator (asynchronously).
+    const moved = advanceSecure(store, round, now);
+    if (store.secAgg(round.round)?.phase !== 'failed') return moved;
+    endRound(store, buffer, fed, round, 'fail', now);
+    return true;
+  }
   const end = roundEnd({
     participants: store.roundTotals(round.round).participants,
     selected: store.selectedStanding(round.round),
@@ -207,7 +217,9 @@ export function alarmTarget(store: CoordinatorStore): number | null {
       round.publishedVersion === null ? 0 : (store.versionRow(round.publishedVersion)?.attempts ?? 0);
     return (round.closedAt ?? 0) + attempts * EVALUATION_RETRY_MS;
   }
-  return round && isLive(round) ? round.deadline : null;
+  if (!round || !isLive(round)) return null;
+  const masking = secure(fed) ? store.secAgg(round.round) : null;
+  return masking ? secureAlarm(masking, round) : round.deadline;
 }
 
 /** The round waiting for its candidate version to be scored, if any. */

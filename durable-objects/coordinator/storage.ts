@@ -5,6 +5,7 @@
 import { EvaluationRecord } from '../../protocol/evaluation.js';
 import { FederationConfig, type RoundStatus } from '../../protocol/federation.js';
 import type { TrainableSpec } from '../../protocol/manifest.js';
+import type { SecAggState } from '../../protocol/secagg/server.js';
 import type { AggregationSummary } from '../../strategy/index.js';
 import { fromChunks, toChunks } from './chunks.js';
 
@@ -159,6 +160,10 @@ CREATE TABLE IF NOT EXISTS accumulators (
   data BLOB NOT NULL,
   PRIMARY KEY (round, name, chunk)
 );
+CREATE TABLE IF NOT EXISTS secagg (
+  round INTEGER PRIMARY KEY,
+  state TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS adapters (
   version INTEGER NOT NULL,
   name TEXT NOT NULL,
@@ -218,6 +223,7 @@ export class CoordinatorStore {
     add('federation', 'evaluation_set', 'TEXT');
     add('rounds', 'aggregation', 'TEXT');
     add('submissions', 'norm', 'REAL');
+    this.sql.exec('CREATE TABLE IF NOT EXISTS secagg (round INTEGER PRIMARY KEY, state TEXT NOT NULL)');
     this.sql.exec(`CREATE TABLE IF NOT EXISTS versions (version INTEGER PRIMARY KEY, round INTEGER,
       status TEXT NOT NULL, created_at INTEGER NOT NULL, evaluation TEXT, attempts INTEGER NOT NULL DEFAULT 0)`);
   }
@@ -559,6 +565,20 @@ export class CoordinatorStore {
   // ---- tensors ------------------------------------------------------------
 
   /** The round's float64 sum for one trainable; zeros before the first accepted update. */
+  /** The round's secure-aggregation state (protocol/secagg/server.ts), when it has one. */
+  secAgg(round: number): SecAggState | null {
+    const row = this.first<{ state: string }>('SELECT state FROM secagg WHERE round = ?', round);
+    return row ? (JSON.parse(row.state) as SecAggState) : null;
+  }
+
+  writeSecAgg(round: number, state: SecAggState): void {
+    this.sql.exec(
+      'INSERT INTO secagg (round, state) VALUES (?, ?) ON CONFLICT (round) DO UPDATE SET state = excluded.state',
+      round,
+      JSON.stringify(state),
+    );
+  }
+
   readAccumulator(round: number, name: string, length: number): Float64Array {
     const parts = this.blobs(
       'SELECT data FROM accumulators WHERE round = ? AND name = ? ORDER BY chunk',

@@ -4,7 +4,12 @@
 // before it can touch an accumulator. The check is protocol/update.ts's
 // readTrainables; this only turns its error into the coordinator's result.
 import type { TrainableSpec } from '../../protocol/manifest.js';
-import { readTrainables, UpdateError, type UpdateErrorCode } from '../../protocol/update.js';
+import {
+  decodeMaskedUpdate,
+  readTrainables,
+  UpdateError,
+  type UpdateErrorCode,
+} from '../../protocol/update.js';
 
 export type Checked<T> = { ok: true; value: T } | { ok: false; reason: string; code: UpdateErrorCode };
 
@@ -27,5 +32,15 @@ export function readTensors(
   } catch (err) {
     if (!(err instanceof UpdateError)) throw err;
     return { ok: false, reason: `${what}: ${err.message}`, code: err.code };
+  }
+}
+
+/** A masked update's ring elements (secure aggregation): `length` of them, each in the ring. */
+export function readMasked(bytes: Uint8Array, length: number): Checked<Float64Array> {
+  try {
+    return { ok: true, value: decodeMaskedUpdate(bytes, length).masked };
+  } catch (err) {
+    if (!(err instanceof UpdateError)) throw err;
+    return { ok: false, reason: `masked update: ${err.message}`, code: err.code };
   }
 }

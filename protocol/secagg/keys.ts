@@ -16,13 +16,13 @@ export interface KeyPair {
 
 export async function generateKeyPair(): Promise<KeyPair> {
   const pair = (await crypto.subtle.generateKey(X25519, true, ['deriveBits'])) as CryptoKeyPair;
-  const publicKey = new Uint8Array(await crypto.subtle.exportKey('raw', pair.publicKey));
+  const publicKey = new Uint8Array((await crypto.subtle.exportKey('raw', pair.publicKey)) as ArrayBuffer);
   return { privateKey: pair.privateKey, publicKey };
 }
 
 /** The private key as PKCS#8, the form that is secret-shared. */
 export async function exportPrivate(key: CryptoKey): Promise<Uint8Array<ArrayBuffer>> {
-  return new Uint8Array(await crypto.subtle.exportKey('pkcs8', key));
+  return new Uint8Array((await crypto.subtle.exportKey('pkcs8', key)) as ArrayBuffer);
 }
 
 export function importPrivate(pkcs8: Uint8Array<ArrayBuffer>): Promise<CryptoKey> {
@@ -37,7 +37,9 @@ export async function agree(
   context: string,
 ): Promise<Uint8Array<ArrayBuffer>> {
   const peer = await crypto.subtle.importKey('raw', peerPublic, X25519, false, []);
-  const shared = await crypto.subtle.deriveBits({ name: 'X25519', public: peer }, privateKey, 256);
+  // `public` is the WebCrypto member; workerd's generated types spell it `$public`.
+  const algorithm = { name: 'X25519', public: peer } as unknown as Parameters<SubtleCrypto['deriveBits']>[0];
+  const shared = await crypto.subtle.deriveBits(algorithm, privateKey, 256);
   const ikm = await crypto.subtle.importKey('raw', shared, 'HKDF', false, ['deriveBits']);
   const bits = await crypto.subtle.deriveBits(
     {

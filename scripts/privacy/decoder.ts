@@ -12,7 +12,7 @@ import { mulberry32, shuffle } from '../../common/random.js';
 import { differentiate } from '../../models/autodiff/index.js';
 import { GraphBuilder } from '../../models/graph/builder.js';
 import { DataType, encodeModel, type ModelProto, onnx, valueInfo } from '../../models/onnx/index.js';
-import { float32, int64 } from '../../models/onnx/tensor.js';
+import { int64 } from '../../models/onnx/tensor.js';
 import { WeightInit } from '../../models/vit/init.js';
 
 export interface DecoderShape {

@@ -34,6 +34,10 @@ export interface SimConfig {
   json: boolean;
   out: string;
   modelId: string;
+  /** Mask the device updates so the coordinator sees only their sum (plain FedAvg then, as it requires). */
+  secureAggregation: boolean;
+  /** Plain sample-weighted FedAvg instead of the federation default (clipped FedAvg). */
+  plainFedAvg: boolean;
 }
 
 export const SIM_DEFAULTS = {
@@ -127,6 +131,12 @@ export function parseSimArgs(argv: string[]): SimConfig {
       'where results.json and the charts go (default results/sim-<uplink>-a<alpha>-s<seed>)',
     )
     .option('--model <id>', 'model to fine-tune', 'vit-fashion')
+    .option('--fedavg', 'aggregate by plain sample-weighted FedAvg (default: clipped FedAvg)', false)
+    .option(
+      '--secure-aggregation',
+      'mask the device updates so the coordinator sees only their sum (implies --fedavg)',
+      false,
+    )
     .parse(argv, { from: 'user' });
   const o = program.opts();
   const perRound = Math.min(o.perRound as number, o.clients as number);
@@ -156,6 +166,8 @@ export function parseSimArgs(argv: string[]): SimConfig {
     json: o.json,
     out: o.out ?? `results/sim-${o.uplink}-a${o.alpha}-s${o.seed}`,
     modelId: o.model,
+    secureAggregation: o.secureAggregation,
+    plainFedAvg: o.fedavg || o.secureAggregation,
   };
 }
 
@@ -188,5 +200,7 @@ export function federationConfig(c: SimConfig): FederationConfigInput {
     tailOptimizer: optimizerConfig(c, c.lrTail),
     lrSchedule: lrSchedule(c.lrSchedule),
     seed: c.seed,
+    ...(c.plainFedAvg ? { strategy: { kind: 'fedavg' } } : {}),
+    ...(c.secureAggregation ? { secureAggregation: {} } : {}),
   };
 }

@@ -23,6 +23,10 @@ export interface RoundResult {
   mean_loss: number | null;
   client_accuracy: number | null;
   steps: number;
+  /** The head updates' bytes, every device's summed (masked updates under secure aggregation); the simulator's runs only. */
+  update_bytes?: number;
+  /** Secure aggregation's own messages (keys, shares, status polls, reveals), both ways, every device's summed. */
+  protocol_bytes?: number;
   /** From the first join to the published version. */
   seconds: number;
 }

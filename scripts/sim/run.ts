@@ -88,6 +88,8 @@ export async function runSimulation(
         mean_loss: record.meanLoss,
         client_accuracy: record.clientAccuracy,
         steps: reports.reduce((s, r) => s + r.steps, 0),
+        update_bytes: reports.reduce((s, r) => s + r.updateBytes, 0),
+        protocol_bytes: reports.reduce((s, r) => s + (r.protocolBytes ?? 0), 0),
         seconds,
       });
       progress.endRound(accuracy);

@@ -20,7 +20,13 @@ import {
   STEP_CONTENT_TYPE,
   UPDATE_CONTENT_TYPE,
 } from '../../protocol/media.js';
-import { decodeUpdate, UPDATE_LIMITS, UpdateError, type UpdateMetadata } from '../../protocol/update.js';
+import {
+  decodeMaskedUpdate,
+  decodeUpdate,
+  UPDATE_LIMITS,
+  UpdateError,
+  type UpdateMetadata,
+} from '../../protocol/update.js';
 import { deviceTokenIssuer } from '../auth/grant.js';
 import { keyringOf } from '../auth/keys.js';
 import { type AuthEnv, requireAdmin, requireDevice } from '../auth/middleware.js';
@@ -198,58 +204,74 @@ federationRoutes.post(
 );
 
 /** The device's update (protocol/update.ts); anything wrong with it is 422 invalid-update with its code. */
-function readUpdate(bytes: Uint8Array): UpdateMetadata {
+function readUpdate(bytes: Uint8Array, masked: boolean): UpdateMetadata {
   try {
-    return decodeUpdate(bytes, UPDATE_LIMITS).metadata;
+    // A masked update's length is the coordinator's to check: it knows the federation's trainables.
+    return masked
+      ? decodeMaskedUpdate(bytes, undefined, UPDATE_LIMITS).metadata
+      : decodeUpdate(bytes, UPDATE_LIMITS).metadata;
   } catch (err) {
     if (!(err instanceof UpdateError)) throw err;
     throw new HttpProblem('invalid-update', `The update is invalid: ${err.message}`, { code: err.code });
   }
 }
 
-federationRoutes.post(
-  '/:fid/rounds/:round/submit',
-  requireDevice,
-  limitBody(UPDATE_LIMITS.maxBytes),
-  requireContentType(UPDATE_CONTENT_TYPE),
-  async (c) => {
-    const { federationId: fid, deviceId, generation } = c.get('device');
-    const round = nonNegativeInt(c.req.param('round'), 'round');
-    await requireSessionPass(c, round);
-    const head = new Uint8Array(await c.req.arrayBuffer());
-    const meta = readUpdate(head);
-    const coord = coordinator(c.env, fid);
-    const deviceSession = session(c.env, fid, round, deviceId);
-    // Checked by the coordinator before the session closes: a refused update
-    // (422) leaves the device free to go on training and submit again.
-    const closing = await deviceSession.handover(generation);
-    if (failureOf(closing)?.problem === 'not-found') {
-      // No session: the device never joined this round. The coordinator knows
-      // the precise reason (late, early, not selected, ...).
-      unwrap(await coord.admissible(deviceId, round, generation));
-      throw new HttpProblem(
-        'conflict',
-        `Device ${deviceId} has not joined round ${round}; join before submitting.`,
-      );
-    }
-    const finished = unwrap(closing);
-    const result = unwrap(
-      await coord.submit({
-        deviceId,
-        round,
-        sampleCount: meta.sampleCount,
-        observedSamples: finished.samples,
-        head,
-        tail: finished.tail,
-        metrics: { meanLoss: meta.meanLoss, accuracy: meta.accuracy, steps: meta.steps },
-        uplinkBytes: finished.uplinkBytes,
-        downlinkBytes: finished.downlinkBytes,
-        idempotencyKey: meta.idempotencyKey,
-        generation,
-      }),
+/**
+ * Submit: the plain update, or (secure aggregation) the masked one. The
+ * session hands over what it observed and the tail it trained; the
+ * coordinator checks and keeps both.
+ */
+const submitHandler = (masked: boolean) => async (c: Context<AuthEnv>) => {
+  const { federationId: fid, deviceId, generation } = c.get('device');
+  const round = nonNegativeInt(c.req.param('round') ?? '', 'round');
+  await requireSessionPass(c, round);
+  const head = new Uint8Array(await c.req.arrayBuffer());
+  const meta = readUpdate(head, masked);
+  const coord = coordinator(c.env, fid);
+  const deviceSession = session(c.env, fid, round, deviceId);
+  // Checked by the coordinator before the session closes: a refused update
+  // (422) leaves the device free to go on training and submit again.
+  const closing = await deviceSession.handover(generation);
+  if (failureOf(closing)?.problem === 'not-found') {
+    // No session: the device never joined this round. The coordinator knows
+    // the precise reason (late, early, not selected, ...).
+    unwrap(await coord.admissible(deviceId, round, generation));
+    throw new HttpProblem(
+      'conflict',
+      `Device ${deviceId} has not joined round ${round}; join before submitting.`,
     );
-    // Accepted (now or by an earlier attempt): no further step may count.
-    unwrap(await deviceSession.finish(generation));
-    return c.json(result, result.duplicate ? 200 : 202);
-  },
-);
+  }
+  const finished = unwrap(closing);
+  const result = unwrap(
+    await coord.submit({
+      deviceId,
+      round,
+      sampleCount: meta.sampleCount,
+      observedSamples: finished.samples,
+      head,
+      masked,
+      tail: finished.tail,
+      metrics: { meanLoss: meta.meanLoss, accuracy: meta.accuracy, steps: meta.steps },
+      uplinkBytes: finished.uplinkBytes,
+      downlinkBytes: finished.downlinkBytes,
+      idempotencyKey: meta.idempotencyKey,
+      generation,
+    }),
+  );
+  // Accepted (now or by an earlier attempt): no further step may count.
+  unwrap(await deviceSession.finish(generation));
+  return c.json(result, result.duplicate ? 200 : 202);
+};
+
+for (const [path, masked] of [
+  ['/:fid/rounds/:round/submit', false],
+  ['/:fid/rounds/:round/secagg/masked', true],
+] as const) {
+  federationRoutes.post(
+    path,
+    requireDevice,
+    limitBody(UPDATE_LIMITS.maxBytes),
+    requireContentType(UPDATE_CONTENT_TYPE),
+    submitHandler(masked),
+  );
+}

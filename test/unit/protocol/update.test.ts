@@ -5,8 +5,11 @@ import { decodeSafetensors, encodeSafetensors, parseSafetensors } from '../../..
 import { SubmitInput } from '../../../durable-objects/coordinator/inputs.js';
 import type { TrainableSpec } from '../../../protocol/manifest.js';
 import {
+  decodeMaskedUpdate,
   decodeUpdate,
+  encodeMaskedUpdate,
   encodeUpdate,
+  MASKED_TENSOR,
   MAX_IDEMPOTENCY_KEY_LENGTH,
   readTrainables,
   UPDATE_LIMITS,
@@ -174,7 +177,39 @@ const CASES: Record<UpdateErrorCode, () => unknown> = {
   'unknown-tensor': () => decodeUpdate(valid(), UPDATE_LIMITS, [SPECS[0]]),
   'missing-tensor': () => decodeUpdate(valid(), UPDATE_LIMITS, [...SPECS, spec('c', [1])]),
   'wrong-shape': () => decodeUpdate(valid(), UPDATE_LIMITS, [spec('a', [3, 2]), SPECS[1]]),
+  'not-ring': () =>
+    decodeMaskedUpdate(
+      encodeSafetensors(
+        new Map([[MASKED_TENSOR, { dtype: 'int64', dims: [1], data: BigInt64Array.of(2n ** 48n) }]]),
+        { sampleCount: '1', meanLoss: '0', accuracy: '0', steps: '1', idempotencyKey: 'k' },
+      ),
+      1,
+    ),
 };
+
+describe('masked updates', () => {
+  it('carry ring elements and the metadata, exactly', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 2 ** 48 - 1 }), { minLength: 1, maxLength: 30 }),
+        (xs) => {
+          const masked = Float64Array.from(xs);
+          const out = decodeMaskedUpdate(encodeMaskedUpdate(masked, META), xs.length);
+          expect([...out.masked]).toEqual(xs);
+          expect(out.metadata).toEqual(META);
+        },
+      ),
+    );
+  });
+
+  it('refuse another length, plain tensors beside the masked one and values outside the ring', () => {
+    const bytes = encodeMaskedUpdate(Float64Array.of(1, 2, 3), META);
+    expect(codeOf(() => decodeMaskedUpdate(bytes, 4))).toBe('wrong-shape');
+    expect(codeOf(() => decodeMaskedUpdate(valid(), 3))).toBe('unknown-tensor');
+    expect(codeOf(() => encodeMaskedUpdate(Float64Array.of(-1), META))).toBe('not-ring');
+    expect(codeOf(() => encodeMaskedUpdate(Float64Array.of(0.5), META))).toBe('not-ring');
+  });
+});
 
 describe('refusals', () => {
   it.each(Object.entries(CASES))('%s has a case that yields exactly that code', (code, run) => {

@@ -1,0 +1,125 @@
+// Secure aggregation in the coordinator's rounds: the protocol's state lives
+// in the `secagg` table beside the round, the masked sum in an accumulator.
+// The device-side trainables go into the sum only; the tail's, which the
+// edge computes itself, are folded as usual. Once the unmask phase is done
+// the sum is unmasked (asynchronously: WebCrypto) and becomes the head's
+// FedAvg accumulators, so the round ends as a plain FedAvg round would.
+import type { Ticket } from '../../protocol/federation.js';
+import { addInto } from '../../protocol/secagg/ring.js';
+import {
+  advancePhases,
+  newSecAgg,
+  phaseDeadline,
+  type Refusal,
+  type SecAggState,
+  thresholdFor,
+  unmaskSum,
+} from '../../protocol/secagg/server.js';
+import { fail, type RpcFailure } from '../rpc.js';
+import type { CoordinatorStore, FederationRow, RoundRow } from './storage.js';
+import { numel } from './update.js';
+
+/** The accumulator the masked sum is kept in. */
+const MASKED_SUM = 'secagg.sum';
+
+const headSpecs = (fed: FederationRow) => fed.trainables.filter((t) => t.owner === 'head');
+
+/** Ring elements in a masked update: the head trainables, in manifest order. */
+export const maskedLength = (fed: FederationRow): number =>
+  headSpecs(fed).reduce((n, t) => n + numel(t.shape), 0);
+
+export const secure = (fed: FederationRow): boolean => fed.config.secureAggregation !== undefined;
+
+/** Starts the protocol for a round just opened. */
+export function openSecureRound(
+  store: CoordinatorStore,
+  fed: FederationRow,
+  round: number,
+  selected: readonly string[],
+  openedAt: number,
+  deadline: number,
+): void {
+  const config = fed.config.secureAggregation!;
+  const at = (share: number) => Math.round(openedAt + (deadline - openedAt) * share);
+  const state = newSecAgg(`${fed.id}/${round}`, selected, thresholdFor(selected.length, config.threshold), {
+    keys: at(config.keysBy),
+    shares: at(config.sharesBy),
+    masked: at(config.maskedBy),
+    unmask: deadline,
+  });
+  store.writeSecAgg(round, state);
+}
+
+export function ticketPart(fed: FederationRow, state: SecAggState): Ticket['secureAggregation'] {
+  return {
+    context: state.context,
+    threshold: state.threshold,
+    fractionalBits: fed.config.secureAggregation!.fractionalBits,
+    maskedBy: state.deadlines.masked,
+  };
+}
+
+export function refusalFailure(r: Refusal, state: SecAggState): RpcFailure {
+  switch (r.reason) {
+    case 'wrong-phase':
+      return fail('secagg-phase', r.detail, { extensions: { phase: state.phase } });
+    case 'not-a-member':
+      return fail('secagg-excluded', r.detail);
+    case 'conflict':
+      return fail('conflict', r.detail);
+    default:
+      return fail('invalid-secagg', r.detail);
+  }
+}
+
+/** Closes the phases that are due and stores the state; answers whether the phase moved. */
+export function advanceSecure(store: CoordinatorStore, round: RoundRow, now: number): boolean {
+  const state = store.secAgg(round.round);
+  if (!state || !advancePhases(state, now)) return false;
+  store.writeSecAgg(round.round, state);
+  return true;
+}
+
+/** When the round's protocol next needs attention: its phase's deadline, or at once when it awaits unmasking. */
+export function secureAlarm(state: SecAggState, round: RoundRow): number {
+  return state.phase === 'done' ? round.openedAt : (phaseDeadline(state) ?? round.deadline);
+}
+
+export function foldMasked(
+  store: CoordinatorStore,
+  fed: FederationRow,
+  round: number,
+  masked: Float64Array,
+): void {
+  const sum = store.readAccumulator(round, MASKED_SUM, maskedLength(fed));
+  addInto(sum, masked);
+  store.writeAccumulator(round, MASKED_SUM, sum);
+}
+
+/**
+ * The head's FedAvg accumulators (Σ weight · values per trainable) from the
+ * unmasked sum of the devices' weighted deltas: the sum plus the total
+ * weight times the round's starting values.
+ */
+export async function unmaskedAccumulators(
+  store: CoordinatorStore,
+  fed: FederationRow,
+  round: RoundRow,
+  state: SecAggState,
+  totalWeight: number,
+): Promise<Map<string, Float64Array>> {
+  const sum = store.readAccumulator(round.round, MASKED_SUM, maskedLength(fed));
+  const deltas = await unmaskSum(state, sum, fed.config.secureAggregation!.fractionalBits);
+  const out = new Map<string, Float64Array>();
+  let offset = 0;
+  for (const spec of headSpecs(fed)) {
+    const n = numel(spec.shape);
+    const base = store.readAdapter(round.baseVersion, spec.name, n)!;
+    out.set(
+      spec.name,
+      Float64Array.from(deltas.subarray(offset, offset + n), (d, i) => d + totalWeight * base[i]),
+    );
+    offset += n;
+  }
+  return out;
+}
