@@ -21,6 +21,7 @@ import {
   trainTestSplit,
 } from '../datasets/index.js';
 import { ENCODINGS, type Encoding } from '../protocol/encoding.js';
+import { FederationConfig } from '../protocol/federation.js';
 import type { Manifest } from '../protocol/manifest.js';
 import { MAX_TOKEN_NOISE } from '../protocol/token-noise.js';
 import { leastSquaresInverter, probeAffine } from './privacy/analytic.js';
@@ -28,6 +29,7 @@ import { type DecoderShape, trainDecoder } from './privacy/decoder.js';
 import { type GalleryRow, writeGallery } from './privacy/gallery.js';
 import { type Leakage, leakage } from './privacy/metrics.js';
 import { loadHead, loadTail, uplink } from './privacy/uplink.js';
+import { federationConfig, parseSimArgs } from './sim/config.js';
 
 const list =
   <T extends string>(allowed: readonly T[]) =>
@@ -264,6 +266,42 @@ for (const model of opts.model) {
   records.push(record);
 }
 
+// The deployment a user gets without choosing: the federation `npm start` and
+// the simulator create (its model, uplink encoding and activation noise).
+const defaults = FederationConfig.parse(federationConfig(parseSimArgs([])));
+const defaultRecord = records.find((r) => r.model === defaults.modelId);
+const defaultSetting = defaultRecord?.settings.find(
+  (x) => x.encoding === defaults.uplink && x.noise === defaults.activationNoise,
+);
+// The cost is measured against the same model's undefended fp32 uplink, on the frozen base model.
+const reference = defaultRecord?.settings.find((x) => x.encoding === 'fp32' && x.noise === 0);
+const TARGET = { learnedSsim: 0.3, analyticPsnrDb: 12, costPoints: 2 };
+const defaultTraining =
+  defaultRecord && defaultSetting
+    ? (() => {
+        const cost = reference ? (reference.accuracy - defaultSetting.accuracy) * 100 : null;
+        const analyticPsnr = defaultSetting.analytic?.psnr_db ?? null;
+        const learnedSsim = defaultSetting.learned?.ssim ?? null;
+        return {
+          model: defaultRecord.model,
+          cut: defaultRecord.cut,
+          encoding: defaultSetting.encoding,
+          noise: defaultSetting.noise,
+          analytic: { psnr_db: analyticPsnr, ssim: defaultSetting.analytic?.ssim ?? null },
+          learned: { psnr_db: defaultSetting.learned?.psnr_db ?? null, ssim: learnedSsim },
+          accuracy: defaultSetting.accuracy,
+          accuracy_cost_points: cost,
+          target: TARGET,
+          meets_target:
+            (analyticPsnr === null || analyticPsnr <= TARGET.analyticPsnrDb) &&
+            learnedSsim !== null &&
+            learnedSsim <= TARGET.learnedSsim &&
+            cost !== null &&
+            cost <= TARGET.costPoints,
+        };
+      })()
+    : null;
+
 const embedRecord = records.find((r) => r.cut === 'embed');
 const embedInt8 = embedRecord?.settings.find((x) => x.encoding === 'int8' && x.noise === 0);
 const result = {
@@ -272,6 +310,7 @@ const result = {
   samples: opts.samples,
   public_images: opts.public,
   models: records,
+  default_training: defaultTraining,
   embed_undefended:
     embedRecord && embedInt8
       ? {
