@@ -177,8 +177,10 @@ export const FederationConfig = z
     activationNoise: z.number().min(0).max(MAX_TOKEN_NOISE).default(0),
     /**
      * Mask the device-side updates so the coordinator sees only their sum.
-     * Needs plain `fedavg` (a robust or DP strategy needs each update) and at
-     * least 3 clients per round.
+     * Needs `fedavg` or `dp-fedavg` (a robust strategy needs each update) and
+     * at least 3 clients per round. With `dp-fedavg` the devices clip their
+     * own head deltas and add their share of the noise (distributed Gaussian),
+     * so the sum the coordinator unmasks is already private.
      */
     secureAggregation: SecureAggregationConfig.optional(),
     /** Seeds client selection. */
@@ -188,8 +190,9 @@ export const FederationConfig = z
     message: 'quorum must not exceed clientsPerRound',
     path: ['quorum'],
   })
-  .refine((c) => !c.secureAggregation || c.strategy.kind === 'fedavg', {
-    message: 'secure aggregation works with the fedavg strategy only: the others need every update',
+  .refine((c) => !c.secureAggregation || c.strategy.kind === 'fedavg' || c.strategy.kind === 'dp-fedavg', {
+    message:
+      'secure aggregation works with the fedavg and dp-fedavg strategies only: the others need every update',
     path: ['secureAggregation'],
   })
   .refine((c) => !c.secureAggregation || c.clientsPerRound >= 3, {
@@ -243,6 +246,12 @@ export const Ticket = z.object({
       fractionalBits: z.number().int().min(8).max(32),
       /** Unix milliseconds: the last moment for the masked update. */
       maskedBy: z.number().int(),
+      /**
+       * DP-FedAvg: the device clips its head delta to `clip` (L2), adds
+       * Gaussian noise of `noiseStd` per value, and masks it unweighted.
+       * Absent: it masks sampleCount × its delta.
+       */
+      dp: z.object({ clip: z.number().positive(), noiseStd: z.number().nonnegative() }).optional(),
     })
     .optional(),
 });

@@ -5,8 +5,11 @@
 // optimizer; then submit the trained head trainables. Runtime-neutral: the
 // ONNX runtime comes in as a SessionFactory and the network as a fetch (see
 // node.ts and browser.ts for the ready-made entry points).
+
+import { cryptoUniform, gaussian } from '../../common/random.js';
 import { SESSION_PASS_HEADER, type Ticket } from '../../protocol/federation.js';
 import type { TrainableSpec } from '../../protocol/manifest.js';
+import { privatize } from '../../protocol/secagg/distributed-dp.js';
 import { ProblemError } from '../errors.js';
 import { resolveWire } from '../manifest-check.js';
 import type { SessionFactory } from '../runtime/types.js';
@@ -129,7 +132,10 @@ export function createTrainer(options: CoreTrainerOptions): Trainer {
     let accepted: SubmitAnswer;
     let updateBytes: number;
     if (secure && published) {
-      const delta = weightedDelta(params, published, graphs.trainables, tally.processed);
+      const dp = ticket.secureAggregation?.dp;
+      // DP-FedAvg counts every device alike; FedAvg weights by the samples trained.
+      const delta = weightedDelta(params, published, graphs.trainables, dp ? 1 : tally.processed);
+      if (dp) privatize(delta, dp, gaussian(cryptoUniform()));
       try {
         ({ answer: accepted, bytes: updateBytes } = await secure.submit(delta, metadata));
       } catch (err) {
@@ -206,7 +212,7 @@ export function createTrainer(options: CoreTrainerOptions): Trainer {
   };
 }
 
-/** sampleCount × (trained − published), head trainables in manifest order: what a masked update sums. */
+/** weight × (trained − published), head trainables in manifest order: what a masked update sums. */
 function weightedDelta(
   trained: Params,
   published: Params,

@@ -521,10 +521,11 @@ export class FederationCoordinator extends DurableObject<Env> {
     const round = this.store.round(fed.currentRound);
     const state = round && isLive(round) ? this.store.secAgg(round.round) : null;
     if (!round || state?.phase !== 'done') return;
-    const { samples } = this.store.roundTotals(round.round);
+    // DP-FedAvg's deltas are unweighted and stay deltas (rounds.ts adds them to the base).
+    const weight = fed.config.strategy.kind === 'dp-fedavg' ? 0 : this.store.roundTotals(round.round).samples;
     let head: Map<string, Float64Array> | null = null;
     try {
-      head = await unmaskedAccumulators(this.store, fed, round, state, samples);
+      head = await unmaskedAccumulators(this.store, fed, round, state, weight);
     } catch (err) {
       console.warn(`federation ${fed.id}: round ${round.round} could not be unmasked: ${String(err)}`);
     }

@@ -1,6 +1,8 @@
 // Round transitions. Each function runs inside the caller's synchronous
 // SQLite transaction, so a round is never seen half-closed: publishing the
 // new version, closing the round and opening the next one commit together.
+
+import { tailDp } from '../../protocol/secagg/distributed-dp.js';
 import {
   type AggregationSummary,
   aggregate,
@@ -13,7 +15,7 @@ import {
 import { aggregationSlice, type UpdateBuffer } from './buffer.js';
 import { baseValues } from './intake.js';
 import { exceedsBudget, roundPrivacy } from './privacy.js';
-import { advanceSecure, openSecureRound, secure, secureAlarm } from './secure.js';
+import { advanceSecure, maskedSide, openSecureRound, secure, secureAlarm } from './secure.js';
 import type { CoordinatorStore, FederationRow, RoundRow } from './storage.js';
 import { numel } from './update.js';
 
@@ -53,9 +55,15 @@ function aggregateRound(
     return { values, summary: { strategy: strategy.kind, kept, clipped: [], bound: null } };
   }
   const base = baseValues(store, fed, round);
-  const sizes = new Map(fed.trainables.map((t) => [t.name, numel(t.shape)]));
+  // Under secure aggregation the head's deltas arrive as one unmasked sum (the
+  // devices clipped and noised them for DP-FedAvg): the strategy aggregates the tail.
+  const summed = fed.trainables.filter((t) => maskedSide(fed, t.owner));
+  const aggregated = fed.trainables.filter((t) => !maskedSide(fed, t.owner));
+  const sizes = new Map(aggregated.map((t) => [t.name, numel(t.shape)]));
   const aggregation = aggregate(
-    strategy,
+    summed.length > 0 && strategy.kind === 'dp-fedavg'
+      ? { ...strategy, ...tailDp(strategy.clip, strategy.noiseMultiplier) }
+      : strategy,
     {
       clients: submissions.map((s) => ({ deviceId: s.deviceId, weight: s.sampleCount, norm: s.norm ?? 0 })),
       deltas: (name, from = 0, to = sizes.get(name)!) => {
@@ -67,13 +75,19 @@ function aggregateRound(
         });
       },
     },
-    fed.trainables.map((t) => t.name),
+    aggregated.map((t) => t.name),
     { sizes, slice: aggregationSlice(submissions.length) },
     { expectedClients: fed.config.clientsPerRound, uniform: cryptoUniform() },
   );
   const values = new Map(
     fed.trainables.map((t) => {
       const b = base.get(t.name)!;
+      if (maskedSide(fed, t.owner)) {
+        // The unmasked sum of the clipped, noised deltas, divided as DP-FedAvg divides: by the expected clients.
+        const sum = store.readAccumulator(round.round, t.name, numel(t.shape));
+        const m = fed.config.clientsPerRound;
+        return [t.name, Float32Array.from(b, (x, i) => x + sum[i] / m)];
+      }
       const d = aggregation.delta(t.name);
       return [t.name, Float32Array.from(b, (x, i) => x + d[i])];
     }),

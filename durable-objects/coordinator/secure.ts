@@ -5,6 +5,7 @@
 // the sum is unmasked (asynchronously: WebCrypto) and becomes the head's
 // FedAvg accumulators, so the round ends as a plain FedAvg round would.
 import type { Ticket } from '../../protocol/federation.js';
+import { deviceDp } from '../../protocol/secagg/distributed-dp.js';
 import { addInto } from '../../protocol/secagg/ring.js';
 import {
   advancePhases,
@@ -51,13 +52,21 @@ export function openSecureRound(
 }
 
 export function ticketPart(fed: FederationRow, state: SecAggState): Ticket['secureAggregation'] {
+  const { strategy } = fed.config;
   return {
     context: state.context,
     threshold: state.threshold,
     fractionalBits: fed.config.secureAggregation!.fractionalBits,
     maskedBy: state.deadlines.masked,
+    ...(strategy.kind === 'dp-fedavg'
+      ? { dp: deviceDp(strategy.clip, strategy.noiseMultiplier, state.threshold) }
+      : {}),
   };
 }
+
+/** The head's trainables are summed under masks: the strategy sees the tail's only. */
+export const maskedSide = (fed: FederationRow, owner: 'head' | 'tail'): boolean =>
+  secure(fed) && owner === 'head';
 
 export function refusalFailure(r: Refusal, state: SecAggState): RpcFailure {
   switch (r.reason) {
@@ -97,9 +106,10 @@ export function foldMasked(
 }
 
 /**
- * The head's FedAvg accumulators (Σ weight · values per trainable) from the
- * unmasked sum of the devices' weighted deltas: the sum plus the total
- * weight times the round's starting values.
+ * The head's accumulators from the unmasked sum of the devices' deltas. For
+ * FedAvg (deltas weighted by their samples) they are Σ weight · values, the
+ * sum plus `totalWeight` times the round's starting values; for DP-FedAvg
+ * (clipped, noised, unweighted deltas; `totalWeight` 0) the sum itself.
  */
 export async function unmaskedAccumulators(
   store: CoordinatorStore,

@@ -4,12 +4,14 @@
 // into the sum, within the fixed-point rounding.
 import { describe, expect, it } from 'vitest';
 import samples from '../../../artifacts/vit-fashion/samples.json';
+import { cryptoUniform, gaussian } from '../../../common/random.js';
 import { parseSafetensors } from '../../../common/safetensors.js';
 import type { JoinAnswer } from '../../../protocol/federation.js';
 import { SESSION_PASS_HEADER } from '../../../protocol/federation.js';
 import { encodeFrame } from '../../../protocol/frame.js';
 import { STEP_CONTENT_TYPE, UPDATE_CONTENT_TYPE } from '../../../protocol/media.js';
 import { SecAggClient } from '../../../protocol/secagg/client.js';
+import { privatize } from '../../../protocol/secagg/distributed-dp.js';
 import type { SecAggStatus } from '../../../protocol/secagg/wire.js';
 import { encodeStepRequest } from '../../../protocol/step.js';
 import { encodeMaskedUpdate, encodeUpdate } from '../../../protocol/update.js';
@@ -30,6 +32,8 @@ const SECURE = {
   roundDeadlineSeconds: 10,
   secureAggregation: { threshold: 0.6, keysBy: 0.4, sharesBy: 0.6, maskedBy: 0.8 },
 };
+
+const DP = { ...SECURE, strategy: { kind: 'dp-fedavg' as const, clip: 0.5, noiseMultiplier: 1e-6 } };
 
 async function federation(config: object = SECURE) {
   const fid = `secagg-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6)}`;
@@ -93,16 +97,25 @@ async function joinAndStep(fid: string, id: string, headers: Record<string, stri
   return { id, headers: pass, ticket, client: await SecAggClient.create(id, context) };
 }
 
-/** The device's weighted delta: N · (scale · base − base), head trainables in manifest order. */
-function weightedDelta(id: string): Float64Array {
+/** The device's delta (scale · base − base), head trainables in manifest order, times `weight`. */
+function deltaOf(id: string, weight: number): Float64Array {
   const out: number[] = [];
-  for (const s of HEAD) for (const x of base(s.name)) out.push(N * (SCALE[id] * x - x));
+  for (const s of HEAD) for (const x of base(s.name)) out.push(weight * (SCALE[id] * x - x));
   return Float64Array.from(out);
+}
+
+/** What the device masks: N · delta for FedAvg; for DP-FedAvg the delta clipped and noised as the ticket says. */
+function maskedInput(m: Member): Float64Array {
+  const dp = m.ticket.secureAggregation!.dp;
+  if (!dp) return deltaOf(m.id, N);
+  const delta = deltaOf(m.id, 1);
+  privatize(delta, dp, gaussian(cryptoUniform()));
+  return delta;
 }
 
 async function submitMasked(fid: string, m: Member, s: SecAggStatus): Promise<Response> {
   const y = await m.client.mask(
-    weightedDelta(m.id),
+    maskedInput(m),
     s.sharers!,
     s.inbox!,
     m.ticket.secureAggregation!.fractionalBits,
@@ -122,8 +135,12 @@ async function submitMasked(fid: string, m: Member, s: SecAggStatus): Promise<Re
 }
 
 /** Runs round 0 with `drop` leaving at `phase`; answers the published head and who was summed. */
-async function roundWithDrop(drop: string | null, phase: 'masked' | 'unmask' | null) {
-  const { fid, tokens } = await federation();
+async function roundWithDrop(
+  drop: string | null,
+  phase: 'masked' | 'unmask' | null,
+  config: object = SECURE,
+) {
+  const { fid, tokens } = await federation(config);
   const members = await Promise.all(DEVICES.map((id) => joinAndStep(fid, id, tokens[id])));
   for (const m of members) expect(m.ticket.secureAggregation?.threshold).toBe(2);
   for (const m of members) expect((await secagg(fid, m, '/keys', m.client.keys())).status).toBe(200);
@@ -144,7 +161,10 @@ async function roundWithDrop(drop: string | null, phase: 'masked' | 'unmask' | n
     if (phase === 'unmask' && m.id === drop) continue;
     expect((await secagg(fid, m, '/unmask', m.client.unmask(s.survivors!))).status).toBe(200);
   }
-  let rounds: Array<{ status: string; aggregation: { kept: string[] } | null }> = [];
+  let rounds: Array<{
+    status: string;
+    aggregation: { kept: string[]; bound: number | null; privacy?: { epsilon: number } } | null;
+  }> = [];
   for (;;) {
     ({ rounds } = await get<{ rounds: typeof rounds }>(`/v1/federations/${fid}/history`));
     if (rounds[0]?.status !== 'training' && rounds[0]?.status !== 'open') break;
@@ -157,6 +177,7 @@ async function roundWithDrop(drop: string | null, phase: 'masked' | 'unmask' | n
     head: parseSafetensors(new Uint8Array(await all.arrayBuffer())),
     summed: alive.map((m) => m.id),
     fid,
+    record: rounds[0],
   };
 }
 
@@ -192,6 +213,34 @@ describe('secure aggregation over the routes', () => {
     const { head, summed } = await roundWithDrop('dev-c', 'unmask');
     expect(summed).toEqual(DEVICES);
     expectFedAvg(head, summed);
+  }, 60_000);
+
+  it('runs DP-FedAvg with the devices clipping and noising their own deltas, and accounts ε', async () => {
+    const { head, summed, record } = await roundWithDrop('dev-a', 'masked', DP);
+    expect(summed).toEqual(['dev-b', 'dev-c']);
+    // The tail is clipped to its share of the bound by the coordinator; the ledger records the round.
+    expect(record.aggregation?.bound).toBeCloseTo(0.5 / Math.SQRT2, 12);
+    expect(record.aggregation?.privacy?.epsilon).toBeGreaterThan(0);
+    // Head: base + Σ clip(δᵢ)/m over the devices in the sum, m the clients per round (3).
+    const clipped = summed.map((id) => {
+      const d = deltaOf(id, 1);
+      const norm = Math.hypot(...d);
+      return d.map((v) => (v * Math.min(1, 0.5 / Math.SQRT2 / norm)) / 3);
+    });
+    let offset = 0;
+    let err = 0;
+    let norm = 0;
+    for (const s of HEAD) {
+      const got = head.get(s.name)!.data as Float32Array;
+      const b = base(s.name);
+      for (let i = 0; i < b.length; i++) {
+        const want = clipped.reduce((a, c) => a + c[offset + i], 0);
+        err += (got[i] - b[i] - want) ** 2;
+        norm += want ** 2;
+      }
+      offset += b.length;
+    }
+    expect(Math.sqrt(err / norm)).toBeLessThan(1e-3);
   }, 60_000);
 
   it('answers out-of-turn, foreign and malformed messages with a problem', async () => {
