@@ -176,6 +176,13 @@ export const FederationConfig = z
      */
     activationNoise: z.number().min(0).max(MAX_TOKEN_NOISE).default(0),
     /**
+     * Weight α of the NoPeek penalty devices add to their loss: α × the
+     * squared distance correlation between each batch's pixels and the
+     * activation sent (common/distance-correlation.ts), which trains the
+     * head to send activations that say less about the input. 0: none.
+     */
+    decorrelation: z.number().min(0).max(100).default(0),
+    /**
      * Mask the device-side updates so the coordinator sees only their sum.
      * Needs `fedavg` or `dp-fedavg` (a robust strategy needs each update) and
      * at least 3 clients per round. With `dp-fedavg` the devices clip their
@@ -233,6 +240,8 @@ export const Ticket = z.object({
   headOptimizer: OptimizerConfig,
   /** Per-token activation noise the device adds before quantizing (protocol/token-noise.ts); absent or 0: none. */
   activationNoise: z.number().min(0).max(MAX_TOKEN_NOISE).optional(),
+  /** Weight of the NoPeek distance-correlation penalty in the device's loss; absent or 0: none. */
+  decorrelation: z.number().min(0).max(100).optional(),
   /**
    * Present when the round aggregates the device updates securely: the
    * device runs the protocol (protocol/secagg/) at …/rounds/:round/secagg and

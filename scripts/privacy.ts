@@ -28,7 +28,7 @@ import { leastSquaresInverter, probeAffine } from './privacy/analytic.js';
 import { type DecoderShape, trainDecoder } from './privacy/decoder.js';
 import { type GalleryRow, writeGallery } from './privacy/gallery.js';
 import { type Leakage, leakage } from './privacy/metrics.js';
-import { loadHead, loadTail, uplink } from './privacy/uplink.js';
+import { loadHead, loadTail, loadTrainedHead, uplink } from './privacy/uplink.js';
 import { federationConfig, parseSimArgs } from './sim/config.js';
 
 const list =
@@ -94,6 +94,10 @@ const opts = new Command('privacy')
     },
     [0],
   )
+  .option(
+    '--head-adapters <file>',
+    'attack a trained head: a version’s adapters (safetensors, e.g. a simulator run’s adapters.safetensors); one model only',
+  )
   .option('--out <dir>', 'where privacy.json and the galleries go', 'results/privacy')
   .option('--json', 'print the record as one JSON object on stdout', false)
   .parse()
@@ -104,9 +108,15 @@ const opts = new Command('privacy')
     public: number;
     maxEpochs: number;
     noise: number[];
+    headAdapters?: string;
     out: string;
     json: boolean;
   }>();
+
+if (opts.headAdapters && opts.model.length !== 1) {
+  process.stderr.write('--head-adapters attacks one model: name it with --model\n');
+  process.exit(2);
+}
 
 const say = (s: string) => process.stderr.write(`${s}\n`);
 const GALLERY_COLUMNS = 8;
@@ -193,7 +203,9 @@ for (const model of opts.model) {
   const dataset = await loadDataset(datasetOf(manifest));
   const { normalized, pixels, labels } = heldOut(dataset, opts.samples);
   const n = labels.length;
-  const head = await loadHead(dir, manifest);
+  const head = opts.headAdapters
+    ? await loadTrainedHead(dir, manifest, new Uint8Array(await readFile(opts.headAdapters)))
+    : await loadHead(dir, manifest);
   const tail = await loadTail(dir, manifest);
   const inputSize = dataset.channels * dataset.height * dataset.width;
   say(`${model}: probing the head (cut ${manifest.cut.id})`);
@@ -309,6 +321,8 @@ const result = {
   command: `npm run privacy -- ${process.argv.slice(2).join(' ')}`.trim(),
   samples: opts.samples,
   public_images: opts.public,
+  // A trained head's record: its accuracy column is still the base model's tail on what it receives.
+  head_adapters: opts.headAdapters ?? null,
   models: records,
   default_training: defaultTraining,
   embed_undefended:

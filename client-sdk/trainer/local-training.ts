@@ -3,6 +3,7 @@
 // → optimizer step. Stops early when the round's byte budget is spent or its
 // deadline is close, keeping what was trained so far.
 
+import { distanceCorrelation } from '../../common/distance-correlation.js';
 import { cryptoUniform } from '../../common/random.js';
 import type { Ticket } from '../../protocol/federation.js';
 import { encodeFrame } from '../../protocol/frame.js';
@@ -50,6 +51,23 @@ function withNoise(data: Float32Array, dims: readonly number[], sigma: number | 
   return noisy;
 }
 
+/**
+ * The gradient the head's backward takes: the tail's, plus α times that of
+ * the NoPeek penalty (the batch's pixels against the activation before noise
+ * and quantization, which is what the head computes).
+ */
+function withDecorrelation(
+  gradient: Float32Array,
+  pixels: Float32Array,
+  activation: Float32Array,
+  n: number,
+  alpha: number | undefined,
+): Float32Array {
+  if (!alpha || n < 2) return gradient;
+  const penalty = distanceCorrelation(pixels, activation, n).gradient;
+  return Float32Array.from(gradient, (g, i) => g + alpha * penalty[i]);
+}
+
 export async function trainLocally(input: LocalTrainingInput): Promise<LocalTrainingResult> {
   const { ticket, graphs, params, channel, dataset, now } = input;
   const optimizer = headOptimizer(ticket.headOptimizer);
@@ -79,7 +97,7 @@ export async function trainLocally(input: LocalTrainingInput): Promise<LocalTrai
       }
       if (graphs.trainables.length > 0) {
         const grads = await graphs.backward(batch.pixels, n, params, {
-          data: result.gradient,
+          data: withDecorrelation(result.gradient, batch.pixels, activation.data, n, ticket.decorrelation),
           dims: activation.dims,
         });
         optimizer.step(params, grads);

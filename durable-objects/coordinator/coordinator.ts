@@ -293,6 +293,7 @@ export class FederationCoordinator extends DurableObject<Env> {
         deadline: round.deadline,
         headOptimizer: roundOptimizers(config, round.round).head,
         activationNoise: config.activationNoise ?? 0,
+        decorrelation: config.decorrelation ?? 0,
         ...(masking ? { secureAggregation: ticketPart(fed, masking) } : {}),
       });
     });

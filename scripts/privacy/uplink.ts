@@ -10,6 +10,7 @@ import type { Encoding } from '../../protocol/encoding.js';
 import { decodeFrame, encodeFrame } from '../../protocol/frame.js';
 import type { Manifest } from '../../protocol/manifest.js';
 import { addTokenNoise } from '../../protocol/token-noise.js';
+import { readTrainables } from '../../protocol/update.js';
 import type { HeadFn } from './analytic.js';
 
 export interface Head {
@@ -29,6 +30,39 @@ export async function loadHead(artifactsDir: string, manifest: Manifest): Promis
     async run(pixels, n) {
       const input = new ort.Tensor('float32', pixels, [n, ...(sample as number[])]);
       const out = await session.run({ [manifest.input.name]: input });
+      return out[manifest.cut.tensor.name].data as Float32Array;
+    },
+    release: () => session.release(),
+  };
+}
+
+/**
+ * A trained head: the model's training forward graph (pixels + head
+ * trainables → cut) with the head trainables from `adapters` (a version's
+ * safetensors, both sides or the head's), as a curious server holding that
+ * published version runs it.
+ */
+export async function loadTrainedHead(
+  artifactsDir: string,
+  manifest: Manifest,
+  adapters: Uint8Array,
+): Promise<Head> {
+  const training = manifest.training;
+  if (!training) throw new Error(`${manifest.modelId} was not built for training: it has no trained head`);
+  const specs = training.trainables.filter((t) => t.owner === 'head');
+  const tailNames = training.trainables.filter((t) => t.owner === 'tail').map((t) => t.name);
+  const params = readTrainables(adapters, specs, { ignore: tailNames });
+  const session = await ort.InferenceSession.create(join(artifactsDir, training.artifacts.headForward.file));
+  const [, ...sample] = manifest.input.shape as (number | string)[];
+  const cutShape = (manifest.cut.tensor.shape as (number | string)[]).slice(1) as number[];
+  const feeds = Object.fromEntries(
+    specs.map((t) => [t.name, new ort.Tensor('float32', params.get(t.name)!, t.shape)]),
+  );
+  return {
+    cutShape,
+    async run(pixels, n) {
+      const input = new ort.Tensor('float32', pixels, [n, ...(sample as number[])]);
+      const out = await session.run({ ...feeds, [manifest.input.name]: input });
       return out[manifest.cut.tensor.name].data as Float32Array;
     },
     release: () => session.release(),

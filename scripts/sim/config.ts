@@ -38,6 +38,8 @@ export interface SimConfig {
   secureAggregation: boolean;
   /** Plain sample-weighted FedAvg instead of the federation default (clipped FedAvg). */
   plainFedAvg: boolean;
+  /** Weight of the NoPeek distance-correlation penalty on the devices' loss (0: none). */
+  decorrelation: number;
 }
 
 export const SIM_DEFAULTS = {
@@ -69,6 +71,11 @@ const int = (min: number) => (v: string) => {
 const positive = (v: string) => {
   const n = Number(v);
   if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError('expected a number > 0');
+  return n;
+};
+const nonNegative = (v: string) => {
+  const n = Number(v);
+  if (!(n >= 0) || !Number.isFinite(n)) throw new InvalidArgumentError('expected a number >= 0');
   return n;
 };
 const fraction = (v: string) => {
@@ -131,6 +138,12 @@ export function parseSimArgs(argv: string[]): SimConfig {
       'where results.json and the charts go (default results/sim-<uplink>-a<alpha>-s<seed>)',
     )
     .option('--model <id>', 'model to fine-tune', 'vit-fashion')
+    .option(
+      '--decorrelation <alpha>',
+      'weight of the NoPeek distance-correlation penalty (0: none)',
+      nonNegative,
+      0,
+    )
     .option('--fedavg', 'aggregate by plain sample-weighted FedAvg (default: clipped FedAvg)', false)
     .option(
       '--secure-aggregation',
@@ -168,6 +181,7 @@ export function parseSimArgs(argv: string[]): SimConfig {
     modelId: o.model,
     secureAggregation: o.secureAggregation,
     plainFedAvg: o.fedavg || o.secureAggregation,
+    decorrelation: o.decorrelation,
   };
 }
 
@@ -202,5 +216,6 @@ export function federationConfig(c: SimConfig): FederationConfigInput {
     seed: c.seed,
     ...(c.plainFedAvg ? { strategy: { kind: 'fedavg' } } : {}),
     ...(c.secureAggregation ? { secureAggregation: {} } : {}),
+    ...(c.decorrelation > 0 ? { decorrelation: c.decorrelation } : {}),
   };
 }

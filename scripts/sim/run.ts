@@ -3,7 +3,7 @@
 // unselected sit out), train the selected ones concurrently, wait for the
 // published version and score it on the held-out split.
 
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RoundReport, Skipped } from '../../client-sdk/trainer/index.js';
@@ -94,6 +94,10 @@ export async function runSimulation(
       });
       progress.endRound(accuracy);
     }
+    // The final version's adapters beside the results, for what is measured on the trained model
+    // afterwards (npm run privacy -- --head-adapters).
+    await mkdir(config.out, { recursive: true });
+    await writeFile(join(config.out, 'adapters.safetensors'), await admin.adapters(federationId, version));
     return {
       initial_accuracy: initialAccuracy,
       final_accuracy: accuracy,

@@ -7,6 +7,7 @@ import {
   type TrainerOptions,
 } from '../../../client-sdk/node.js';
 import { epochOrder } from '../../../client-sdk/trainer/local-data.js';
+import { distanceCorrelation } from '../../../common/distance-correlation.js';
 import { crc32, encodeFrame, FrameError } from '../../../protocol/index.js';
 import { decodeStepRequest, encodeStepAnswer } from '../../../protocol/step.js';
 import { startServer, type TestServer } from '../client-sdk/fixtures/http-server.js';
@@ -46,13 +47,17 @@ function trainer(options: Partial<TrainerOptions> = {}) {
   });
 }
 
-/** The head after SGD (lr 0.1) on the batches in trainer order, with dL/d(embed) = embed. */
+/**
+ * The head after SGD (lr 0.1) on the batches in trainer order, with dL/d(embed)
+ * = embed, plus `alpha` times the NoPeek penalty's gradient.
+ */
 function expectedHead(
   size: number,
   batchSize: number,
   round: number,
   seed: number,
   epochs = 1,
+  alpha = 0,
 ): Float32Array {
   const data = dataset(size);
   const w = Float64Array.from(W0);
@@ -68,10 +73,20 @@ function expectedHead(
           return Math.fround(s);
         }),
       );
+      const penalty =
+        alpha > 0 && rows.length > 1
+          ? distanceCorrelation(
+              rows.flatMap((_, r) => Array.from({ length: PIXELS }, (_, k) => x(r, k))),
+              embed.flat(),
+              rows.length,
+            ).gradient
+          : null;
+      const dEmbed = (r: number, j: number) =>
+        Math.fround(embed[r][j] + (penalty ? alpha * penalty[r * FEATURES + j] : 0));
       const grad = new Float64Array(w.length);
       rows.forEach((_, r) => {
         for (let k = 0; k < PIXELS; k++)
-          for (let j = 0; j < FEATURES; j++) grad[k * FEATURES + j] += x(r, k) * embed[r][j];
+          for (let j = 0; j < FEATURES; j++) grad[k * FEATURES + j] += x(r, k) * dEmbed(r, j);
       });
       for (let i = 0; i < w.length; i++) w[i] = Math.fround(w[i] - 0.1 * Math.fround(grad[i]));
     }
@@ -147,6 +162,16 @@ describe('trainer.runRound', () => {
     // The fake server echoes the activation it received as the gradient, so noise on the wire moves the head.
     const noisy = await run(0.5);
     expect(Math.max(...noisy.map((x, i) => Math.abs(x - want[i])))).toBeGreaterThan(1e-3);
+  });
+
+  it("adds the ticket's NoPeek penalty to the gradient the head's backward takes", async () => {
+    const fed = fakeFederation(server, ticket({ localEpochs: 2, decorrelation: 0.7 }));
+    await trainer({ seed: 5 }).runRound();
+    const w = readUpdate(fed.submits[0].body).w;
+    const want = expectedHead(10, 4, 3, 5, 2, 0.7);
+    const without = expectedHead(10, 4, 3, 5, 2);
+    for (let i = 0; i < w.length; i++) expect(w[i]).toBeCloseTo(want[i], 4);
+    expect(Math.max(...want.map((x, i) => Math.abs(x - without[i])))).toBeGreaterThan(1e-3);
   });
 
   it('shuffles reproducibly from its seed, differently per epoch', async () => {
