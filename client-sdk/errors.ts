@@ -33,8 +33,11 @@ export class ProblemError extends SplitflareError {
   readonly problem: Problem;
   /** Attempts made before giving up (more than 1 when a transient status persisted). */
   readonly attempts: number;
+  /** The server's id of the request (its log line has it), when the problem carried one. */
+  readonly requestId: string | undefined;
   constructor(problem: Problem, attempts = 1) {
-    super('problem', `${problem.status} ${problem.title}${problem.detail ? `: ${problem.detail}` : ''}`);
+    const id = typeof problem.requestId === 'string' ? ` (request ${problem.requestId})` : '';
+    super('problem', `${problem.status} ${problem.title}${problem.detail ? `: ${problem.detail}` : ''}${id}`);
     this.status = problem.status;
     this.type = problem.type;
     this.slug = slugOf(problem.type);
@@ -42,6 +45,7 @@ export class ProblemError extends SplitflareError {
     this.detail = problem.detail;
     this.problem = problem;
     this.attempts = attempts;
+    this.requestId = typeof problem.requestId === 'string' ? problem.requestId : undefined;
   }
 }
 

@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { apiCors } from './http/cors.js';
 import { onError, onNotFound } from './http/errors.js';
+import { requestLog } from './http/request-log.js';
 import { adminRoutes } from './routes/admin.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
 import { artifactRoutes } from './routes/artifacts.js';
@@ -14,6 +15,7 @@ export function createApp() {
   const app = new Hono<{ Bindings: Env }>();
   app.onError(onError);
   app.notFound(onNotFound);
+  app.use('*', requestLog);
   app.use('/v1/*', apiCors);
   app.get('/', (c) => c.json({ name: 'splitflare', api: '/v1' }));
   // Ahead of the models routes, whose `/:id/*` middleware would otherwise answer first.

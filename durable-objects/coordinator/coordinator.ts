@@ -8,6 +8,7 @@
 // commits before the method returns, and the alarm is re-pointed in the same
 // turn, so an acknowledged call survives eviction and is never half-applied.
 import { DurableObject } from 'cloudflare:workers';
+import { logEvent } from '../../edge/log.js';
 import { Evaluation } from '../../protocol/evaluation.js';
 import {
   ClientMetrics,
@@ -528,7 +529,11 @@ export class FederationCoordinator extends DurableObject<Env> {
     try {
       head = await unmaskedAccumulators(this.store, fed, round, state, weight);
     } catch (err) {
-      console.warn(`federation ${fed.id}: round ${round.round} could not be unmasked: ${String(err)}`);
+      logEvent('warn', 'secagg-unmask-failed', {
+        federation: fed.id,
+        round: round.round,
+        error: String(err),
+      });
     }
     this.ctx.storage.transactionSync(() => {
       const now = Date.now();
@@ -707,7 +712,11 @@ export class FederationCoordinator extends DurableObject<Env> {
       if (still?.round.round !== round.round) return;
       const now = Date.now();
       if (!scored.ok) {
-        console.warn(`federation ${fed.id}: evaluating version ${candidate} failed: ${scored.detail}`);
+        logEvent('warn', 'evaluation-failed', {
+          federation: fed.id,
+          version: candidate,
+          detail: scored.detail,
+        });
         if (this.store.failedEvaluation(candidate) < MAX_EVALUATION_ATTEMPTS) return;
         settleCandidate(this.store, still.fed, still.round, 'published', now);
         return;

@@ -2,6 +2,7 @@
 // SQLite transaction, so a round is never seen half-closed: publishing the
 // new version, closing the round and opening the next one commit together.
 
+import { logEvent } from '../../edge/log.js';
 import { tailDp } from '../../protocol/secagg/distributed-dp.js';
 import {
   type AggregationSummary,
@@ -32,6 +33,13 @@ export function openRound(store: CoordinatorStore, fed: FederationRow, round: nu
   store.insertRound({ round, baseVersion: fed.currentVersion, openedAt: now, deadline }, selected);
   if (secure(fed)) openSecureRound(store, fed, round, selected, now, deadline);
   store.setCurrentRound(round);
+  logEvent('info', 'round-opened', {
+    federation: fed.id,
+    round,
+    baseVersion: fed.currentVersion,
+    selected: selected.length,
+    deadline: new Date(deadline).toISOString(),
+  });
 }
 
 /** The next version's values of every trainable, by the federation's strategy, and what it did. */
@@ -115,6 +123,12 @@ export function endRound(
   now: number,
 ): void {
   if (outcome === 'fail') {
+    logEvent('warn', 'round-closed', {
+      federation: fed.id,
+      round: round.round,
+      status: 'failed',
+      participants: store.roundTotals(round.round).participants,
+    });
     store.closeRound(round.round, 'failed', now, null);
     store.clearAccumulators(round.round);
     buffer.clear(round.round);
@@ -130,6 +144,14 @@ export function endRound(
   store.insertVersion({ version, round: round.round, status, createdAt: now, evaluation: null });
   store.setLatestVersion(version);
   store.closeRound(round.round, status, now, version, summary);
+  logEvent('info', 'round-closed', {
+    federation: fed.id,
+    round: round.round,
+    status,
+    version,
+    participants: store.roundTotals(round.round).participants,
+    epsilon: summary.privacy?.epsilon,
+  });
   store.clearAccumulators(round.round);
   buffer.clear(round.round);
   if (gated) return;
@@ -155,6 +177,7 @@ export function settleCandidate(
   }
   store.setVersionStatus(version, verdict);
   store.setRoundStatus(round.round, verdict);
+  logEvent('info', 'round-settled', { federation: fed.id, round: round.round, version, status: verdict });
   if (verdict === 'published' && !fed.pinned) store.setCurrentVersion(version);
   advance(store, store.federation()!, round, now);
 }
@@ -185,8 +208,10 @@ export function rollBack(
 /** After `round` closed: the next one opens from the current version, or the federation finishes. */
 function advance(store: CoordinatorStore, fed: FederationRow, round: RoundRow, now: number): void {
   const next = Math.min(fed.config.clientsPerRound, store.deviceCount());
-  if (round.round + 1 >= fed.config.rounds || exceedsBudget(store, fed, next)) store.setStatus('finished');
-  else openRound(store, fed, round.round + 1, now);
+  if (round.round + 1 >= fed.config.rounds || exceedsBudget(store, fed, next)) {
+    store.setStatus('finished');
+    logEvent('info', 'federation-finished', { federation: fed.id, rounds: round.round + 1 });
+  } else openRound(store, fed, round.round + 1, now);
 }
 
 /**

@@ -4,6 +4,8 @@
 // edge computes itself, are folded as usual. Once the unmask phase is done
 // the sum is unmasked (asynchronously: WebCrypto) and becomes the head's
 // FedAvg accumulators, so the round ends as a plain FedAvg round would.
+
+import { logEvent } from '../../edge/log.js';
 import type { Ticket } from '../../protocol/federation.js';
 import { deviceDp } from '../../protocol/secagg/distributed-dp.js';
 import { addInto } from '../../protocol/secagg/ring.js';
@@ -86,6 +88,14 @@ export function advanceSecure(store: CoordinatorStore, round: RoundRow, now: num
   const state = store.secAgg(round.round);
   if (!state || !advancePhases(state, now)) return false;
   store.writeSecAgg(round.round, state);
+  logEvent(state.phase === 'failed' ? 'warn' : 'info', 'secagg-phase', {
+    context: state.context,
+    phase: state.phase,
+    roster: state.roster?.length,
+    sharers: state.sharers?.length,
+    survivors: state.survivors?.length,
+    failure: state.failure,
+  });
   return true;
 }
 

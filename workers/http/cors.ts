@@ -1,5 +1,6 @@
 import { cors } from 'hono/cors';
 import { SESSION_PASS_HEADER } from '../../protocol/federation.js';
+import { REQUEST_ID_HEADER } from './request-log.js';
 
 /**
  * Browsers run the device SDK from the app's own origin, so the API answers
@@ -25,6 +26,7 @@ export const apiCors = cors({
     'accept',
     'if-none-match',
     'x-api-key',
+    REQUEST_ID_HEADER,
     SESSION_PASS_HEADER,
   ],
   exposeHeaders: [
@@ -35,6 +37,7 @@ export const apiCors = cors({
     'x-budget-bytes',
     'x-ratelimit-limit',
     'x-ratelimit-remaining',
+    REQUEST_ID_HEADER,
   ],
   maxAge: 600,
 });

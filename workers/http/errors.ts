@@ -1,7 +1,9 @@
 import type { Context, ErrorHandler, NotFoundHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { ArtifactError } from '../../edge/artifacts.js';
+import { logEvent } from '../../edge/log.js';
 import { HttpProblem, problemResponse } from './problem.js';
+import { requestIdOf } from './request-log.js';
 
 /** Every error leaves the app as problem+json; unknown errors are logged and become a 500. */
 export const onError: ErrorHandler = (err, c) => {
@@ -9,13 +11,17 @@ export const onError: ErrorHandler = (err, c) => {
   if (err instanceof HTTPException) return problemResponse(c, fromHttpException(err));
   if (err instanceof ArtifactError) {
     // The registry lacks (or holds a corrupt copy of) what a published manifest names: the operator's to fix.
-    console.error('registry', err.message);
+    logEvent('error', 'registry', { requestId: requestIdOf(c), code: err.code, detail: err.message });
     return problemResponse(
       c,
       new HttpProblem('unavailable', err.message, { code: err.code }, { 'retry-after': '60' }),
     );
   }
-  console.error('unhandled error', err);
+  logEvent('error', 'unhandled', {
+    requestId: requestIdOf(c),
+    error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+    stack: err instanceof Error ? (err.stack ?? null) : null,
+  });
   return problemResponse(c, new HttpProblem('internal', 'The server failed to process the request.'));
 };
 

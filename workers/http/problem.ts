@@ -5,6 +5,7 @@ import {
   type ProblemSlug,
   problemType,
 } from '../../protocol/problem.js';
+import { noteProblem, requestIdOf } from './request-log.js';
 
 const TITLES: Record<ProblemSlug, string> = {
   'malformed-frame': 'Malformed tensor frame',
@@ -65,6 +66,7 @@ export class HttpProblem extends Error {
 }
 
 export function problemResponse(c: Context, p: HttpProblem): Response {
+  noteProblem(c, p.slug);
   const body = {
     type: problemType(p.slug),
     title: TITLES[p.slug],
@@ -72,6 +74,7 @@ export function problemResponse(c: Context, p: HttpProblem): Response {
     ...(p.detail ? { detail: p.detail } : {}),
     instance: new URL(c.req.url).pathname,
     ...p.extensions,
+    requestId: requestIdOf(c),
   };
   return new Response(JSON.stringify(body), {
     status: p.status,
