@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import { apiCors } from './http/cors.js';
 import { onError, onNotFound } from './http/errors.js';
 import { requestLog } from './http/request-log.js';
+import { openApiDocument } from './openapi.js';
 import { adminRoutes } from './routes/admin.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
 import { artifactRoutes } from './routes/artifacts.js';
@@ -27,5 +28,10 @@ export function createApp() {
   app.route('/v1/federations', federationRoutes);
   app.route('/v1/federations', versionRoutes);
   app.route('/v1/federations', secureAggregationRoutes);
+  let contract: Record<string, unknown> | undefined;
+  app.get('/v1/openapi.json', (c) => {
+    contract ??= openApiDocument(app.routes);
+    return c.json(contract);
+  });
   return app;
 }

@@ -3,16 +3,11 @@
 // without republishing it, and a model without the object is public.
 // Read on every inference request, so each isolate keeps it for a few
 // seconds, as it does manifests: a change takes effect everywhere within that.
-import { z } from 'zod';
-import { MANIFEST_TTL_MS } from '../../edge/artifacts.js';
 
-export const ModelAccess = z.object({
-  /** Inference (POST /v1/models/:id/infer) answers 401 without a valid API key. */
-  requireApiKey: z.boolean(),
-  /** The head, its training graphs and versions' head trainables answer 401 without a device token or API key. */
-  privateHead: z.boolean().default(false),
-});
-export type ModelAccess = z.infer<typeof ModelAccess>;
+import { MANIFEST_TTL_MS } from '../../edge/artifacts.js';
+import { ModelAccess } from '../../protocol/api.js';
+
+export { ModelAccess };
 
 export const PUBLIC_ACCESS: ModelAccess = { requireApiKey: false, privateHead: false };
 

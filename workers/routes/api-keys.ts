@@ -2,9 +2,9 @@
 // describe with usage, revoke. The key objects are the authority; R2 holds
 // an index of key ids under `api-keys/` so they can be listed.
 import { Hono } from 'hono';
-import { z } from 'zod';
 import { KEY_ID_PATTERN } from '../../durable-objects/api-keys/api-key.js';
 import type { KeyInfo } from '../../durable-objects/api-keys/index.js';
+import { CreateApiKeyBody, RatePerMinute } from '../../protocol/api.js';
 import { hashApiKey, newApiKey } from '../auth/api-keys.js';
 import { apiKeyObject } from '../auth/inference.js';
 import { type AuthEnv, requireAdmin } from '../auth/middleware.js';
@@ -18,13 +18,7 @@ const PAGE = 100;
 /** Requests a minute a key may make unless its creator says otherwise (API_KEY_RATE_PER_MINUTE). */
 export const DEFAULT_RATE_PER_MINUTE = 600;
 
-const Rate = z.number().int().min(1).max(1_000_000);
-const CreateBody = z.object({
-  name: z.string().max(128).default(''),
-  ratePerMinute: Rate.optional(),
-  /** Requests allowed at once; the rate per minute by default. */
-  burst: Rate.optional(),
-});
+const Rate = RatePerMinute;
 
 function defaultRate(env: Env): number {
   const n = Number(env.API_KEY_RATE_PER_MINUTE);
@@ -40,7 +34,7 @@ export const apiKeyRoutes = new Hono<AuthEnv>();
 apiKeyRoutes.use('*', requireAdmin);
 
 apiKeyRoutes.post('/', limitBody(4 * 1024), async (c) => {
-  const body = await jsonBody(c, CreateBody);
+  const body = await jsonBody(c, CreateApiKeyBody);
   const ratePerMinute = body.ratePerMinute ?? defaultRate(c.env);
   const { keyId, key } = newApiKey();
   const created = unwrap(

@@ -11,8 +11,8 @@
 // put against it, and a completed multipart object is hashed before it is
 // kept.
 import { Hono } from 'hono';
-import { z } from 'zod';
 import { artifactKey } from '../../edge/artifacts.js';
+import { CompleteUploadBody } from '../../protocol/api.js';
 import { type AuthEnv, requireAdmin } from '../auth/middleware.js';
 import { jsonBody } from '../http/json-body.js';
 import { HttpProblem } from '../http/problem.js';
@@ -119,16 +119,9 @@ artifactRoutes.put('/:sha256/uploads/:uploadId/:part', async (c) => {
   }
 });
 
-const Complete = z.object({
-  parts: z
-    .array(z.object({ part: z.number().int().min(1).max(10_000), etag: z.string().min(1).max(200) }))
-    .min(1)
-    .max(10_000),
-});
-
 artifactRoutes.post('/:sha256/uploads/:uploadId/complete', async (c) => {
   const sha256 = digestOf(c.req.param('sha256'));
-  const { parts } = await jsonBody(c, Complete);
+  const { parts } = await jsonBody(c, CompleteUploadBody);
   const key = artifactKey(sha256);
   const upload = c.env.MODELS.resumeMultipartUpload(key, c.req.param('uploadId'));
   try {

@@ -3,14 +3,12 @@
 // session object only; the coordinator is touched at join and submit (and
 // when a step fails, to say whether the device's token is the reason).
 import { type Context, Hono } from 'hono';
-import { z } from 'zod';
 import { failureOf } from '../../durable-objects/rpc.js';
 import { ArtifactStore } from '../../edge/artifacts.js';
+import { CreateFederationBody, EnrollBody } from '../../protocol/api.js';
 import {
   DeviceId,
   type Enrollment,
-  FederationConfig,
-  FederationId,
   type JoinAnswer,
   SESSION_PASS_HEADER,
 } from '../../protocol/federation.js';
@@ -50,10 +48,8 @@ export const federationRoutes = new Hono<AuthEnv>();
 
 // ---- admin ----------------------------------------------------------------
 
-const CreateBody = z.object({ id: FederationId, config: FederationConfig });
-
 federationRoutes.post('/', requireAdmin, limitBody(64 * 1024), async (c) => {
-  const { id, config } = await jsonBody(c, CreateBody);
+  const { id, config } = await jsonBody(c, CreateFederationBody);
   const store = new ArtifactStore(c.env.MODELS);
   const manifest = await store.manifest(config.modelId);
   if (!manifest) throw new HttpProblem('unknown-model', `No model with id "${config.modelId}".`);
@@ -94,8 +90,6 @@ federationRoutes.post('/:fid/start', requireAdmin, async (c) =>
 federationRoutes.post('/:fid/close', requireAdmin, async (c) =>
   c.json(unwrap(await coordinator(c.env, federationId(c.req.param('fid'))).close())),
 );
-
-const EnrollBody = z.object({ deviceId: DeviceId });
 
 /** Enrols a device, or enrols it again: a new generation, whose token voids every earlier one. */
 federationRoutes.post('/:fid/devices', requireAdmin, limitBody(4 * 1024), async (c) => {

@@ -5,10 +5,10 @@
 // the coordinator's (config.hold); these routes are how an operator sees and
 // overrides it.
 import { Hono } from 'hono';
-import { z } from 'zod';
 import { sha256Hex } from '../../common/digest.js';
 import { evaluationSetKey, evaluationTarget } from '../../durable-objects/coordinator/evaluation.js';
 import { ArtifactStore } from '../../edge/artifacts.js';
+import { VersionBody } from '../../protocol/api.js';
 import {
   decodeEvaluationSet,
   EVALUATION_LIMITS,
@@ -72,8 +72,6 @@ versionRoutes.post('/:fid/versions/:version/evaluation', requireDevice, limitBod
     unwrap(await coordinator(c.env, fid).reportEvaluation(deviceId, generation, version, evaluation)),
   );
 });
-
-const VersionBody = z.object({ version: z.number().int().nonnegative() });
 
 /** Rounds start from `version`, and `latest` serves it, until unpinned. */
 versionRoutes.post('/:fid/pin', requireAdmin, limitBody(1024), async (c) => {
