@@ -1,4 +1,4 @@
-// `npm run privacy -- [--model m,…] [--encodings e,…] [--samples N] [--public N] [--max-epochs N] [--noise σ,…] [--out dir] [--json]`:
+// `npm run privacy -- [--model m,…] [--encodings e,…] [--samples N] [--public N] [--max-epochs N] [--noise σ,…] [--head-adapters f] [--out dir] [--json]`:
 // attacks the uplink of each model's deployment with what a curious server
 // has (the public head, the activations devices send, public images of the
 // domain) and reports how well it recovers held-out images, per activation
@@ -6,8 +6,10 @@
 // inversion (where the head is affine up to the cut) and of a learned decoder
 // trained on the public images, and what the noise costs the base model's
 // held-out accuracy.
-// Writes <out>/privacy.json and a PNG per model of reconstructions under
-// their originals. Progress goes to stderr.
+// With --head-adapters it attacks a trained head (a version's adapters, e.g.
+// a NoPeek fine-tune's) instead of the model's published one. Writes
+// <out>/privacy.json and a PNG per model of reconstructions under their
+// originals. Progress goes to stderr.
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
