@@ -30,6 +30,10 @@ const shardWorkers = Array.from({ length: shardSlots() }, (_, i) => ({
 
 export default defineConfig({
   test: {
+    // The Worker's structured log lines (edge/log.ts) are for operators; the
+    // logs test reads them through a spy, and printing thousands of them here
+    // would bury the failures.
+    onConsoleLog: (log) => !log.startsWith('{"time":'),
     projects: [
       {
         test: {
