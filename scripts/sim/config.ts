@@ -40,6 +40,8 @@ export interface SimConfig {
   plainFedAvg: boolean;
   /** Weight of the NoPeek distance-correlation penalty on the devices' loss (0: none). */
   decorrelation: number;
+  /** σ of the per-token noise devices add to the activation before quantizing (0: none). */
+  activationNoise: number;
 }
 
 export const SIM_DEFAULTS = {
@@ -182,6 +184,7 @@ export function parseSimArgs(argv: string[]): SimConfig {
     secureAggregation: o.secureAggregation,
     plainFedAvg: o.fedavg || o.secureAggregation,
     decorrelation: o.decorrelation,
+    activationNoise: o.activationNoise,
   };
 }
 
@@ -217,5 +220,6 @@ export function federationConfig(c: SimConfig): FederationConfigInput {
     ...(c.plainFedAvg ? { strategy: { kind: 'fedavg' } } : {}),
     ...(c.secureAggregation ? { secureAggregation: {} } : {}),
     ...(c.decorrelation > 0 ? { decorrelation: c.decorrelation } : {}),
+    ...(c.activationNoise > 0 ? { activationNoise: c.activationNoise } : {}),
   };
 }
