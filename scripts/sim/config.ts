@@ -141,6 +141,12 @@ export function parseSimArgs(argv: string[]): SimConfig {
     )
     .option('--model <id>', 'model to fine-tune', 'vit-fashion')
     .option(
+      '--activation-noise <sigma>',
+      'per-token activation noise, as a share of each token’s RMS (0: none)',
+      nonNegative,
+      0,
+    )
+    .option(
       '--decorrelation <alpha>',
       'weight of the NoPeek distance-correlation penalty (0: none)',
       nonNegative,
