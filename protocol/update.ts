@@ -38,6 +38,7 @@ import {
   type SafetensorsLimits,
 } from '../common/safetensors.js';
 import type { TrainableSpec } from './manifest.js';
+import { MODULUS } from './secagg/ring.js';
 
 export type UpdateErrorCode =
   | SafetensorsErrorCode
@@ -229,16 +230,8 @@ export function readTrainables(
   return pickTrainables(tensors, specs, new Set(options?.ignore ?? []));
 }
 
-/**
- * Validates a device's update: size, strict safetensors structure, float32
- * finite tensors (exactly `specs` when given) and the metadata. Throws
- * UpdateError.
- */
-export function decodeUpdate(
-  bytes: Uint8Array,
-  limits: UpdateLimits = UPDATE_LIMITS,
-  specs?: readonly TrainableSpec[],
-): Update {
+/** What every update shares, plain or masked: its size, strict safetensors structure and metadata. */
+function readEnvelope(bytes: Uint8Array, limits: UpdateLimits) {
   if (!(bytes instanceof Uint8Array)) throw new TypeError('expected a Uint8Array');
   if (bytes.byteLength > limits.maxBytes) {
     throw new UpdateError('too-large', `${bytes.byteLength} bytes, the limit is ${limits.maxBytes}`);
@@ -249,8 +242,22 @@ export function decodeUpdate(
   if (!parsed.success) {
     throw new UpdateError('bad-metadata', `__metadata__: ${z.prettifyError(parsed.error)}`);
   }
+  return { file, metadata: parsed.data };
+}
+
+/**
+ * Validates a device's update: size, strict safetensors structure, float32
+ * finite tensors (exactly `specs` when given) and the metadata. Throws
+ * UpdateError.
+ */
+export function decodeUpdate(
+  bytes: Uint8Array,
+  limits: UpdateLimits = UPDATE_LIMITS,
+  specs?: readonly TrainableSpec[],
+): Update {
+  const { file, metadata } = readEnvelope(bytes, limits);
   const tensors = specs ? pickTrainables(file.tensors, specs, new Set()) : floatTensors(file.tensors);
-  return { metadata: parsed.data, tensors };
+  return { metadata, tensors };
 }
 
 /**
@@ -305,8 +312,6 @@ export interface MaskedUpdate {
   masked: Float64Array;
 }
 
-const RING = 2 ** 48;
-
 function wireMetadata(m: UpdateMetadata): Record<string, string> {
   return {
     sampleCount: String(m.sampleCount),
@@ -323,15 +328,7 @@ export function decodeMaskedUpdate(
   length: number | undefined,
   limits: UpdateLimits = UPDATE_LIMITS,
 ): MaskedUpdate {
-  if (!(bytes instanceof Uint8Array)) throw new TypeError('expected a Uint8Array');
-  if (bytes.byteLength > limits.maxBytes) {
-    throw new UpdateError('too-large', `${bytes.byteLength} bytes, the limit is ${limits.maxBytes}`);
-  }
-  const file = decode(bytes, safetensorsLimits(limits));
-  if (!file.hasMetadata) throw new UpdateError('missing-metadata', 'the update has no __metadata__');
-  const parsed = WireMetadata.safeParse(file.metadata);
-  if (!parsed.success)
-    throw new UpdateError('bad-metadata', `__metadata__: ${z.prettifyError(parsed.error)}`);
+  const { file, metadata } = readEnvelope(bytes, limits);
   for (const name of file.tensors.keys()) {
     if (name !== MASKED_TENSOR)
       throw new UpdateError('unknown-tensor', `${JSON.stringify(name)} in a masked update`);
@@ -347,10 +344,10 @@ export function decodeMaskedUpdate(
   const masked = new Float64Array(t.dims[0]);
   for (let i = 0; i < masked.length; i++) {
     const v = Number(t.data[i]);
-    if (!(v >= 0 && v < RING)) throw new UpdateError('not-ring', `${MASKED_TENSOR}[${i}] is ${t.data[i]}`);
+    if (!(v >= 0 && v < MODULUS)) throw new UpdateError('not-ring', `${MASKED_TENSOR}[${i}] is ${t.data[i]}`);
     masked[i] = v;
   }
-  return { metadata: parsed.data, masked };
+  return { metadata, masked };
 }
 
 export function encodeMaskedUpdate(masked: Float64Array, metadata: UpdateMetadata): Uint8Array<ArrayBuffer> {
@@ -359,7 +356,8 @@ export function encodeMaskedUpdate(masked: Float64Array, metadata: UpdateMetadat
   const data = new BigInt64Array(masked.length);
   for (let i = 0; i < masked.length; i++) {
     const v = masked[i];
-    if (!(v >= 0 && v < RING && Number.isInteger(v))) throw new UpdateError('not-ring', `value ${i} is ${v}`);
+    if (!(v >= 0 && v < MODULUS && Number.isInteger(v)))
+      throw new UpdateError('not-ring', `value ${i} is ${v}`);
     data[i] = BigInt(v);
   }
   const tensors = new Map([[MASKED_TENSOR, { dtype: 'int64' as const, dims: [masked.length], data }]]);

@@ -96,7 +96,10 @@ export function createTrainer(options: CoreTrainerOptions): Trainer {
     const secure = ticket.secureAggregation
       ? await SecureRound.start(ticket, urls.secureAggregation(ticket.round), roundCtx, pollMs)
       : null;
-    const published = secure ? decodeHeadAdapters(adapters.body, graphs.trainables) : null;
+    // What the masked delta is taken from; `params` is trained in place.
+    const published = secure
+      ? Object.fromEntries(Object.entries(params).map(([name, v]) => [name, v.slice()]))
+      : null;
     const channel = stepChannel((seq) => urls.step(ticket.round, seq), roundCtx, ticket.budgetBytes);
     const { tally, stoppedEarly } = await trainLocally({
       ticket,

@@ -8,6 +8,7 @@
 // commits before the method returns, and the alarm is re-pointed in the same
 // turn, so an acknowledged call survives eviction and is never half-applied.
 import { DurableObject } from 'cloudflare:workers';
+import type { z } from 'zod';
 import { logEvent } from '../../edge/log.js';
 import { Evaluation } from '../../protocol/evaluation.js';
 import {
@@ -424,8 +425,7 @@ export class FederationCoordinator extends DurableObject<Env> {
       if (masking && head.value instanceof Float64Array) {
         foldMasked(this.store, fed, round.round, head.value);
         recordMasked(masking, s.deviceId);
-        this.store.writeSecAgg(round.round, masking);
-        if (advanceSecure(this.store, round, now)) moved();
+        if (advanceSecure(this.store, round, now, masking, true).moved) moved();
         const { participants } = this.store.roundTotals(round.round);
         return ok({ round: round.round, participants, duplicate: false });
       }
@@ -446,37 +446,31 @@ export class FederationCoordinator extends DurableObject<Env> {
     return this.secureStep(deviceId, generation, round, (state) => ok(statusFor(state, deviceId)));
   }
 
-  async secAggKeys(
-    deviceId: string,
-    generation: number,
-    round: number,
-    keys: MemberKeys,
-  ): Promise<RpcResult<SecAggStatus>> {
-    const body = MemberKeys.safeParse(keys);
-    if (!body.success) return fail('invalid-secagg', `Invalid keys: ${body.error.message}`);
-    return this.secureStep(deviceId, generation, round, (state) => advertise(state, deviceId, body.data));
+  async secAggKeys(deviceId: string, generation: number, round: number, keys: MemberKeys) {
+    return this.secureMessage(MemberKeys, keys, deviceId, generation, round, advertise);
   }
 
-  async secAggShares(
-    deviceId: string,
-    generation: number,
-    round: number,
-    shares: SharesBody,
-  ): Promise<RpcResult<SecAggStatus>> {
-    const body = SharesBody.safeParse(shares);
-    if (!body.success) return fail('invalid-secagg', `Invalid shares: ${body.error.message}`);
-    return this.secureStep(deviceId, generation, round, (state) => postShares(state, deviceId, body.data));
+  async secAggShares(deviceId: string, generation: number, round: number, shares: SharesBody) {
+    return this.secureMessage(SharesBody, shares, deviceId, generation, round, postShares);
   }
 
-  async secAggReveal(
+  async secAggReveal(deviceId: string, generation: number, round: number, reveal: UnmaskBody) {
+    return this.secureMessage(UnmaskBody, reveal, deviceId, generation, round, postReveal);
+  }
+
+  /** A device's protocol message, checked against its schema (an RPC caller may skip the route's check). */
+  private secureMessage<T>(
+    schema: z.ZodType<T>,
+    body: T,
     deviceId: string,
     generation: number,
     round: number,
-    reveal: UnmaskBody,
+    apply: (state: SecAggState, member: string, body: T) => Refusal | null,
   ): Promise<RpcResult<SecAggStatus>> {
-    const body = UnmaskBody.safeParse(reveal);
-    if (!body.success) return fail('invalid-secagg', `Invalid reveal: ${body.error.message}`);
-    return this.secureStep(deviceId, generation, round, (state) => postReveal(state, deviceId, body.data));
+    const parsed = schema.safeParse(body);
+    if (!parsed.success)
+      return Promise.resolve(fail('invalid-secagg', `Invalid message: ${parsed.error.message}`));
+    return this.secureStep(deviceId, generation, round, (state) => apply(state, deviceId, parsed.data));
   }
 
   /**
@@ -505,9 +499,8 @@ export class FederationCoordinator extends DurableObject<Env> {
       const acted = act(state);
       if (acted !== null && 'ok' in acted) return acted;
       if (acted) return refusalFailure(acted, state);
-      this.store.writeSecAgg(round.round, state);
-      if (advanceSecure(this.store, round, now)) moved();
-      return ok(statusFor(this.store.secAgg(round.round)!, deviceId));
+      if (advanceSecure(this.store, round, now, state, true).moved) moved();
+      return ok(statusFor(state, deviceId));
     });
   }
 

@@ -65,11 +65,10 @@ function aggregateRound(
   const base = baseValues(store, fed, round);
   // Under secure aggregation the head's deltas arrive as one unmasked sum (the
   // devices clipped and noised them for DP-FedAvg): the strategy aggregates the tail.
-  const summed = fed.trainables.filter((t) => maskedSide(fed, t.owner));
   const aggregated = fed.trainables.filter((t) => !maskedSide(fed, t.owner));
   const sizes = new Map(aggregated.map((t) => [t.name, numel(t.shape)]));
   const aggregation = aggregate(
-    summed.length > 0 && strategy.kind === 'dp-fedavg'
+    secure(fed) && strategy.kind === 'dp-fedavg'
       ? { ...strategy, ...tailDp(strategy.clip, strategy.noiseMultiplier) }
       : strategy,
     {
@@ -229,8 +228,8 @@ export function closeIfDue(store: CoordinatorStore, buffer: UpdateBuffer, now: n
   if (secure(fed)) {
     // The protocol decides: its phases close on their own deadlines, and a
     // done round is unmasked and published by the coordinator (asynchronously).
-    const moved = advanceSecure(store, round, now);
-    if (store.secAgg(round.round)?.phase !== 'failed') return moved;
+    const { state, moved } = advanceSecure(store, round, now);
+    if (state?.phase !== 'failed') return moved;
     endRound(store, buffer, fed, round, 'fail', now);
     return true;
   }

@@ -83,11 +83,22 @@ export function refusalFailure(r: Refusal, state: SecAggState): RpcFailure {
   }
 }
 
-/** Closes the phases that are due and stores the state; answers whether the phase moved. */
-export function advanceSecure(store: CoordinatorStore, round: RoundRow, now: number): boolean {
-  const state = store.secAgg(round.round);
-  if (!state || !advancePhases(state, now)) return false;
-  store.writeSecAgg(round.round, state);
+/**
+ * Closes the phases of the round's protocol that are due, and stores the
+ * state if they moved or the caller `changed` it (a message it applied):
+ * one read and at most one write of the state per request.
+ */
+export function advanceSecure(
+  store: CoordinatorStore,
+  round: RoundRow,
+  now: number,
+  state: SecAggState | null = store.secAgg(round.round),
+  changed = false,
+): { state: SecAggState | null; moved: boolean } {
+  if (!state) return { state, moved: false };
+  const moved = advancePhases(state, now);
+  if (moved || changed) store.writeSecAgg(round.round, state);
+  if (!moved) return { state, moved };
   logEvent(state.phase === 'failed' ? 'warn' : 'info', 'secagg-phase', {
     context: state.context,
     phase: state.phase,
@@ -96,7 +107,7 @@ export function advanceSecure(store: CoordinatorStore, round: RoundRow, now: num
     survivors: state.survivors?.length,
     failure: state.failure,
   });
-  return true;
+  return { state, moved };
 }
 
 /** When the round's protocol next needs attention: its phase's deadline, or at once when it awaits unmasking. */
