@@ -324,6 +324,8 @@ export const RoundRecord = z.object({
   round: z.number().int().nonnegative(),
   status: z.enum(ROUND_STATUSES),
   selected: z.array(DeviceId),
+  /** The selected devices that have joined, in selection order. */
+  joined: z.array(DeviceId),
   participants: z.number().int().nonnegative(),
   samples: z.number().int().nonnegative(),
   meanLoss: z.number().nullable(),

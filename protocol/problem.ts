@@ -12,6 +12,7 @@ export const PROBLEM_TYPES = {
   'unknown-model': 404,
   'method-not-allowed': 405,
   'not-acceptable': 406,
+  'upgrade-required': 426,
   conflict: 409,
   'payload-too-large': 413,
   'unsupported-media-type': 415,

@@ -155,6 +155,12 @@ export const OPERATIONS: Record<string, Operation> = {
     security: 'admin',
     answer: z.object({ rounds: z.array(RoundRecord) }),
   },
+  'GET /v1/federations/:fid/events': {
+    summary:
+      'The live event stream: a WebSocket (subprotocol splitflare-events.v1; the admin key as Authorization or as the subprotocol bearer.<key>) of protocol/events.ts messages',
+    security: 'admin',
+    status: 101,
+  },
   'POST /v1/federations/:fid/start': { summary: 'Open round 0', security: 'admin', answer: RoundRecord },
   'POST /v1/federations/:fid/close': {
     summary: 'Stop the federation',

@@ -12,6 +12,12 @@ import type { z } from 'zod';
 import { logEvent } from '../../edge/log.js';
 import { Evaluation } from '../../protocol/evaluation.js';
 import {
+  EVENTS_PROTOCOL,
+  type FederationEvent,
+  FederationEvent as FederationEventSchema,
+  type ProgressReport,
+} from '../../protocol/events.js';
+import {
   ClientMetrics,
   DeviceId,
   type FederationConfigInput,
@@ -78,6 +84,7 @@ import {
   type VersionRow,
 } from './storage.js';
 import { readMasked, readTensors } from './update.js';
+import { eventsSince, markOf } from './watch.js';
 
 export interface CreateFederation {
   id: string;
@@ -137,6 +144,71 @@ export class FederationCoordinator extends DurableObject<Env> {
       const target = alarmTarget(this.store);
       if (target !== null && (await ctx.storage.getAlarm()) !== target) await ctx.storage.setAlarm(target);
     });
+    // Watchers keep their sockets alive without waking a hibernating object.
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('ping', 'pong'));
+  }
+
+  // ---- watchers (protocol/events.ts) ----------------------------------------
+
+  /**
+   * The Worker forwards an admin's upgrade to GET …/events here. The socket
+   * is accepted through the hibernation API, so watchers cost nothing while
+   * nothing happens, and it hears the federation's state first.
+   */
+  override async fetch(request: Request): Promise<Response> {
+    if (!this.store.exists()) return new Response(null, { status: 404 });
+    if (request.headers.get('upgrade')?.toLowerCase() !== 'websocket')
+      return new Response(null, { status: 426 });
+    const { 0: client, 1: server } = new WebSocketPair();
+    this.ctx.acceptWebSocket(server);
+    this.send([server], eventsSince(this.store, null, Date.now()));
+    return new Response(null, {
+      status: 101,
+      webSocket: client,
+      headers: { 'sec-websocket-protocol': EVENTS_PROTOCOL },
+    });
+  }
+
+  override async webSocketMessage(): Promise<void> {
+    // Watchers only listen; 'ping' is answered by the auto-response.
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+    // 1005 and 1006 are reserved: a peer that sent no code is answered with a normal close.
+    ws.close(code === 1005 || code === 1006 ? 1000 : code);
+  }
+
+  /**
+   * A device's running totals within the round, from its session (at most
+   * once a second): passed on to watchers, never stored.
+   */
+  async progress(input: ProgressReport): Promise<void> {
+    const sockets = this.ctx.getWebSockets();
+    if (sockets.length === 0) return;
+    const event = FederationEventSchema.safeParse({ ...input, type: 'progress', at: Date.now() });
+    if (event.success) this.send(sockets, [event.data]);
+  }
+
+  private send(sockets: WebSocket[], events: FederationEvent[]): void {
+    for (const ws of sockets) {
+      for (const event of events) {
+        try {
+          ws.send(JSON.stringify(event));
+        } catch {
+          // A socket that closed meanwhile: the runtime drops it from getWebSockets().
+        }
+      }
+    }
+  }
+
+  /** Runs a change and tells any watchers what it did. */
+  private async watched<T>(work: () => Promise<T>, actor?: string): Promise<T> {
+    if (this.ctx.getWebSockets().length === 0) return work();
+    const before = markOf(this.store);
+    const result = await work();
+    const sockets = this.ctx.getWebSockets();
+    if (before && sockets.length > 0) this.send(sockets, eventsSince(this.store, before, Date.now(), actor));
+    return result;
   }
 
   async create(input: CreateFederation): Promise<RpcResult<FederationState>> {
@@ -298,7 +370,7 @@ export class FederationCoordinator extends DurableObject<Env> {
         decorrelation: config.decorrelation ?? 0,
         ...(masking ? { secureAggregation: ticketPart(fed, masking) } : {}),
       });
-    });
+    }, deviceId);
     if (!joined.ok) return joined;
     const ticket = joined.value;
     const tailOptimizer = roundOptimizers(this.store.federation()!.config, ticket.round).tail;
@@ -436,7 +508,7 @@ export class FederationCoordinator extends DurableObject<Env> {
         moved();
       }
       return ok({ round: round.round, participants, duplicate: false });
-    });
+    }, s.deviceId);
   }
 
   // ---- secure aggregation ---------------------------------------------------
@@ -683,11 +755,13 @@ export class FederationCoordinator extends DurableObject<Env> {
    */
   override async alarm(): Promise<void> {
     if (!this.store.exists()) return;
-    this.ctx.storage.transactionSync(() => closeIfDue(this.store, this.buffer, Date.now()));
-    await this.finishSecure();
-    const pending = evaluatingRound(this.store);
-    if (pending) await this.settle(pending.fed, pending.round);
-    await this.syncAlarm();
+    await this.watched(async () => {
+      this.ctx.storage.transactionSync(() => closeIfDue(this.store, this.buffer, Date.now()));
+      await this.finishSecure();
+      const pending = evaluatingRound(this.store);
+      if (pending) await this.settle(pending.fed, pending.round);
+      await this.syncAlarm();
+    });
   }
 
   /**
@@ -762,7 +836,14 @@ export class FederationCoordinator extends DurableObject<Env> {
    * re-points the alarm if the live round changed. The alarm call is issued in
    * the same synchronous turn as the commit, so storage coalesces both.
    */
-  private async change<T>(
+  private change<T>(
+    work: (now: number, fed: FederationRow, moved: () => void) => RpcResult<T>,
+    actor?: string,
+  ): Promise<RpcResult<T>> {
+    return this.watched(() => this.changeNow(work), actor);
+  }
+
+  private async changeNow<T>(
     work: (now: number, fed: FederationRow, moved: () => void) => RpcResult<T>,
   ): Promise<RpcResult<T>> {
     const now = Date.now();

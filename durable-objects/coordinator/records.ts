@@ -16,6 +16,7 @@ export function roundRecord(store: CoordinatorStore, round: RoundRow, totals: Ro
     round: round.round,
     status: round.status,
     selected: store.selected(round.round),
+    joined: store.joined(round.round),
     participants: totals.participants,
     samples,
     meanLoss: samples > 0 ? totals.weightedLoss / samples : null,

@@ -467,6 +467,16 @@ export class CoordinatorStore {
       .map((r) => r.device_id);
   }
 
+  joined(round: number): string[] {
+    return this.sql
+      .exec<{ device_id: string }>(
+        'SELECT device_id FROM selections WHERE round = ? AND joined_at IS NOT NULL ORDER BY position',
+        round,
+      )
+      .toArray()
+      .map((r) => r.device_id);
+  }
+
   selection(round: number, deviceId: string): { joinedAt: number | null } | null {
     const row = this.first<{ joined_at: number | null }>(
       'SELECT joined_at FROM selections WHERE round = ? AND device_id = ?',

@@ -81,6 +81,9 @@ export type SessionStatus =
       trainablesSha256: string;
     };
 
+/** How often, at most, a session reports its progress to the coordinator's watchers. */
+const PROGRESS_INTERVAL_MS = 1000;
+
 /** Quantization groups of the gradient frame: per token, as activations travel. */
 const GRADIENT_GRANULARITY = 'token';
 
@@ -92,6 +95,8 @@ export class ClientSession extends DurableObject<Env> {
   readonly #serial = new Serial();
   /** The stored row; dropped whenever memory may have run ahead of storage. */
   #row: SessionRow | undefined;
+  /** When the coordinator last heard of this session's progress (memory only: losing it costs one early report). */
+  #reportedAt = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -320,7 +325,31 @@ export class ClientSession extends DurableObject<Env> {
       throw err;
     }
     this.#row = next;
+    this.#report(next);
     return ok({ answer, bytesUsed: next.uplinkBytes + next.downlinkBytes, budgetBytes: t.budgetBytes });
+  }
+
+  /**
+   * Tells the coordinator's watchers (protocol/events.ts) how far the device
+   * has got, at most once per PROGRESS_INTERVAL_MS and never waiting for it:
+   * a lost report costs a watcher one update, not the device a step.
+   */
+  #report(row: SessionRow): void {
+    const now = Date.now();
+    if (now - this.#reportedAt < PROGRESS_INTERVAL_MS) return;
+    this.#reportedAt = now;
+    const t = row.ticket;
+    const progress = {
+      round: t.round,
+      deviceId: t.deviceId,
+      steps: row.nextSeq,
+      samples: row.samples,
+      loss: row.samples > 0 ? row.lossSum / row.samples : null,
+      uplinkBytes: row.uplinkBytes,
+      downlinkBytes: row.downlinkBytes,
+    };
+    const coordinator = this.env.COORDINATOR.get(this.env.COORDINATOR.idFromName(t.federationId));
+    this.ctx.waitUntil(coordinator.progress(progress).catch(() => {}));
   }
 
   async #finish(close: boolean): Promise<RpcResult<FinishValue>> {

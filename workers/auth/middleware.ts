@@ -1,4 +1,5 @@
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
+import { BEARER_PROTOCOL_PREFIX, offeredProtocols } from '../../protocol/events.js';
 import { HttpProblem } from '../http/problem.js';
 import { keyringOf } from './keys.js';
 import { type DeviceClaims, sameSecret, verifyDeviceToken } from './tokens.js';
@@ -12,9 +13,19 @@ export function bearer(header: string | undefined): string | undefined {
 
 export const challenge = { 'www-authenticate': 'Bearer realm="splitflare"' };
 
+/**
+ * A WebSocket's bearer: browsers cannot set Authorization on a WebSocket, so
+ * the key may ride in the subprotocol `bearer.<key>` (protocol/events.ts).
+ */
+function socketBearer(c: Context<AuthEnv>): string | undefined {
+  if (c.req.header('upgrade')?.toLowerCase() !== 'websocket') return undefined;
+  const offered = offeredProtocols(c.req.header('sec-websocket-protocol'));
+  return offered.find((p) => p.startsWith(BEARER_PROTOCOL_PREFIX))?.slice(BEARER_PROTOCOL_PREFIX.length);
+}
+
 /** The operator: Authorization: Bearer <ADMIN_KEY> (a wrangler secret; .dev.vars locally). */
 export const requireAdmin: MiddlewareHandler<AuthEnv> = async (c, next) => {
-  const token = bearer(c.req.header('authorization'));
+  const token = bearer(c.req.header('authorization')) ?? socketBearer(c);
   if (!token) throw new HttpProblem('unauthorized', 'An admin bearer token is required.', {}, challenge);
   if (!c.env.ADMIN_KEY || !sameSecret(token, c.env.ADMIN_KEY)) {
     throw new HttpProblem('forbidden', 'The admin key is not valid.');

@@ -16,6 +16,7 @@ const TITLES: Record<ProblemSlug, string> = {
   'unknown-model': 'Unknown model',
   'method-not-allowed': 'Method not allowed',
   'not-acceptable': 'Not acceptable',
+  'upgrade-required': 'Upgrade required',
   conflict: 'Conflict',
   'payload-too-large': 'Payload too large',
   'unsupported-media-type': 'Unsupported media type',

@@ -6,6 +6,7 @@ import { type Context, Hono } from 'hono';
 import { failureOf } from '../../durable-objects/rpc.js';
 import { ArtifactStore } from '../../edge/artifacts.js';
 import { CreateFederationBody, EnrollBody } from '../../protocol/api.js';
+import { EVENTS_PROTOCOL, offeredProtocols } from '../../protocol/events.js';
 import {
   DeviceId,
   type Enrollment,
@@ -110,6 +111,32 @@ federationRoutes.post('/:fid/devices/:deviceId/revoke', requireAdmin, async (c) 
   const deviceId = DeviceId.safeParse(c.req.param('deviceId'));
   if (!deviceId.success) throw new HttpProblem('not-found', 'No device with this id is enrolled.');
   return c.json(unwrap(await coordinator(c.env, fid).revoke(deviceId.data)));
+});
+
+/**
+ * The live event stream (protocol/events.ts): a WebSocket the coordinator
+ * accepts itself, so it pushes every round transition as it commits.
+ */
+federationRoutes.get('/:fid/events', requireAdmin, async (c) => {
+  const fid = federationId(c.req.param('fid'));
+  if (c.req.header('upgrade')?.toLowerCase() !== 'websocket') {
+    throw new HttpProblem(
+      'upgrade-required',
+      'The event stream is a WebSocket: send Upgrade: websocket.',
+      {},
+      {
+        upgrade: 'websocket',
+      },
+    );
+  }
+  if (!offeredProtocols(c.req.header('sec-websocket-protocol')).includes(EVENTS_PROTOCOL)) {
+    throw new HttpProblem('bad-request', `Offer the WebSocket subprotocol ${EVENTS_PROTOCOL}.`, {
+      code: 'missing-subprotocol',
+    });
+  }
+  const coord = coordinator(c.env, fid);
+  unwrap(await coord.state());
+  return coord.fetch(new Request(c.req.url, { headers: { upgrade: 'websocket' } }));
 });
 
 /** Published adapters: both sides for the admin (evaluation), the head side for devices. */
