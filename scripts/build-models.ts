@@ -57,6 +57,15 @@ export const DEPLOYMENTS: Deployment[] = [
   // The federated fine-tuning target: the pretrained model with a fresh
   // classifier for Fashion-MNIST, adapters per REFERENCE_RECIPE.
   { modelId: 'vit-fashion', cut: { kind: 'embed' }, task: 'fashion-mnist', training: REFERENCE_RECIPE },
+  // The same fine-tune with two encoder blocks on the device: the deeper cut
+  // the privacy experiments train at. Its trainables carry the same names as
+  // vit-fashion's; only their owner (head or tail) differs.
+  {
+    modelId: 'vit-fashion-deep',
+    cut: { kind: 'block', index: 1 },
+    task: 'fashion-mnist',
+    training: REFERENCE_RECIPE,
+  },
   // The same model with its tail forced into 2 and 4 shards and run in
   // micro-batches of 3: the tests check that every sharding computes what
   // the single shard does.
