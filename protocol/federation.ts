@@ -285,6 +285,8 @@ export const DeviceRecord = z.object({
   generation: z.number().int().nonnegative(),
   /** Unix milliseconds; a revoked device's tokens are refused and it is no longer selected. */
   revokedAt: z.number().int().nullable(),
+  /** Unix milliseconds of the device's last join or submit; null before its first. */
+  lastSeenAt: z.number().int().nullable(),
 });
 export type DeviceRecord = z.infer<typeof DeviceRecord>;
 
@@ -395,3 +397,38 @@ export const FederationState = z.object({
     .nullable(),
 });
 export type FederationState = z.infer<typeof FederationState>;
+
+/** A line of GET /v1/federations: what an operator scans a list of federations for. */
+export const FederationSummary = z.object({
+  id: FederationId,
+  modelId: z.string(),
+  status: z.enum(['running', 'finished', 'closed']),
+  started: z.boolean(),
+  devices: z.number().int().nonnegative(),
+  rounds: z.number().int().positive(),
+  currentRound: z.number().int().nonnegative().nullable(),
+  roundStatus: z.enum(ROUND_STATUSES).nullable(),
+  latestVersion: z.number().int().nonnegative(),
+});
+export type FederationSummary = z.infer<typeof FederationSummary>;
+
+export const FederationList = z.object({
+  federations: z.array(FederationSummary),
+  /** Pass as `?cursor=` for the next page; null on the last. */
+  cursor: z.string().nullable(),
+});
+export type FederationList = z.infer<typeof FederationList>;
+
+export function federationSummary(state: FederationState): FederationSummary {
+  return {
+    id: state.id,
+    modelId: state.config.modelId,
+    status: state.status,
+    started: state.currentRound !== null,
+    devices: state.devices,
+    rounds: state.config.rounds,
+    currentRound: state.currentRound?.round ?? null,
+    roundStatus: state.currentRound?.status ?? null,
+    latestVersion: state.latestVersion,
+  };
+}

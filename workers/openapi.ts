@@ -18,6 +18,7 @@ import {
   DeviceRecord,
   DeviceToken,
   Enrollment,
+  FederationList,
   FederationState,
   JoinAnswer,
   RoundRecord,
@@ -148,6 +149,11 @@ export const OPERATIONS: Record<string, Operation> = {
     body: CreateFederationBody,
     answer: FederationState,
     status: 201,
+  },
+  'GET /v1/federations': {
+    summary: 'Every federation with a summary of its state, paged (?limit= up to 100, ?cursor=)',
+    security: 'admin',
+    answer: FederationList,
   },
   'GET /v1/federations/:fid': { summary: 'A federation’s state', security: 'admin', answer: FederationState },
   'GET /v1/federations/:fid/history': {

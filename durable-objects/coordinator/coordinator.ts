@@ -349,6 +349,7 @@ export class FederationCoordinator extends DurableObject<Env> {
         });
       }
       if (selection.joinedAt === null) this.store.markJoined(round.round, deviceId, now);
+      this.store.touch(deviceId, now);
       if (round.status === 'open') this.store.setRoundStatus(round.round, 'training');
       const { config } = fed;
       const masking = secure(fed) ? this.store.secAgg(round.round) : null;
@@ -480,6 +481,7 @@ export class FederationCoordinator extends DurableObject<Env> {
       }
 
       // What the history records is what the server observed: the weight is the session's count.
+      this.store.touch(s.deviceId, now);
       this.store.insertSubmission({
         round: round.round,
         deviceId: s.deviceId,

@@ -43,6 +43,7 @@ export const deviceRecord = (d: DeviceRow): DeviceRecord => ({
   enrolledAt: d.enrolledAt,
   generation: d.generation,
   revokedAt: d.revokedAt,
+  lastSeenAt: d.lastSeenAt,
 });
 
 /**

@@ -80,6 +80,8 @@ export interface DeviceRow {
   /** Moves on at every enrolment; only tokens of the current generation are honoured. */
   generation: number;
   revokedAt: number | null;
+  /** When the device last joined or submitted (Unix ms). */
+  lastSeenAt: number | null;
 }
 
 /** Sums over a round's accepted submissions; loss and accuracy are weighted by sample count. */
@@ -112,7 +114,8 @@ CREATE TABLE IF NOT EXISTS devices (
   device_id TEXT PRIMARY KEY,
   enrolled_at INTEGER NOT NULL,
   generation INTEGER NOT NULL DEFAULT 0,
-  revoked_at INTEGER
+  revoked_at INTEGER,
+  last_seen_at INTEGER
 );
 CREATE TABLE IF NOT EXISTS rounds (
   round INTEGER PRIMARY KEY,
@@ -223,6 +226,7 @@ export class CoordinatorStore {
     add('federation', 'evaluation_set', 'TEXT');
     add('rounds', 'aggregation', 'TEXT');
     add('submissions', 'norm', 'REAL');
+    add('devices', 'last_seen_at', 'INTEGER');
     this.sql.exec('CREATE TABLE IF NOT EXISTS secagg (round INTEGER PRIMARY KEY, state TEXT NOT NULL)');
     this.sql.exec(`CREATE TABLE IF NOT EXISTS versions (version INTEGER PRIMARY KEY, round INTEGER,
       status TEXT NOT NULL, created_at INTEGER NOT NULL, evaluation TEXT, attempts INTEGER NOT NULL DEFAULT 0)`);
@@ -369,6 +373,11 @@ export class CoordinatorStore {
       at,
     );
     return this.device(deviceId)!;
+  }
+
+  /** The device reached the coordinator (join, submit): what an operator sees as its last contact. */
+  touch(deviceId: string, at: number): void {
+    this.sql.exec('UPDATE devices SET last_seen_at = ? WHERE device_id = ?', at, deviceId);
   }
 
   revoke(deviceId: string, at: number): void {
@@ -690,6 +699,7 @@ type RawDevice = {
   enrolled_at: number;
   generation: number;
   revoked_at: number | null;
+  last_seen_at?: number | null;
 };
 
 function toDevice(r: RawDevice): DeviceRow {
@@ -698,6 +708,7 @@ function toDevice(r: RawDevice): DeviceRow {
     enrolledAt: r.enrolled_at,
     generation: r.generation,
     revokedAt: r.revoked_at,
+    lastSeenAt: r.last_seen_at ?? null,
   };
 }
 

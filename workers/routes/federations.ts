@@ -10,6 +10,8 @@ import { EVENTS_PROTOCOL, offeredProtocols } from '../../protocol/events.js';
 import {
   DeviceId,
   type Enrollment,
+  type FederationList,
+  federationSummary,
   type JoinAnswer,
   SESSION_PASS_HEADER,
 } from '../../protocol/federation.js';
@@ -31,6 +33,7 @@ import { keyringOf } from '../auth/keys.js';
 import { type AuthEnv, requireAdmin, requireDevice } from '../auth/middleware.js';
 import { issueSessionPass, verifySessionPass } from '../auth/session-pass.js';
 import type { DeviceClaims } from '../auth/tokens.js';
+import { indexFederation, listFederationIds, MAX_PAGE } from '../federation-index.js';
 import { requireContentType } from '../http/content-type.js';
 import { jsonBody } from '../http/json-body.js';
 import { limitBody } from '../http/limits.js';
@@ -64,6 +67,8 @@ federationRoutes.post('/', requireAdmin, limitBody(64 * 1024), async (c) => {
       `Model ${config.modelId} does not accept ${config.uplink} uplinks.`,
     );
   }
+  // Indexed first: a federation that exists is always listed (federation-index.ts).
+  await indexFederation(c.env.MODELS, { id, modelId: config.modelId, createdAt: Date.now() });
   const state = unwrap(
     await coordinator(c.env, id).create({
       id,
@@ -74,6 +79,19 @@ federationRoutes.post('/', requireAdmin, limitBody(64 * 1024), async (c) => {
     }),
   );
   return c.json(state, 201, { location: `/v1/federations/${id}` });
+});
+
+/** Every federation with a summary of its state, a page at a time (`?limit=`, `?cursor=`). */
+federationRoutes.get('/', requireAdmin, async (c) => {
+  const limitParam = c.req.query('limit');
+  const limit = limitParam === undefined ? MAX_PAGE : nonNegativeInt(limitParam, 'limit');
+  if (limit < 1 || limit > MAX_PAGE) {
+    throw new HttpProblem('bad-request', `limit must be between 1 and ${MAX_PAGE}.`);
+  }
+  const page = await listFederationIds(c.env.MODELS, limit, c.req.query('cursor') || undefined);
+  const states = await Promise.all(page.ids.map((id) => coordinator(c.env, id).state()));
+  const federations = states.flatMap((s) => (s.ok ? [federationSummary(s.value)] : []));
+  return c.json({ federations, cursor: page.cursor } satisfies FederationList);
 });
 
 federationRoutes.get('/:fid', requireAdmin, async (c) =>
