@@ -28,6 +28,7 @@ import type { Manifest } from '../protocol/manifest.js';
 import { MAX_TOKEN_NOISE } from '../protocol/token-noise.js';
 import { leastSquaresInverter, probeAffine } from './privacy/analytic.js';
 import { type DecoderShape, trainDecoder } from './privacy/decoder.js';
+import { type DeviceCost, deviceCost } from './privacy/device-cost.js';
 import { type GalleryRow, writeGallery } from './privacy/gallery.js';
 import { type Leakage, leakage } from './privacy/metrics.js';
 import { loadHead, loadTail, loadTrainedHead, uplink } from './privacy/uplink.js';
@@ -172,6 +173,8 @@ interface ModelRecord {
   cut: string;
   /** Whether the head is affine up to the cut, so the analytic attack applies. */
   head_affine: boolean;
+  /** What training at this cut costs the device (deployments built for training). */
+  device: DeviceCost | null;
   settings: Setting[];
 }
 
@@ -214,7 +217,17 @@ for (const model of opts.model) {
   const affine = await probeAffine(head.run, inputSize);
   const inverter = affine ? leastSquaresInverter(affine) : null;
   const attackerSet = publicImages(dataset, opts.public);
-  const record: ModelRecord = { model, cut: manifest.cut.id, head_affine: affine !== null, settings: [] };
+  const device = manifest.training
+    ? await deviceCost(dir, { ...manifest, training: manifest.training })
+    : null;
+  if (device) say(`${model}: a device step of the head takes ${device.step_ms} ms at batch ${device.batch}`);
+  const record: ModelRecord = {
+    model,
+    cut: manifest.cut.id,
+    head_affine: affine !== null,
+    device,
+    settings: [],
+  };
   const gallery: GalleryRow[] = [
     { label: 'original', images: pixels.subarray(0, GALLERY_COLUMNS * inputSize) },
   ];
