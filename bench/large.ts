@@ -28,13 +28,14 @@ import { encodeModel, graphOf, loadModel, shapeOf } from '../models/onnx/index.j
 import { arrangeForFusion, quantizeWeights } from '../models/quantize/index.js';
 import { splitModel } from '../models/split/splitter.js';
 import { resolveRecipe, STRUCTURAL_RECIPE } from '../models/training/index.js';
+import { localAdminKey } from '../operator/admin-key.js';
+import { adminClient } from '../operator/client.js';
 import { type JoinAnswer, SESSION_PASS_HEADER } from '../protocol/federation.js';
 import { encodeFrame } from '../protocol/frame.js';
 import { FRAME_CONTENT_TYPE, STEP_CONTENT_TYPE } from '../protocol/media.js';
 import { encodeStepRequest } from '../protocol/step.js';
 import { buildLargeModel } from '../scripts/large/build.js';
 import { quantile, round } from '../scripts/lib/stats.js';
-import { adminClient, localAdminKey } from '../scripts/sim/admin.js';
 import { startLocalWorker } from '../scripts/wrangler-dev.js';
 import { measureInFreshProcess } from './shard-memory.js';
 import type { ChildSession } from './shard-memory-child.js';

@@ -6,8 +6,9 @@
 import { createTrainer, nodeSessionFactory } from '../../client-sdk/node.js';
 import type { RoundReport, Skipped } from '../../client-sdk/trainer/index.js';
 import { batchOf, type ImageShape, loadMnist, resizeBatch, trainTestSplit } from '../../datasets/index.js';
+import { localAdminKey } from '../../operator/admin-key.js';
+import { adminClient } from '../../operator/client.js';
 import type { Encoding } from '../../protocol/encoding.js';
-import { adminClient, localAdminKey } from '../sim/admin.js';
 
 export interface ShortRunOptions {
   baseUrl: string;

@@ -9,7 +9,7 @@ import {
   type Trainer,
 } from '../../client-sdk/node.js';
 import type { LocalDataset } from '../../client-sdk/trainer/index.js';
-import type { AdminClient } from './admin.js';
+import type { AdminClient } from '../../operator/client.js';
 
 export interface Device {
   id: string;
