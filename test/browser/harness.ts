@@ -31,6 +31,17 @@ export const HAS_CHROMIUM = existsSync(CHROMIUM);
  */
 export type PageEntry = 'main' | 'train';
 
+/**
+ * A page script outside page/, resolving its imports from `workingDir`'s
+ * node_modules (an application that installed the SDK's package), with
+ * onnxruntime-web's runtime files served from `ortDist`.
+ */
+export interface ExternalPage {
+  file: string;
+  workingDir: string;
+  ortDist: string;
+}
+
 /** Path prefixes the server answers under. */
 export const BUNDLE_PREFIX = '/bundle/';
 export const ORT_PREFIX = '/ort/';
@@ -57,10 +68,12 @@ const MIME: Record<string, string> = {
 };
 
 /** The page's script and its lazily loaded chunks, by file name; the script is always `main.js`. */
-export async function bundlePage(entry: PageEntry = 'main'): Promise<Map<string, Uint8Array>> {
+export async function bundlePage(entry: PageEntry | ExternalPage = 'main'): Promise<Map<string, Uint8Array>> {
+  const external = typeof entry === 'object' ? entry : undefined;
   const result = await build({
     // One output name whatever the entry, so the index page needs no variants.
-    entryPoints: { main: fileURLToPath(new URL(`./page/${entry}.ts`, import.meta.url)) },
+    entryPoints: { main: external?.file ?? fileURLToPath(new URL(`./page/${entry}.ts`, import.meta.url)) },
+    ...(external ? { absWorkingDir: external.workingDir } : {}),
     bundle: true,
     platform: 'browser',
     format: 'esm',
@@ -104,7 +117,10 @@ export async function startPageServer(options: {
   bundle: Map<string, Uint8Array>;
   /** Origin of the Worker that `/v1/*` is forwarded to. */
   upstream: string;
+  /** onnxruntime-web's dist directory; default this repository's. */
+  ortDist?: string;
 }): Promise<PageServer> {
+  const ortDist = options.ortDist ?? ORT_DIST;
   const upstream = new URL(options.upstream);
   const served: string[] = [];
   const proxied: ProxiedRequest[] = [];
@@ -164,7 +180,7 @@ export async function startPageServer(options: {
     // One flat directory and a strict name pattern: nothing outside ORT's dist
     // can be reached, whatever the browser asks for.
     if (path === `${ORT_PREFIX}${name}` && /^[\w.-]+$/.test(name) && !name.startsWith('.')) {
-      const file = await readFile(join(ORT_DIST, name)).catch(() => undefined);
+      const file = await readFile(join(ortDist, name)).catch(() => undefined);
       return file ? send(res, 200, file, type) : send(res, 404, 'not found', 'text/plain');
     }
     send(res, 404, 'not found', 'text/plain');
@@ -223,7 +239,7 @@ const CHROMIUM_ARGS = [
  * vitest runs files in separate workers, and a Worker of their own keeps each
  * file's Durable Object traffic out of the other's timings.
  */
-export async function startBrowserRig(entry: PageEntry): Promise<BrowserRig> {
+export async function startBrowserRig(entry: PageEntry | ExternalPage): Promise<BrowserRig> {
   const started: { close(): Promise<void> }[] = [];
   // Teardown in reverse start order; each step runs even if an earlier one fails.
   const closeAll = async () => {
@@ -239,7 +255,8 @@ export async function startBrowserRig(entry: PageEntry): Promise<BrowserRig> {
     if (bundleResult.status === 'rejected') throw bundleResult.reason;
     const worker = workerResult.value;
     const bundle = bundleResult.value;
-    const server = await startPageServer({ bundle, upstream: worker.url });
+    const ortDist = typeof entry === 'object' ? entry.ortDist : undefined;
+    const server = await startPageServer({ bundle, upstream: worker.url, ortDist });
     started.push(server);
     const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
     started.push(browser);
