@@ -2,10 +2,15 @@
 // binding of wrangler.toml, all built from workers/shard/) and then of the
 // main Worker, which binds them. Models are not part of the deployment:
 // publish them with `splitflare-models publish <dir> --to <worker url>`.
+// The console and the field app are: they are built first and uploaded as
+// the main Worker's static assets.
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildWeb } from './build-web.js';
 import { SHARD_CONFIG, shardScriptName, shardSlots } from './shards.js';
+
+await buildWeb();
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const wrangler = (args: string[]) =>

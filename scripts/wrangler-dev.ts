@@ -10,8 +10,9 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type PublishResult, publishModel } from '../models/registry/publish.js';
+import { localAdminKey } from '../operator/admin-key.js';
+import { buildWeb, WEB_DIST } from './build-web.js';
 import { writeShardConfigs } from './shards.js';
-import { localAdminKey } from './sim/admin.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const WRANGLER = fileURLToPath(new URL('../node_modules/wrangler/bin/wrangler.js', import.meta.url));
@@ -45,6 +46,8 @@ export interface StartOptions {
 }
 
 export async function startLocalWorker(opts: StartOptions = {}): Promise<LocalWorker> {
+  // wrangler.toml's [assets] directory must exist before wrangler dev starts.
+  if (!opts.config && !existsSync(WEB_DIST)) await buildWeb({ log: () => {} });
   const port = opts.port ?? (await freePort());
   const configs = opts.config ? [opts.config] : [join(ROOT, 'wrangler.toml'), ...writeShardConfigs()];
   const configArgs = configs.flatMap((c) => ['--config', c]);

@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { nodeSessionFactory } from '../../client-sdk/node.js';
 import { bindHeadGraphs, type Params } from '../../client-sdk/trainer/head-graphs.js';
+import { mulberry32 } from '../../common/random.js';
 import { parseSafetensors } from '../../common/safetensors.js';
 import type { Manifest, TrainingSpec } from '../../protocol/manifest.js';
 
@@ -38,9 +39,8 @@ export async function deviceCost(
   );
   const inputSize = (manifest.input.shape as number[]).slice(1).reduce((a, b) => a * b, 1);
   // Seeded stand-ins: the step's cost does not depend on the values.
-  let state = 1;
-  const fill = (n: number) =>
-    Float32Array.from({ length: n }, () => ((state = (state * 48271) % 2147483647) / 2147483647) * 2 - 1);
+  const uniform = mulberry32(1);
+  const fill = (n: number) => Float32Array.from({ length: n }, () => uniform() * 2 - 1);
   const pixels = fill(batch * inputSize);
   const step = async () => {
     const cut = await graphs.forward(pixels, batch, params);
