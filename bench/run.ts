@@ -7,6 +7,7 @@ import { buildModels } from '../scripts/build-models.js';
 import { round } from '../scripts/lib/stats.js';
 import { benchCodec } from './codec.js';
 import { benchLarge } from './large.js';
+import { benchPlanner } from './planner.js';
 import { benchTail } from './tail.js';
 import { benchTorchvision } from './torchvision.js';
 import { benchTrain } from './train.js';
@@ -27,6 +28,8 @@ log('tail (workerd WASM vs onnxruntime-node)...');
 const tail = await benchTail();
 log('training step (generated graph) vs forward, WASM vs native...');
 const train = await benchTrain();
+log('planner: a round of 100 and of 1,000 devices...');
+const planner = benchPlanner();
 log('quantized frozen weights: the reference model on 1,000 held-out digits...');
 const agreement = async (bits: 8 | 4) => {
   const a = await pretrainedAgreement({ bits });
@@ -50,6 +53,7 @@ const result = {
   codec,
   tail,
   train,
+  planner,
   large,
 };
 console.log(opts.json ? JSON.stringify(result) : JSON.stringify(result, null, 2));

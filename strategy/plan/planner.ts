@@ -1,0 +1,304 @@
+// The "configure" half of the strategy for a heterogeneous fleet: each
+// selected device's cut, uplink and downlink encoding and share of the
+// declared uplink budget, minimizing
+//
+//     round latency (the slowest device, s) + λ · device energy (sum, J)
+//
+// subject to the round deadline, Σ shares ≤ 1, each device's own link rate,
+// memory and the federation's privacy floor.
+//
+// How it is solved:
+// - For a fixed round latency T and fixed discrete choices the shares are a
+//   convex problem: each device needs at least the rate that finishes it by
+//   T, and transmit energy falls as 1/share, so the optimal shares are
+//   b_i = clamp(√(λ·P_radio·bits_i / (B·μ)), needed_i, link_i) with the
+//   multiplier μ of Σ b ≤ 1 found by bisection (water-filling).
+// - The discrete choices are made with the same multiplier: relaxing Σ b ≤ 1
+//   into the price μ·b makes devices independent, so each picks its best cut
+//   and encodings in closed form (Lagrangian relaxation), and bisection on μ
+//   finds the cheapest price that fits the budget.
+// - T itself is one scalar: the objective is searched over [T_min, deadline]
+//   on a logarithmic grid refined by golden section.
+// Where the discrete space is small (choices^devices ≤ EXACT_LIMIT) every
+// combination is solved and the best kept: the plan is exact up to the 1-D
+// search. Beyond that the relaxation is used ("lagrangian"); its gap comes
+// only from devices at a price where two choices tie.
+import type { Encoding } from '../../protocol/encoding.js';
+import { type Choice, type CutCost, choicesOf, type DeviceProfile, energyJ, latencyS } from './model.js';
+
+export interface PlanInput {
+  devices: readonly DeviceProfile[];
+  cuts: readonly CutCost[];
+  /** The uplink capacity the operator declares for the site or cell, shared by the round's devices (bits/s). */
+  uplinkBudgetBps: number;
+  deadlineS: number;
+  /** Joules are worth λ seconds. 0: latency only. */
+  lambda: number;
+  /** Encodings the federation allows (default all). */
+  uplink?: readonly Encoding[];
+  downlink?: readonly Encoding[];
+  /** The privacy floor: the fewest encoder blocks a device must run. */
+  minDepth?: number;
+  /** Devices the edge trains at once; more share its time (default: no limit). */
+  edgeSessions?: number;
+}
+
+export interface DevicePlan {
+  deviceId: string;
+  cut: string;
+  uplink: Encoding;
+  downlink: Encoding;
+  /** Share of the declared uplink budget. */
+  share: number;
+  rateBps: number;
+  latencyS: number;
+  energyJ: number;
+}
+
+export interface Plan {
+  devices: DevicePlan[];
+  /** The slowest device's seconds. */
+  latencyS: number;
+  energyJ: number;
+  objective: number;
+  meetsDeadline: boolean;
+  method: 'exact' | 'lagrangian';
+}
+
+export class PlanError extends Error {}
+
+/** Largest number of discrete combinations solved one by one. */
+export const EXACT_LIMIT = 4096;
+const ALL: readonly Encoding[] = ['fp32', 'fp16', 'int8', 'int4', 'int2'];
+const MU_STEPS = 24;
+const GRID = 16;
+const GOLDEN_STEPS = 18;
+
+/** A device and the options it chooses among. */
+interface Options {
+  device: DeviceProfile;
+  choices: Choice[];
+  /** Most of the budget a share can use: beyond its own link rate, more share is wasted. */
+  cap: number;
+}
+
+interface Assignment {
+  picks: Array<{ choice: Choice; share: number }>;
+  total: number;
+}
+
+/** The share a choice takes at round latency T and price μ, or null when it cannot finish by T. */
+function shareOf(c: Choice, cap: number, T: number, B: number, lambda: number, mu: number): number | null {
+  if (c.uplinkBits === 0) return c.fixedS <= T ? 0 : null;
+  const slack = T - c.fixedS;
+  if (slack <= 0) return null;
+  const needed = c.uplinkBits / (slack * B);
+  if (needed > cap * (1 + 1e-12)) return null;
+  const weight = (lambda * c.radioW * c.uplinkBits) / B;
+  const free = weight > 0 ? (mu > 0 ? Math.sqrt(weight / mu) : cap) : needed;
+  return Math.min(cap, Math.max(needed, free));
+}
+
+/** Each device's best option at latency T and price μ; null when some device cannot finish by T. */
+function assign(
+  opts: readonly Options[],
+  T: number,
+  B: number,
+  lambda: number,
+  mu: number,
+): Assignment | null {
+  const picks: Assignment['picks'] = [];
+  let total = 0;
+  for (const o of opts) {
+    let best: { choice: Choice; share: number; cost: number } | null = null;
+    for (const c of o.choices) {
+      const share = shareOf(c, o.cap, T, B, lambda, mu);
+      if (share === null) continue;
+      const cost = lambda * energyJ(c, share * B) + mu * share;
+      if (!best || cost < best.cost) best = { choice: c, share, cost };
+    }
+    if (!best) return null;
+    picks.push(best);
+    total += best.share;
+  }
+  return { picks, total };
+}
+
+/**
+ * The cheapest assignment at latency T that fits the budget: at the smallest
+ * price μ that makes Σ shares ≤ 1 (bisection in log μ, started from `hint`,
+ * the price found at a nearby T), or null when no price does.
+ */
+function solveAt(
+  opts: readonly Options[],
+  T: number,
+  B: number,
+  lambda: number,
+  hint?: { mu: number },
+): Assignment | null {
+  if (lambda === 0) {
+    // Latency only: any positive price makes each device take the least share that finishes it by T.
+    const a = assign(opts, T, B, 0, 1);
+    return a && a.total <= 1 + 1e-12 ? a : null;
+  }
+  const free = assign(opts, T, B, lambda, 0);
+  if (free === null) return null;
+  if (free.total <= 1) return free;
+  const fitsAt = (mu: number) => {
+    const a = assign(opts, T, B, lambda, mu);
+    return a && a.total <= 1 ? a : null;
+  };
+  let hi = hint?.mu ?? 1;
+  let fits = fitsAt(hi);
+  for (let i = 0; !fits && i < 40; i++) fits = fitsAt((hi *= 16));
+  if (!fits) return null;
+  let lo = hi / 16;
+  for (let i = 0; i < 40 && fitsAt(lo); i++) {
+    hi = lo;
+    lo /= 16;
+  }
+  for (let i = 0; i < MU_STEPS; i++) {
+    const mid = Math.sqrt(lo * hi);
+    const a = fitsAt(mid);
+    if (a) {
+      hi = mid;
+      fits = a;
+    } else lo = mid;
+  }
+  fits = fitsAt(hi) ?? fits;
+  if (hint) hint.mu = hi;
+  return fits;
+}
+
+interface Scored {
+  assignment: Assignment;
+  latency: number;
+  energy: number;
+  objective: number;
+}
+
+function score(a: Assignment, B: number, lambda: number): Scored {
+  let latency = 0;
+  let energy = 0;
+  for (const p of a.picks) {
+    latency = Math.max(latency, latencyS(p.choice, p.share * B));
+    energy += energyJ(p.choice, p.share * B);
+  }
+  return { assignment: a, latency, energy, objective: latency + lambda * energy };
+}
+
+/** The smallest round latency any assignment fits the budget at (bisection), or null when none does by `limit`. */
+function fastest(opts: readonly Options[], B: number, limit: number): number | null {
+  const feasible = (T: number) => solveAt(opts, T, B, 0) !== null;
+  let lo = 0;
+  for (const o of opts) lo = Math.max(lo, Math.min(...o.choices.map((c) => c.fixedS)));
+  let hi = Math.max(limit, lo * 2, 1e-3);
+  while (!feasible(hi)) {
+    hi *= 2;
+    if (hi > 1e9) return null;
+  }
+  for (let i = 0; i < 60 && hi - lo > 1e-9 * hi; i++) {
+    const mid = (lo + hi) / 2;
+    if (feasible(mid)) hi = mid;
+    else lo = mid;
+  }
+  return hi;
+}
+
+/** The best plan over round latencies in [from, to] for these options. */
+function searchLatency(
+  opts: readonly Options[],
+  B: number,
+  lambda: number,
+  from: number,
+  to: number,
+): Scored | null {
+  const hint = { mu: 1 };
+  const at = (T: number) => {
+    const a = solveAt(opts, T, B, lambda, hint);
+    return a ? score(a, B, lambda) : null;
+  };
+  let best = at(from);
+  if (lambda === 0 || to <= from) return best;
+  const points = Array.from({ length: GRID + 1 }, (_, i) => from * (to / from) ** (i / GRID));
+  let bestIndex = 0;
+  points.forEach((T, i) => {
+    const s = at(T);
+    if (s && (!best || s.objective < best.objective)) {
+      best = s;
+      bestIndex = i;
+    }
+  });
+  // Golden section between the grid neighbours of the best point.
+  let a = Math.log(points[Math.max(0, bestIndex - 1)]);
+  let b = Math.log(points[Math.min(GRID, bestIndex + 1)]);
+  const g = (Math.sqrt(5) - 1) / 2;
+  for (let i = 0; i < GOLDEN_STEPS; i++) {
+    const x1 = b - g * (b - a);
+    const x2 = a + g * (b - a);
+    const s1 = at(Math.exp(x1));
+    const s2 = at(Math.exp(x2));
+    for (const s of [s1, s2]) if (s && (!best || s.objective < best.objective)) best = s;
+    if ((s1?.objective ?? Number.POSITIVE_INFINITY) <= (s2?.objective ?? Number.POSITIVE_INFINITY)) b = x2;
+    else a = x1;
+  }
+  return best;
+}
+
+/** Plans one round for the selected devices. Throws PlanError when a device has no option at all. */
+export function planRound(input: PlanInput, force?: 'exact' | 'lagrangian'): Plan {
+  const B = input.uplinkBudgetBps;
+  if (!(B > 0)) throw new PlanError('the uplink budget must be positive');
+  const edgeLoad = input.edgeSessions ? Math.max(1, input.devices.length / input.edgeSessions) : 1;
+  const allowed = {
+    uplink: input.uplink ?? ALL,
+    downlink: input.downlink ?? ALL,
+    minDepth: input.minDepth ?? 0,
+  };
+  const opts: Options[] = input.devices.map((device) => {
+    const choices = choicesOf(device, input.cuts, allowed, edgeLoad);
+    if (choices.length === 0) {
+      throw new PlanError(`device ${device.deviceId} can run no allowed cut and encoding`);
+    }
+    return { device, choices, cap: Math.min(1, device.uplinkBps / B) };
+  });
+  const Tmin = fastest(opts, B, input.deadlineS);
+  if (Tmin === null) throw new PlanError('no plan fits the uplink budget');
+  const to = Math.max(Tmin, input.deadlineS);
+  const combos = opts.reduce((n, o) => n * o.choices.length, 1);
+  const method = force ?? (combos <= EXACT_LIMIT ? 'exact' : 'lagrangian');
+
+  let best: Scored | null = null;
+  if (method === 'exact') {
+    const index = new Array<number>(opts.length).fill(0);
+    for (let k = 0; k < combos; k++) {
+      const fixed = opts.map((o, i) => ({ ...o, choices: [o.choices[index[i]]] }));
+      const single = fastest(fixed, B, to);
+      const s = single === null || single > to ? null : searchLatency(fixed, B, input.lambda, single, to);
+      if (s && (!best || s.objective < best.objective)) best = s;
+      for (let i = 0; i < index.length && ++index[i] === opts[i].choices.length; i++) index[i] = 0;
+    }
+    // The deadline cannot be met by any combination: the fastest plan, flagged.
+    best ??= searchLatency(opts, B, 0, Tmin, Tmin);
+  } else {
+    best = searchLatency(opts, B, input.lambda, Tmin, to);
+  }
+  if (!best) throw new PlanError('no plan fits the uplink budget');
+  return {
+    devices: best.assignment.picks.map(({ choice, share }, i) => ({
+      deviceId: opts[i].device.deviceId,
+      cut: choice.cut,
+      uplink: choice.uplink,
+      downlink: choice.downlink,
+      share,
+      rateBps: share * B,
+      latencyS: latencyS(choice, share * B),
+      energyJ: energyJ(choice, share * B),
+    })),
+    latencyS: best.latency,
+    energyJ: best.energy,
+    objective: best.objective,
+    meetsDeadline: best.latency <= input.deadlineS * (1 + 1e-9),
+    method,
+  };
+}
