@@ -150,7 +150,10 @@ function solveAt(
   };
   let hi = hint?.mu ?? 1;
   let fits = fitsAt(hi);
-  for (let i = 0; !fits && i < 40; i++) fits = fitsAt((hi *= 16));
+  for (let i = 0; !fits && i < 40; i++) {
+    hi *= 16;
+    fits = fitsAt(hi);
+  }
   if (!fits) return null;
   let lo = hi / 16;
   for (let i = 0; i < 40 && fitsAt(lo); i++) {
