@@ -225,7 +225,8 @@ describe.skipIf(!HAS_CHROMIUM)('the field app in Chromium, served by wrangler de
 
     await page.getByRole('link', { name: 'Train' }).click();
     const view = page.locator('#train-view');
-    await expect(view.isVisible()).resolves.toBe(true);
+    // The view switches on the hash change, after the click returns.
+    await view.waitFor({ state: 'visible' });
     await page.getByLabel('Federation id').fill(fid);
     await page.getByLabel('Device token').fill(token);
     await page.getByLabel('Model the federation trains').selectOption('vit-fashion');
