@@ -5,12 +5,11 @@
 // page and the SDK's trainer in Node — then see the charts gain the round.
 // Everything is done by clicking and typing; the live view is pushed over the
 // coordinator's event stream. axe-core checks each view; the screenshots in
-// docs/console/ are taken here. Skipped only where /usr/bin/chromium is
+// docs/console/ are taken here (UPDATE_SCREENSHOTS=1). Skipped only where /usr/bin/chromium is
 // missing; CI installs it.
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTrainer, type RoundReport, type Skipped } from '../../client-sdk/node.js';
@@ -26,11 +25,10 @@ import { buildModels } from '../../scripts/build-models.js';
 import { buildWeb } from '../../scripts/build-web.js';
 import { type LocalWorker, startLocalWorker } from '../../scripts/wrangler-dev.js';
 import { expectNoSeriousViolations } from './a11y.js';
-import { CHROMIUM, HAS_CHROMIUM } from './harness.js';
+import { CHROMIUM, HAS_CHROMIUM, screenshotDir } from './harness.js';
 import { pngOf } from './images.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const SHOTS = join(ROOT, 'docs', 'console');
+const SHOTS = screenshotDir('console');
 const FIELD_IMAGES = 12;
 const NODE_IMAGES = 256;
 const FEDERATION = `console-${Date.now().toString(36)}`;

@@ -4,7 +4,7 @@
 // predicted; then a federated round is contributed from labelled images
 // through a pause, an offline spell and a link that drops requests, and the
 // coordinator publishes it. axe-core checks each view; the screenshots in
-// docs/field-app/ are taken here. Skipped only where /usr/bin/chromium is
+// docs/field-app/ are taken here (UPDATE_SCREENSHOTS=1). Skipped only where /usr/bin/chromium is
 // missing; CI installs it.
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -30,11 +30,11 @@ import { buildWeb } from '../../scripts/build-web.js';
 import { federationConfig, parseSimArgs } from '../../scripts/sim/config.js';
 import { type LocalWorker, startLocalWorker } from '../../scripts/wrangler-dev.js';
 import { expectNoSeriousViolations } from './a11y.js';
-import { CHROMIUM, HAS_CHROMIUM } from './harness.js';
+import { CHROMIUM, HAS_CHROMIUM, screenshotDir } from './harness.js';
 import { pngOf } from './images.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const SHOTS = join(ROOT, 'docs', 'field-app');
+const SHOTS = screenshotDir('field-app');
 const FULL_MNIST = join(ROOT, 'artifacts', 'vit-mnist', 'full.onnx');
 const TRAIN_IMAGES = 12;
 const BATCH = 4;

@@ -22,6 +22,17 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const ORT_DIST = join(ROOT, 'node_modules', 'onnxruntime-web', 'dist');
 
 export const CHROMIUM = '/usr/bin/chromium';
+
+/**
+ * Where a test's screenshots of `view` go: docs/<view>/ when
+ * UPDATE_SCREENSHOTS=1 (the README shows those), else results/screenshots/,
+ * so that a test run leaves the checkout as it found it.
+ */
+export function screenshotDir(view: string): string {
+  return process.env.UPDATE_SCREENSHOTS === '1'
+    ? join(ROOT, 'docs', view)
+    : join(ROOT, 'results', 'screenshots', view);
+}
 export const HAS_CHROMIUM = existsSync(CHROMIUM);
 
 /**
