@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { ENCODINGS } from './encoding.js';
 import { EvaluationRecord } from './evaluation.js';
 import { TrainableSpec } from './manifest.js';
+import { DeviceProfileReport } from './profile.js';
 import { MAX_TOKEN_NOISE } from './token-noise.js';
 
 export const FederationId = z
@@ -287,6 +288,8 @@ export const DeviceRecord = z.object({
   revokedAt: z.number().int().nullable(),
   /** Unix milliseconds of the device's last join or submit; null before its first. */
   lastSeenAt: z.number().int().nullable(),
+  /** What the device last reported of itself at a join (protocol/profile.ts); null until it does. */
+  profile: DeviceProfileReport.nullable(),
 });
 export type DeviceRecord = z.infer<typeof DeviceRecord>;
 

@@ -34,6 +34,7 @@ import {
   UPDATE_CONTENT_TYPE,
 } from '../protocol/media.js';
 import { PROBLEM_CONTENT_TYPE } from '../protocol/problem.js';
+import { JoinBody } from '../protocol/profile.js';
 import { MemberKeys, SecAggStatus, SharesBody, UnmaskBody } from '../protocol/secagg/wire.js';
 
 type Security = 'admin' | 'device' | 'public' | 'api-key';
@@ -48,6 +49,8 @@ interface Operation {
   answer?: Body;
   /** The success status, 200 unless said. */
   status?: number;
+  /** The body may be left out. */
+  optionalBody?: boolean;
 }
 
 const OCTETS = (description: string) => ({ type: 'application/octet-stream', description });
@@ -232,8 +235,11 @@ export const OPERATIONS: Record<string, Operation> = {
     answer: DeviceToken,
   },
   'POST /v1/federations/:fid/join': {
-    summary: 'Join the open round: the ticket and a session pass',
+    summary:
+      'Join the open round: the ticket and a session pass; the optional body reports the device’s profile',
     security: 'device',
+    body: JoinBody,
+    optionalBody: true,
     answer: JoinAnswer,
   },
   'POST /v1/federations/:fid/rounds/:round/steps/:seq': {
@@ -346,7 +352,7 @@ export function openApiDocument(
       summary: op.summary,
       security: SECURITY[op.security],
       ...(parameters.length > 0 ? { parameters } : {}),
-      ...(op.body ? { requestBody: { required: true, content: content(op.body, 'input') } } : {}),
+      ...(op.body ? { requestBody: { required: !op.optionalBody, content: content(op.body, 'input') } } : {}),
       responses: {
         [status]: { description: 'Success', ...(op.answer ? { content: content(op.answer, 'output') } : {}) },
         default: {

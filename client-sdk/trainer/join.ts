@@ -1,6 +1,7 @@
 // Joining the open round. The expected "not this time" answers (not picked,
 // nothing open, federation over) are outcomes, not errors.
 import { JoinAnswer, type Ticket } from '../../protocol/federation.js';
+import type { DeviceProfileReport, JoinBody } from '../../protocol/profile.js';
 import { ProblemError, ProtocolError } from '../errors.js';
 import { parseJsonBody } from '../transport/json-body.js';
 import { type HttpContext, send } from './http.js';
@@ -16,11 +17,19 @@ export async function joinRound(
   url: string,
   ctx: HttpContext,
   federationId: string,
+  profile?: DeviceProfileReport,
 ): Promise<{ ticket: Ticket; sessionPass: string } | { skipped: SkipReason }> {
   let body: Uint8Array;
+  const init: RequestInit = profile
+    ? {
+        method: 'POST',
+        headers: { accept: 'application/json', 'content-type': 'application/json' },
+        body: JSON.stringify({ profile } satisfies JoinBody),
+      }
+    : { method: 'POST', headers: { accept: 'application/json' } };
   try {
     // Joining twice hands back the same ticket, so the transport may retry it.
-    body = (await send(url, { method: 'POST', headers: { accept: 'application/json' } }, ctx)).body;
+    body = (await send(url, init, ctx)).body;
   } catch (err) {
     const skipped = err instanceof ProblemError && err.slug ? SKIPS[err.slug] : undefined;
     if (skipped) return { skipped };

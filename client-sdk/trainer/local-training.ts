@@ -13,6 +13,7 @@ import type { WireSettings } from '../wire-settings.js';
 import type { HeadGraphs, Params } from './head-graphs.js';
 import { epochBatches, epochOrder } from './local-data.js';
 import { headOptimizer } from './optimizer.js';
+import type { ProfileMeter } from './profile.js';
 import type { StepChannel } from './step-channel.js';
 import { RoundTally } from './tally.js';
 import type { EarlyStop, LocalDataset, TrainerEvents } from './types.js';
@@ -34,6 +35,8 @@ export interface LocalTrainingInput {
   now: () => number;
   throwIfAborted: () => void;
   onStep: (event: TrainerEvents['step']) => void;
+  /** Where the head's and the exchanges' times go (protocol/profile.ts). */
+  meter: ProfileMeter;
 }
 
 export interface LocalTrainingResult {
@@ -82,26 +85,37 @@ export async function trainLocally(input: LocalTrainingInput): Promise<LocalTrai
       if (now() + stepMs > input.stopBy) return { tally, stoppedEarly: 'deadline' };
       const stepStart = now();
       const n = batch.indices.length;
+      const forwardStart = performance.now();
       const activation = await graphs.forward(batch.pixels, n, params);
+      let headMs = performance.now() - forwardStart;
       const sent = withNoise(activation.data, activation.dims, ticket.activationNoise);
       const frame = encodeFrame({ shape: [...activation.dims], data: sent }, input.wire);
       const body = encodeStepRequest(
         { activation: frame, labels: batch.labels },
         { numClasses: input.numClasses },
       );
+      const bytesBefore = channel.uplinkBytes + channel.downlinkBytes;
+      const exchangeStart = performance.now();
       const result = await channel.send(body, activation.dims);
+      input.meter.exchange(
+        performance.now() - exchangeStart,
+        channel.uplinkBytes + channel.downlinkBytes - bytesBefore,
+      );
       if (result.kind === 'budget-exhausted') return { tally, stoppedEarly: 'budget-exhausted' };
       if (result.kind === 'lost') {
         tally.addLost(batch.indices);
         continue;
       }
       if (graphs.trainables.length > 0) {
+        const backwardStart = performance.now();
         const grads = await graphs.backward(batch.pixels, n, params, {
           data: withDecorrelation(result.gradient, batch.pixels, activation.data, n, ticket.decorrelation),
           dims: activation.dims,
         });
+        headMs += performance.now() - backwardStart;
         optimizer.step(params, grads);
       }
+      input.meter.head(ticket.cut, headMs, n);
       tally.addStep(batch.indices, result.loss, result.correct);
       stepMs = Math.max(stepMs * 0.8, now() - stepStart);
       input.onStep({

@@ -25,6 +25,7 @@ import { send } from './http.js';
 import { joinRound } from './join.js';
 import { checkDataset } from './local-data.js';
 import { trainLocally } from './local-training.js';
+import { ProfileMeter } from './profile.js';
 import { ExcludedError, SecureRound } from './secure-round.js';
 import { stepChannel } from './step-channel.js';
 import { idempotencyKey, randomNonce, type SubmitAnswer, submitUpdate } from './submit.js';
@@ -67,6 +68,7 @@ export function createTrainer(options: CoreTrainerOptions): Trainer {
   const emitter = new TrainerEmitter();
   const checkedFor = new Set<string>();
   const throwIfAborted = () => deadline(undefined, [options.signal]).throwIfAborted();
+  const meter = new ProfileMeter({ power: options.power, memoryLimitBytes: options.memoryLimitBytes });
   let busy = false;
 
   const prepareData = (manifest: TrainingManifest) => {
@@ -119,6 +121,7 @@ export function createTrainer(options: CoreTrainerOptions): Trainer {
       now,
       throwIfAborted,
       onStep: (event) => emitter.emit('step', event),
+      meter,
     });
 
     if (tally.processed === 0) return { skipped: 'nothing-trained' };
@@ -179,7 +182,7 @@ export function createTrainer(options: CoreTrainerOptions): Trainer {
 
   const playRound = async (): Promise<RoundReport | Skipped> => {
     const startedAt = now();
-    const joined = await joinRound(urls.join, ctx, options.federationId);
+    const joined = await joinRound(urls.join, ctx, options.federationId, meter.report());
     if ('skipped' in joined) {
       emitter.emit('skipped', { reason: joined.skipped });
       return joined;

@@ -2,6 +2,7 @@
 // and the events it emits while it runs.
 
 import type { Ticket } from '../../protocol/federation.js';
+import type { PowerModel } from '../../protocol/profile.js';
 import type { WarningSink } from '../privacy-warning.js';
 import type { RetryPolicy } from '../transport/backoff.js';
 import type { FetchLike } from '../transport/http.js';
@@ -45,6 +46,13 @@ export interface TrainerOptions {
   pollIntervalMs?: number;
   /** Current time in Unix ms; a seam for tests. Default Date.now. */
   now?: () => number;
+  /**
+   * The device's power model, reported with its measured profile at each join
+   * (protocol/profile.ts) for the coordinator's round planning.
+   */
+  power?: PowerModel;
+  /** Memory the head may use on this device (bytes), reported likewise. */
+  memoryLimitBytes?: number;
 }
 
 /** Why a round ended before all local epochs were done. */

@@ -7,6 +7,15 @@ import { time } from '../../operator/format.js';
 import type { DeviceRecord, Enrollment, RoundRecord } from '../../protocol/federation.js';
 import { ErrorNote } from '../errors.js';
 
+/** What the device measured of itself: head time per sample at each cut, its exchange rate, its power. */
+function profileLine(p: DeviceRecord['profile']): string {
+  if (!p) return 'not reported';
+  const head = Object.entries(p.headMsPerSample).map(([cut, ms]) => `${ms.toFixed(2)} ms/sample at ${cut}`);
+  const link = p.uplinkBps === undefined ? [] : [`${(p.uplinkBps / 1e6).toFixed(1)} Mbit/s`];
+  const power = p.power ? [`${p.power.computeW} W compute, ${p.power.radioW} W radio`] : [];
+  return [...head, ...link, ...power].join(' · ') || 'not reported';
+}
+
 function standing(d: DeviceRecord, round: RoundRecord | null): string {
   if (d.revokedAt !== null) return 'revoked';
   if (!round?.selected.includes(d.deviceId) || round.closedAt !== null) return 'idle';
@@ -94,6 +103,7 @@ export function Devices(props: {
               <th scope="col">Device</th>
               <th scope="col">Status</th>
               <th scope="col">Last contact</th>
+              <th scope="col">Profile</th>
               <th scope="col">Enrolled</th>
               <th scope="col">Generation</th>
               <th scope="col">
@@ -109,6 +119,7 @@ export function Devices(props: {
                   <span class={`badge ${standing(d, round)}`}>{standing(d, round)}</span>
                 </td>
                 <td>{d.lastSeenAt === null ? 'never' : time(d.lastSeenAt)}</td>
+                <td>{profileLine(d.profile)}</td>
                 <td>{time(d.enrolledAt)}</td>
                 <td>{d.generation}</td>
                 <td>

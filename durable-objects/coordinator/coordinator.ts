@@ -28,6 +28,7 @@ import {
   type VersionRecord,
 } from '../../protocol/federation.js';
 import type { TrainableSpec } from '../../protocol/manifest.js';
+import { DeviceProfileReport } from '../../protocol/profile.js';
 import {
   admitMasked,
   advertise,
@@ -331,9 +332,13 @@ export class FederationCoordinator extends DurableObject<Env> {
   async join(
     deviceId: string,
     generation?: number,
+    profile?: DeviceProfileReport,
   ): Promise<RpcResult<{ ticket: Ticket; tail: Uint8Array<ArrayBuffer>; tailOptimizer: OptimizerConfig }>> {
     if (!this.store.exists()) return UNKNOWN;
     if (!DeviceId.safeParse(deviceId).success) return fail('bad-request', 'Invalid device id.');
+    const reported = profile === undefined ? undefined : DeviceProfileReport.safeParse(profile);
+    if (reported && !reported.success)
+      return fail('bad-request', `Invalid profile: ${reported.error.message}`);
     const joined = await this.change((now, fed): RpcResult<Ticket> => {
       const denied = credentialFailure(this.store.device(deviceId), generation);
       if (denied) return denied;
@@ -350,6 +355,7 @@ export class FederationCoordinator extends DurableObject<Env> {
       }
       if (selection.joinedAt === null) this.store.markJoined(round.round, deviceId, now);
       this.store.touch(deviceId, now);
+      if (reported?.success) this.store.setProfile(deviceId, reported.data);
       if (round.status === 'open') this.store.setRoundStatus(round.round, 'training');
       const { config } = fed;
       const masking = secure(fed) ? this.store.secAgg(round.round) : null;

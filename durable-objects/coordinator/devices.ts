@@ -44,6 +44,7 @@ export const deviceRecord = (d: DeviceRow): DeviceRecord => ({
   generation: d.generation,
   revokedAt: d.revokedAt,
   lastSeenAt: d.lastSeenAt,
+  profile: d.profile,
 });
 
 /**

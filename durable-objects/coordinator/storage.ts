@@ -5,6 +5,7 @@
 import { EvaluationRecord } from '../../protocol/evaluation.js';
 import { FederationConfig, type RoundStatus } from '../../protocol/federation.js';
 import type { TrainableSpec } from '../../protocol/manifest.js';
+import type { DeviceProfileReport } from '../../protocol/profile.js';
 import type { SecAggState } from '../../protocol/secagg/server.js';
 import type { AggregationSummary } from '../../strategy/index.js';
 import { fromChunks, toChunks } from './chunks.js';
@@ -82,6 +83,8 @@ export interface DeviceRow {
   revokedAt: number | null;
   /** When the device last joined or submitted (Unix ms). */
   lastSeenAt: number | null;
+  /** Its last reported profile, validated when it arrived. */
+  profile: DeviceProfileReport | null;
 }
 
 /** Sums over a round's accepted submissions; loss and accuracy are weighted by sample count. */
@@ -115,7 +118,8 @@ CREATE TABLE IF NOT EXISTS devices (
   enrolled_at INTEGER NOT NULL,
   generation INTEGER NOT NULL DEFAULT 0,
   revoked_at INTEGER,
-  last_seen_at INTEGER
+  last_seen_at INTEGER,
+  profile TEXT
 );
 CREATE TABLE IF NOT EXISTS rounds (
   round INTEGER PRIMARY KEY,
@@ -227,6 +231,7 @@ export class CoordinatorStore {
     add('rounds', 'aggregation', 'TEXT');
     add('submissions', 'norm', 'REAL');
     add('devices', 'last_seen_at', 'INTEGER');
+    add('devices', 'profile', 'TEXT');
     this.sql.exec('CREATE TABLE IF NOT EXISTS secagg (round INTEGER PRIMARY KEY, state TEXT NOT NULL)');
     this.sql.exec(`CREATE TABLE IF NOT EXISTS versions (version INTEGER PRIMARY KEY, round INTEGER,
       status TEXT NOT NULL, created_at INTEGER NOT NULL, evaluation TEXT, attempts INTEGER NOT NULL DEFAULT 0)`);
@@ -378,6 +383,10 @@ export class CoordinatorStore {
   /** The device reached the coordinator (join, submit): what an operator sees as its last contact. */
   touch(deviceId: string, at: number): void {
     this.sql.exec('UPDATE devices SET last_seen_at = ? WHERE device_id = ?', at, deviceId);
+  }
+
+  setProfile(deviceId: string, profile: DeviceProfileReport): void {
+    this.sql.exec('UPDATE devices SET profile = ? WHERE device_id = ?', JSON.stringify(profile), deviceId);
   }
 
   revoke(deviceId: string, at: number): void {
@@ -700,6 +709,7 @@ type RawDevice = {
   generation: number;
   revoked_at: number | null;
   last_seen_at?: number | null;
+  profile?: string | null;
 };
 
 function toDevice(r: RawDevice): DeviceRow {
@@ -709,6 +719,7 @@ function toDevice(r: RawDevice): DeviceRow {
     generation: r.generation,
     revokedAt: r.revoked_at,
     lastSeenAt: r.last_seen_at ?? null,
+    profile: r.profile ? (JSON.parse(r.profile) as DeviceProfileReport) : null,
   };
 }
 

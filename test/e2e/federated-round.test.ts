@@ -76,6 +76,13 @@ describe('federated split fine-tuning over loopback HTTP', () => {
     expect(second.mean_loss!).toBeLessThan(first.mean_loss!);
     expect(results.final_accuracy).toBeGreaterThan(results.initial_accuracy + 0.1);
     trained = { federationId: results.federation_id, version: second.version };
+
+    // Each device joined round 1 with what it measured in round 0 (protocol/profile.ts).
+    const admin = adminClient(worker.url, await localAdminKey());
+    for (const d of await admin.devices(results.federation_id)) {
+      expect(d.profile?.headMsPerSample.embed, d.deviceId).toBeGreaterThan(0);
+      expect(d.profile?.uplinkBps, d.deviceId).toBeGreaterThan(0);
+    }
   });
 
   it('serves the published version to split inference, as the exported merged model predicts', async () => {

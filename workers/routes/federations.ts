@@ -21,6 +21,7 @@ import {
   STEP_CONTENT_TYPE,
   UPDATE_CONTENT_TYPE,
 } from '../../protocol/media.js';
+import { JoinBody } from '../../protocol/profile.js';
 import {
   decodeMaskedUpdate,
   decodeUpdate,
@@ -187,9 +188,15 @@ federationRoutes.post('/:fid/token', requireDevice, async (c) => {
   return c.json(await issue({ federationId: fid, deviceId, generation }));
 });
 
-federationRoutes.post('/:fid/join', requireDevice, async (c) => {
+/** Join: the body is optional; a device may report its profile in it (protocol/profile.ts). */
+federationRoutes.post('/:fid/join', requireDevice, limitBody(16 * 1024), async (c) => {
   const { federationId: fid, deviceId, generation } = c.get('device');
-  const { ticket, tail, tailOptimizer } = unwrap(await coordinator(c.env, fid).join(deviceId, generation));
+  const hasBody =
+    c.req.header('content-type') !== undefined || Number(c.req.header('content-length') ?? 0) > 0;
+  const { profile } = hasBody ? await jsonBody(c, JoinBody) : {};
+  const { ticket, tail, tailOptimizer } = unwrap(
+    await coordinator(c.env, fid).join(deviceId, generation, profile),
+  );
   unwrap(await session(c.env, fid, ticket.round, deviceId).init({ ticket, tailOptimizer, tail, generation }));
   const scope = { federationId: fid, round: ticket.round, deviceId, generation };
   const answer: JoinAnswer = { ...ticket, sessionPass: await issueSessionPass(keyringOf(c.env), scope) };

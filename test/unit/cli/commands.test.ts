@@ -269,7 +269,7 @@ describe('the other commands', () => {
   });
 
   it('device revoke and list use their routes', async () => {
-    const record = { deviceId: 'bob', enrolledAt: 1, generation: 0, revokedAt: 2, lastSeenAt: null };
+    const record = { deviceId: 'bob', enrolledAt: 1, generation: 0, revokedAt: 2, lastSeenAt: null, profile: null };
     const revoke = await runCli(['device', 'revoke', 'fed-1', 'bob', '--json'], () => json(record));
     expect(revoke.requests[0]).toMatchObject({
       method: 'POST',

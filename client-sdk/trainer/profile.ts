@@ -1,0 +1,55 @@
+// What the trainer measures of its device for the coordinator's round
+// planner (protocol/profile.ts), from its own work: the head's forward and
+// backward time per sample at the cut it trained, and the effective rate of
+// its step exchanges (bytes both ways over their wall time, the edge's
+// compute included, so a lower bound on the link). Reported with the next
+// join, beside what the application declares (power model, memory).
+import type { DeviceProfileReport, PowerModel } from '../../protocol/profile.js';
+
+export interface DeclaredProfile {
+  power?: PowerModel;
+  memoryLimitBytes?: number;
+}
+
+export class ProfileMeter {
+  readonly #head = new Map<string, { ms: number; samples: number }>();
+  #exchangeMs = 0;
+  #exchangeBytes = 0;
+
+  constructor(private readonly declared: DeclaredProfile = {}) {}
+
+  /** The head's forward and backward for `samples` samples at `cut` took `ms`. */
+  head(cut: string, ms: number, samples: number): void {
+    const h = this.#head.get(cut) ?? { ms: 0, samples: 0 };
+    h.ms += ms;
+    h.samples += samples;
+    this.#head.set(cut, h);
+  }
+
+  /** A step exchange moved `bytes` (both ways) in `ms`. */
+  exchange(ms: number, bytes: number): void {
+    this.#exchangeMs += ms;
+    this.#exchangeBytes += bytes;
+  }
+
+  /** The profile to report, or undefined before anything was measured or declared. */
+  report(): DeviceProfileReport | undefined {
+    const headMsPerSample = Object.fromEntries(
+      [...this.#head].filter(([, h]) => h.samples > 0 && h.ms > 0).map(([cut, h]) => [cut, h.ms / h.samples]),
+    );
+    const rate =
+      this.#exchangeMs > 0 && this.#exchangeBytes > 0
+        ? (this.#exchangeBytes * 8) / (this.#exchangeMs / 1000)
+        : undefined;
+    const measured = Object.keys(headMsPerSample).length > 0 || rate !== undefined;
+    if (!measured && !this.declared.power && this.declared.memoryLimitBytes === undefined) return undefined;
+    return {
+      headMsPerSample,
+      ...(rate === undefined ? {} : { uplinkBps: rate, downlinkBps: rate }),
+      ...(this.declared.power ? { power: this.declared.power } : {}),
+      ...(this.declared.memoryLimitBytes === undefined
+        ? {}
+        : { memoryLimitBytes: this.declared.memoryLimitBytes }),
+    };
+  }
+}
