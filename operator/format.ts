@@ -1,6 +1,8 @@
 // How numbers, sizes and times read in the CLI's human output: one place, so
 // `status`, `watch` and the tables agree. Plain functions of their inputs,
 // with no Node dependency, so a browser page can show the same figures.
+import type { DeviceProfileReport } from '../protocol/profile.js';
+
 export const pct = (x: number | null | undefined) => (x == null ? '-' : `${(x * 100).toFixed(1)}%`);
 
 export const loss = (x: number | null | undefined) => (x == null ? '-' : x.toFixed(4));
@@ -36,3 +38,12 @@ export const time = (ms: number | null | undefined) =>
 /** A round as the API numbers it (from 0), and how far through the federation it is. */
 export const roundLabel = (round: number, rounds: number | null) =>
   rounds === null ? `round ${round}` : `round ${round} (${round + 1}/${rounds})`;
+
+/** What a device reported of itself (protocol/profile.ts), on one line. */
+export function profileSummary(p: DeviceProfileReport | null): string {
+  if (!p) return 'not reported';
+  const head = Object.entries(p.headMsPerSample).map(([cut, ms]) => `${ms.toFixed(2)} ms/sample at ${cut}`);
+  const link = p.uplinkBps === undefined ? [] : [`${(p.uplinkBps / 1e6).toFixed(1)} Mbit/s`];
+  const power = p.power ? [`${p.power.computeW} W compute, ${p.power.radioW} W radio`] : [];
+  return [...head, ...link, ...power].join(' · ') || 'not reported';
+}

@@ -1,6 +1,6 @@
 // `splitflare device …`: who may train in a federation.
 import type { Command } from 'commander';
-import { time } from '../../operator/format.js';
+import { profileSummary, time } from '../../operator/format.js';
 import { contextOf } from '../context.js';
 import type { CliIo } from '../io.js';
 import { table } from '../table.js';
@@ -49,8 +49,15 @@ export function register(program: Command, io: CliIo): void {
         devices.length === 0
           ? `no devices enrolled in ${fid}`
           : table(
-              ['device', 'enrolled', 'generation', 'revoked'],
-              devices.map((d) => [d.deviceId, time(d.enrolledAt), d.generation, time(d.revokedAt)]),
+              ['device', 'enrolled', 'generation', 'revoked', 'last contact', 'profile'],
+              devices.map((d) => [
+                d.deviceId,
+                time(d.enrolledAt),
+                d.generation,
+                time(d.revokedAt),
+                time(d.lastSeenAt),
+                profileSummary(d.profile),
+              ]),
             ),
       );
     });

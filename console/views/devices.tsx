@@ -3,18 +3,9 @@
 // coordinator and what it is doing in the current round.
 import { useState } from 'preact/hooks';
 import type { AdminClient } from '../../operator/client.js';
-import { time } from '../../operator/format.js';
+import { profileSummary, time } from '../../operator/format.js';
 import type { DeviceRecord, Enrollment, RoundRecord } from '../../protocol/federation.js';
 import { ErrorNote } from '../errors.js';
-
-/** What the device measured of itself: head time per sample at each cut, its exchange rate, its power. */
-function profileLine(p: DeviceRecord['profile']): string {
-  if (!p) return 'not reported';
-  const head = Object.entries(p.headMsPerSample).map(([cut, ms]) => `${ms.toFixed(2)} ms/sample at ${cut}`);
-  const link = p.uplinkBps === undefined ? [] : [`${(p.uplinkBps / 1e6).toFixed(1)} Mbit/s`];
-  const power = p.power ? [`${p.power.computeW} W compute, ${p.power.radioW} W radio`] : [];
-  return [...head, ...link, ...power].join(' · ') || 'not reported';
-}
 
 function standing(d: DeviceRecord, round: RoundRecord | null): string {
   if (d.revokedAt !== null) return 'revoked';
@@ -119,7 +110,7 @@ export function Devices(props: {
                   <span class={`badge ${standing(d, round)}`}>{standing(d, round)}</span>
                 </td>
                 <td>{d.lastSeenAt === null ? 'never' : time(d.lastSeenAt)}</td>
-                <td>{profileLine(d.profile)}</td>
+                <td>{profileSummary(d.profile)}</td>
                 <td>{time(d.enrolledAt)}</td>
                 <td>{d.generation}</td>
                 <td>

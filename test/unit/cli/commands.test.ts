@@ -269,16 +269,31 @@ describe('the other commands', () => {
   });
 
   it('device revoke and list use their routes', async () => {
-    const record = { deviceId: 'bob', enrolledAt: 1, generation: 0, revokedAt: 2, lastSeenAt: null, profile: null };
+    const record = {
+      deviceId: 'bob',
+      enrolledAt: 1,
+      generation: 0,
+      revokedAt: 2,
+      lastSeenAt: null,
+      profile: null,
+    };
     const revoke = await runCli(['device', 'revoke', 'fed-1', 'bob', '--json'], () => json(record));
     expect(revoke.requests[0]).toMatchObject({
       method: 'POST',
       path: '/v1/federations/fed-1/devices/bob/revoke',
     });
     expect(JSON.parse(revoke.stdout)).toEqual(record);
-    const list = await runCli(['device', 'list', 'fed-1'], () => json({ devices: [record] }));
+    const profiled = {
+      ...record,
+      deviceId: 'carol',
+      lastSeenAt: 3,
+      profile: { headMsPerSample: { embed: 0.125 }, uplinkBps: 12e6, downlinkBps: 12e6 },
+    };
+    const list = await runCli(['device', 'list', 'fed-1'], () => json({ devices: [record, profiled] }));
     expect(list.requests[0]).toMatchObject({ method: 'GET', path: '/v1/federations/fed-1/devices' });
     expect(list.stdout).toContain('bob');
+    expect(list.stdout).toContain('not reported');
+    expect(list.stdout).toContain('0.13 ms/sample at embed · 12.0 Mbit/s');
   });
 
   it('model list needs no admin key', async () => {
