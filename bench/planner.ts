@@ -4,17 +4,11 @@
 // power model, two cuts and every encoding, by the Lagrangian relaxation.
 import { mulberry32 } from '../common/random.js';
 import { round } from '../scripts/lib/stats.js';
-import type { CutCost, DeviceProfile } from '../strategy/plan/model.js';
+import { bytesPerSample, type CutCost, type DeviceProfile } from '../strategy/plan/model.js';
 import { planRound } from '../strategy/plan/planner.js';
 
-const TOKENS = 17 * 64;
-const bytes = {
-  fp32: TOKENS * 4,
-  fp16: TOKENS * 2,
-  int8: TOKENS + 68,
-  int4: TOKENS / 2 + 68,
-  int2: TOKENS / 4 + 68,
-};
+/** The reference ViT's cut activation, [17 tokens, 64]. */
+const bytes = bytesPerSample([17, 64]);
 const CUTS: CutCost[] = [
   {
     cut: 'embed',

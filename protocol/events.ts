@@ -6,7 +6,9 @@
 // Round events carry the whole RoundRecord as it stands after the change, so
 // a watcher that misses one (a dropped connection) is whole again at the
 // next; `progress` is the exception, a device's running totals within the
-// round, sent at most once a second per device and never stored.
+// round, sent at most once a second per device (every 10 s while nobody
+// watches, so the first may come late after a watcher connects) and never
+// stored.
 import { z } from 'zod';
 import { DeviceId, FederationState, RoundRecord, VersionRecord } from './federation.js';
 

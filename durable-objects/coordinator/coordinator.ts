@@ -180,14 +180,16 @@ export class FederationCoordinator extends DurableObject<Env> {
   }
 
   /**
-   * A device's running totals within the round, from its session (at most
-   * once a second): passed on to watchers, never stored.
+   * A device's running totals within the round, from its session: passed on
+   * to watchers, never stored. Answers whether anyone is watching, so that
+   * sessions report seldom when nobody is.
    */
-  async progress(input: ProgressReport): Promise<void> {
+  async progress(input: ProgressReport): Promise<boolean> {
     const sockets = this.ctx.getWebSockets();
-    if (sockets.length === 0) return;
+    if (sockets.length === 0) return false;
     const event = FederationEventSchema.safeParse({ ...input, type: 'progress', at: Date.now() });
     if (event.success) this.send(sockets, [event.data]);
+    return true;
   }
 
   private send(sockets: WebSocket[], events: FederationEvent[]): void {

@@ -81,8 +81,13 @@ export type SessionStatus =
       trainablesSha256: string;
     };
 
-/** How often, at most, a session reports its progress to the coordinator's watchers. */
+/**
+ * How often, at most, a session reports its progress to the coordinator's
+ * watchers, and how often it asks again whether there are any once the
+ * coordinator said there were none: a step costs no extra request then.
+ */
 const PROGRESS_INTERVAL_MS = 1000;
+const UNWATCHED_INTERVAL_MS = 10_000;
 
 /** Quantization groups of the gradient frame: per token, as activations travel. */
 const GRADIENT_GRANULARITY = 'token';
@@ -97,6 +102,8 @@ export class ClientSession extends DurableObject<Env> {
   #row: SessionRow | undefined;
   /** When the coordinator last heard of this session's progress (memory only: losing it costs one early report). */
   #reportedAt = 0;
+  /** Whether the coordinator had watchers when it last heard. */
+  #watched = true;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -331,12 +338,13 @@ export class ClientSession extends DurableObject<Env> {
 
   /**
    * Tells the coordinator's watchers (protocol/events.ts) how far the device
-   * has got, at most once per PROGRESS_INTERVAL_MS and never waiting for it:
-   * a lost report costs a watcher one update, not the device a step.
+   * has got, at most once per PROGRESS_INTERVAL_MS (UNWATCHED_INTERVAL_MS
+   * while nobody watches) and never waiting for it: a lost report costs a
+   * watcher one update, not the device a step.
    */
   #report(row: SessionRow): void {
     const now = Date.now();
-    if (now - this.#reportedAt < PROGRESS_INTERVAL_MS) return;
+    if (now - this.#reportedAt < (this.#watched ? PROGRESS_INTERVAL_MS : UNWATCHED_INTERVAL_MS)) return;
     this.#reportedAt = now;
     const t = row.ticket;
     const progress = {
@@ -349,7 +357,14 @@ export class ClientSession extends DurableObject<Env> {
       downlinkBytes: row.downlinkBytes,
     };
     const coordinator = this.env.COORDINATOR.get(this.env.COORDINATOR.idFromName(t.federationId));
-    this.ctx.waitUntil(coordinator.progress(progress).catch(() => {}));
+    this.ctx.waitUntil(
+      coordinator.progress(progress).then(
+        (watched) => {
+          this.#watched = watched;
+        },
+        () => {},
+      ),
+    );
   }
 
   async #finish(close: boolean): Promise<RpcResult<FinishValue>> {

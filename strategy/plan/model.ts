@@ -5,7 +5,8 @@
 // measurements: the device's own profile (head time per cut, link rates,
 // RTT, declared power) and the deployment's per-cut costs (bytes per sample
 // at each encoding, the tail's time at the edge).
-import { BITS, type Encoding } from '../../protocol/encoding.js';
+import { BITS, ENCODINGS, type Encoding } from '../../protocol/encoding.js';
+import { frameSize } from '../../protocol/frame.js';
 
 /** One cut a model was built with, and what training at it moves and costs the edge. */
 export interface CutCost {
@@ -25,6 +26,18 @@ export interface CutCost {
    */
   minUplinkBits: number;
   minDownlinkBits: number;
+}
+
+/**
+ * Bytes one sample's activation (or its gradient) takes on the wire at each
+ * encoding: the frame of a batch of one, with per-token scales as steps send
+ * them (protocol/frame.ts), so a cut's costs come from its tensor shape.
+ */
+export function bytesPerSample(sampleShape: readonly number[]): Record<Encoding, number> {
+  return Object.fromEntries(ENCODINGS.map((e) => [e, frameSize([1, ...sampleShape], e, 'token')])) as Record<
+    Encoding,
+    number
+  >;
 }
 
 /** A device's declared power model (watts). Without one its energy is not counted. */

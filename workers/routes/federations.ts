@@ -153,9 +153,12 @@ federationRoutes.get('/:fid/events', requireAdmin, async (c) => {
       code: 'missing-subprotocol',
     });
   }
-  const coord = coordinator(c.env, fid);
-  unwrap(await coord.state());
-  return coord.fetch(new Request(c.req.url, { headers: { upgrade: 'websocket' } }));
+  const answer = await coordinator(c.env, fid).fetch(
+    new Request(c.req.url, { headers: { upgrade: 'websocket' } }),
+  );
+  if (answer.status === 404)
+    throw new HttpProblem('unknown-federation', 'No federation exists with this id.');
+  return answer;
 });
 
 /** Published adapters: both sides for the admin (evaluation), the head side for devices. */

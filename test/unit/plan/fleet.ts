@@ -2,12 +2,10 @@
 // model (the deeper one sends the same bytes but costs the device more) and
 // devices whose compute, links and power differ by orders of magnitude.
 import fc from 'fast-check';
-import type { CutCost, DeviceProfile } from '../../../strategy/plan/model.js';
+import { bytesPerSample, type CutCost, type DeviceProfile } from '../../../strategy/plan/model.js';
 
-const TOKENS = 17 * 64;
-
-/** Bytes per sample of a [17, 64] activation at each encoding (one fp32 scale per token when quantized). */
-const perSample = { fp32: TOKENS * 4, fp16: TOKENS * 2, int8: TOKENS + 17 * 4, int4: TOKENS / 2 + 17 * 4 };
+/** The reference ViT's cut activation, [17 tokens, 64]. */
+const perSample = bytesPerSample([17, 64]);
 
 export const CUTS: CutCost[] = [
   {
