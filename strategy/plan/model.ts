@@ -79,10 +79,6 @@ export interface Choice {
   radioW: number;
 }
 
-/** Uplink rate (bits/s) of a device given its share of the declared budget: the smaller of the two. */
-export const rateOf = (d: DeviceProfile, share: number, budgetBps: number): number =>
-  Math.min(d.uplinkBps, share * budgetBps);
-
 /** The round's seconds for a device under a choice and an uplink rate. */
 export const latencyS = (c: Choice, rateBps: number): number =>
   c.uplinkBits === 0 ? c.fixedS : c.fixedS + c.uplinkBits / rateBps;
