@@ -137,6 +137,35 @@ export const SecureAggregationConfig = z
   });
 export type SecureAggregationConfig = z.infer<typeof SecureAggregationConfig>;
 
+/**
+ * Per-device planning of each round (strategy/plan/): what the operator
+ * declares. The coordinator plans the selected devices from their reported
+ * profiles (protocol/profile.ts) when a round opens and puts each device's
+ * encodings and uplink rate in its ticket; sessions pace steps to that rate.
+ */
+export const PlanningConfig = z
+  .object({
+    /** The uplink capacity the round's devices share: the site's or cell's (bits per second). */
+    uplinkBudgetBps: z.number().positive().max(1e12),
+    /** Joules of device energy are worth λ seconds of round latency; 0 plans for latency alone. */
+    lambda: z.number().min(0).max(1e6).default(0),
+    /**
+     * The fewest bits per value each way that keep the fine-tune's accuracy
+     * at this model's cut (measured: EXPERIMENTS.md); narrower encodings are
+     * never planned.
+     */
+    minUplinkBits: z.number().int().min(2).max(32).default(4),
+    minDownlinkBits: z.number().int().min(2).max(32).default(4),
+    /** Devices the edge trains at once (more share its time); absent: no limit. */
+    edgeSessions: z.number().int().positive().max(100_000).optional(),
+    /** The tail's forward and backward per sample at the edge (ms) until sessions have measured it. */
+    tailMsPerSample: z.number().positive().max(60_000).default(1),
+    /** Sessions hold each device to its planned uplink rate (429 with Retry-After past it). */
+    pace: z.boolean().default(true),
+  })
+  .strict();
+export type PlanningConfig = z.infer<typeof PlanningConfig>;
+
 /** Everything an admin decides when creating a federation. */
 export const FederationConfig = z
   .object({
@@ -191,6 +220,11 @@ export const FederationConfig = z
      * so the sum the coordinator unmasks is already private.
      */
     secureAggregation: SecureAggregationConfig.optional(),
+    /**
+     * Plan each round per device (encodings, uplink share) from measured
+     * profiles; absent: every device gets `uplink`, `downlink` and no pacing.
+     */
+    planning: PlanningConfig.optional(),
     /** Seeds client selection. */
     seed: z.number().int().default(0),
   })
@@ -222,6 +256,19 @@ export const ROUND_STATUSES = [
 ] as const;
 export type RoundStatus = (typeof ROUND_STATUSES)[number];
 
+/** A device's share of a planned round (strategy/plan/planner.ts), as its ticket carries it. */
+export const TicketPlan = z.object({
+  /** Share of the declared uplink budget, and the rate it stands for (bits per second). */
+  share: z.number().min(0).max(1),
+  rateBps: z.number().nonnegative(),
+  /** What the planner expects of the device's round: seconds and joules. */
+  latencyS: z.number().nonnegative(),
+  energyJ: z.number().nonnegative(),
+  /** Whether its session holds the device's steps to `rateBps`. */
+  paced: z.boolean(),
+});
+export type TicketPlan = z.infer<typeof TicketPlan>;
+
 /** What a selected device needs to take part in a round. */
 export const Ticket = z.object({
   federationId: FederationId,
@@ -243,6 +290,8 @@ export const Ticket = z.object({
   activationNoise: z.number().min(0).max(MAX_TOKEN_NOISE).optional(),
   /** Weight of the NoPeek distance-correlation penalty in the device's loss; absent or 0: none. */
   decorrelation: z.number().min(0).max(100).optional(),
+  /** Present when the round was planned: the device's share; `uplink` and `downlink` are its planned encodings. */
+  plan: TicketPlan.optional(),
   /**
    * Present when the round aggregates the device updates securely: the
    * device runs the protocol (protocol/secagg/) at …/rounds/:round/secagg and
@@ -341,6 +390,19 @@ export const RoundRecord = z.object({
   closedAt: z.number().int().nullable(),
   /** The version this round published (or held back), if it made one. */
   publishedVersion: z.number().int().nullable(),
+  /** Present when the round was planned: what the planner chose and expected. */
+  plan: z
+    .object({
+      method: z.enum(['exact', 'lagrangian']),
+      /** The slowest planned device's seconds, and the devices' joules summed. */
+      latencyS: z.number().nonnegative(),
+      energyJ: z.number().nonnegative(),
+      meetsDeadline: z.boolean(),
+      /** Selected devices with no usable profile: they got the fixed encodings and an equal share. */
+      unprofiled: z.array(DeviceId),
+    })
+    .nullable()
+    .optional(),
   /** What the strategy did: the devices whose update went in, those scaled down to the clipping bound. */
   aggregation: z
     .object({

@@ -31,6 +31,8 @@ export const PROBLEM_TYPES = {
   'duplicate-submission': 409,
   'out-of-order-step': 409,
   'budget-exhausted': 429,
+  // The step came sooner than the device's planned uplink rate allows: retry after Retry-After.
+  paced: 429,
   'invalid-update': 422,
   'invalid-evaluation-set': 422,
   // Secure aggregation: a message the round's phase does not take now, from a

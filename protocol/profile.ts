@@ -30,6 +30,8 @@ export const DeviceProfileReport = z
     downlinkBps: z.number().positive().max(1e12).optional(),
     rttMs: z.number().nonnegative().max(600_000).optional(),
     power: PowerModel.optional(),
+    /** Training examples the device holds: with the ticket's epochs and batch, its work in a round. */
+    samples: z.number().int().positive().max(1e9).optional(),
     memoryLimitBytes: z
       .number()
       .int()

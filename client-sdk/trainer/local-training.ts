@@ -95,10 +95,12 @@ export async function trainLocally(input: LocalTrainingInput): Promise<LocalTrai
         { numClasses: input.numClasses },
       );
       const bytesBefore = channel.uplinkBytes + channel.downlinkBytes;
+      const pacedBefore = channel.pacedMs;
       const exchangeStart = performance.now();
       const result = await channel.send(body, activation.dims);
+      // Time spent waiting for the planned rate is the plan's, not the link's.
       input.meter.exchange(
-        performance.now() - exchangeStart,
+        performance.now() - exchangeStart - (channel.pacedMs - pacedBefore),
         channel.uplinkBytes + channel.downlinkBytes - bytesBefore,
       );
       if (result.kind === 'budget-exhausted') return { tally, stoppedEarly: 'budget-exhausted' };

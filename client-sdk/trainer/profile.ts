@@ -9,6 +9,8 @@ import type { DeviceProfileReport, PowerModel } from '../../protocol/profile.js'
 export interface DeclaredProfile {
   power?: PowerModel;
   memoryLimitBytes?: number;
+  /** Training examples the device holds. */
+  samples?: number;
 }
 
 export class ProfileMeter {
@@ -47,6 +49,7 @@ export class ProfileMeter {
       headMsPerSample,
       ...(rate === undefined ? {} : { uplinkBps: rate, downlinkBps: rate }),
       ...(this.declared.power ? { power: this.declared.power } : {}),
+      ...(this.declared.samples ? { samples: this.declared.samples } : {}),
       ...(this.declared.memoryLimitBytes === undefined
         ? {}
         : { memoryLimitBytes: this.declared.memoryLimitBytes }),

@@ -16,9 +16,14 @@
 //   and the head update trained so far is still worth submitting. The same
 //   stop happens without a request when the server's X-Budget-Used plus the
 //   previous step's cost would pass X-Budget-Bytes;
+// - a planned round's ticket gives the device an uplink rate: the channel
+//   waits on the same token bucket the session keeps (protocol/pacing.ts)
+//   before each new step, and should the session still answer 429 `paced`,
+//   waits as long as it says and sends the same seq again (not a failure);
 // - everything else (round-closed, wrong-round, ...) is thrown as ProblemError.
 import { decodeFrame } from '../../protocol/frame.js';
 import { STEP_ANSWER_CONTENT_TYPE, STEP_CONTENT_TYPE } from '../../protocol/media.js';
+import { Pacer } from '../../protocol/pacing.js';
 import { decodeStepAnswer, type StepAnswer } from '../../protocol/step.js';
 import { ProblemError, ProtocolError } from '../errors.js';
 import { sameShape } from '../shapes.js';
@@ -37,15 +42,22 @@ export interface StepChannel {
   send(body: Uint8Array<ArrayBuffer>, shape: readonly number[]): Promise<StepResult>;
   readonly uplinkBytes: number;
   readonly downlinkBytes: number;
+  /** Milliseconds spent waiting for the planned rate (not the link's time). */
+  readonly pacedMs: number;
 }
 
 const MAX_REALIGNS = 2;
+/** `paced` answers in a row before the channel gives up on a step (the session's clock would have to be far off). */
+const MAX_PACED = 20;
 
 export function stepChannel(
   stepUrl: (seq: number) => string,
   ctx: HttpContext,
   budgetBytes: number,
+  rateBps?: number,
 ): StepChannel {
+  const pacer = rateBps !== undefined && rateBps > 0 ? new Pacer(rateBps) : null;
+  let pacedMs = 0;
   let seq = 0;
   let uplinkBytes = 0;
   let downlinkBytes = 0;
@@ -63,8 +75,22 @@ export function stepChannel(
 
   const send = async (body: Uint8Array<ArrayBuffer>, shape: readonly number[]): Promise<StepResult> => {
     if (wouldOverrun(body.byteLength)) return { kind: 'budget-exhausted' };
+    const wait = async (ms: number) => {
+      const start = performance.now();
+      await sleep(ms, deadline(undefined, [ctx.signal]));
+      pacedMs += performance.now() - start;
+    };
+    if (pacer) {
+      for (
+        let ms = pacer.admit(body.byteLength, Date.now());
+        ms > 0;
+        ms = pacer.admit(body.byteLength, Date.now())
+      )
+        await wait(ms);
+    }
     let failures = 0;
     let realigns = 0;
+    let paced = 0;
     for (;;) {
       const attempt = await attemptOnce(
         stepUrl(seq),
@@ -92,6 +118,15 @@ export function stepChannel(
       const { error } = attempt;
       if (error instanceof ProblemError) {
         if (error.slug === 'budget-exhausted') return { kind: 'budget-exhausted' };
+        if (error.slug === 'paced' && ++paced <= MAX_PACED) {
+          const ms = error.problem.retryAfterMs;
+          await wait(
+            typeof ms === 'number' && ms > 0
+              ? Math.min(ms, ctx.policy.maxRetryAfterMs)
+              : (attempt.retryAfterMs ?? 1000),
+          );
+          continue;
+        }
         if (error.slug === 'out-of-order-step') {
           const expected = error.problem.expected;
           if (typeof expected !== 'number' || !Number.isInteger(expected) || expected < 0) throw error;
@@ -120,6 +155,9 @@ export function stepChannel(
     },
     get downlinkBytes() {
       return downlinkBytes;
+    },
+    get pacedMs() {
+      return pacedMs;
     },
   };
 }

@@ -68,7 +68,15 @@ export function createTrainer(options: CoreTrainerOptions): Trainer {
   const emitter = new TrainerEmitter();
   const checkedFor = new Set<string>();
   const throwIfAborted = () => deadline(undefined, [options.signal]).throwIfAborted();
-  const meter = new ProfileMeter({ power: options.power, memoryLimitBytes: options.memoryLimitBytes });
+  const meter = new ProfileMeter({
+    power: options.power,
+    memoryLimitBytes: options.memoryLimitBytes,
+    samples: options.dataset.size,
+  });
+  const profile = () => {
+    const measured = meter.report();
+    return measured && options.adjustProfile ? options.adjustProfile(measured) : measured;
+  };
   let busy = false;
 
   const prepareData = (manifest: TrainingManifest) => {
@@ -102,7 +110,12 @@ export function createTrainer(options: CoreTrainerOptions): Trainer {
     const published = secure
       ? Object.fromEntries(Object.entries(params).map(([name, v]) => [name, v.slice()]))
       : null;
-    const channel = stepChannel((seq) => urls.step(ticket.round, seq), roundCtx, ticket.budgetBytes);
+    const channel = stepChannel(
+      (seq) => urls.step(ticket.round, seq),
+      roundCtx,
+      ticket.budgetBytes,
+      ticket.plan?.paced ? ticket.plan.rateBps : undefined,
+    );
     const { tally, stoppedEarly } = await trainLocally({
       ticket,
       graphs,
@@ -182,7 +195,7 @@ export function createTrainer(options: CoreTrainerOptions): Trainer {
 
   const playRound = async (): Promise<RoundReport | Skipped> => {
     const startedAt = now();
-    const joined = await joinRound(urls.join, ctx, options.federationId, meter.report());
+    const joined = await joinRound(urls.join, ctx, options.federationId, profile());
     if ('skipped' in joined) {
       emitter.emit('skipped', { reason: joined.skipped });
       return joined;

@@ -2,7 +2,7 @@
 // and the events it emits while it runs.
 
 import type { Ticket } from '../../protocol/federation.js';
-import type { PowerModel } from '../../protocol/profile.js';
+import type { DeviceProfileReport, PowerModel } from '../../protocol/profile.js';
 import type { WarningSink } from '../privacy-warning.js';
 import type { RetryPolicy } from '../transport/backoff.js';
 import type { FetchLike } from '../transport/http.js';
@@ -53,6 +53,12 @@ export interface TrainerOptions {
   power?: PowerModel;
   /** Memory the head may use on this device (bytes), reported likewise. */
   memoryLimitBytes?: number;
+  /**
+   * Rewrites the measured profile before it is reported: for an emulator
+   * that runs many devices on one machine and reports each one's emulated
+   * compute and link (scripts/sim/fleet.ts). Devices leave it unset.
+   */
+  adjustProfile?: (measured: DeviceProfileReport) => DeviceProfileReport;
 }
 
 /** Why a round ended before all local epochs were done. */

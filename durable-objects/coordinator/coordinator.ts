@@ -42,6 +42,7 @@ import {
 import { MemberKeys, type SecAggStatus, SharesBody, UnmaskBody } from '../../protocol/secagg/wire.js';
 import { roundOptimizers } from '../../strategy/configure.js';
 import { holdsBack } from '../../strategy/decide.js';
+import type { CutSpec } from '../../strategy/plan/configure.js';
 import { fail, ok, type RpcResult } from '../rpc.js';
 import { EncodedCache, encodeAdapters } from './adapters.js';
 import { UpdateBuffer } from './buffer.js';
@@ -95,6 +96,8 @@ export interface CreateFederation {
   initial: Uint8Array;
   /** The model's cut id (manifest.cut.id), copied into tickets; '' when absent. */
   cut?: string;
+  /** The cut's activation per sample and the encodings the model accepts, for planning rounds. */
+  cutSpec?: CutSpec;
 }
 
 export interface SubmitUpdate {
@@ -113,6 +116,8 @@ export interface SubmitUpdate {
   metrics: ClientMetrics;
   uplinkBytes: number;
   downlinkBytes: number;
+  /** What the session measured of the tail (ms over samples): the planner's estimate of the edge's time. */
+  tailTiming?: { ms: number; samples: number };
   idempotencyKey: string;
   /** The submitting token's generation (the Worker passes it; trusted callers may omit it). */
   generation?: number;
@@ -217,7 +222,7 @@ export class FederationCoordinator extends DurableObject<Env> {
   async create(input: CreateFederation): Promise<RpcResult<FederationState>> {
     const parsed = CreateInput.safeParse(input);
     if (!parsed.success) return fail('bad-request', `Invalid federation: ${parsed.error.message}`);
-    const { id, config, trainables, initial, cut } = parsed.data;
+    const { id, config, trainables, initial, cut, cutSpec } = parsed.data;
     const existing = this.store.federation();
     if (existing) {
       const same =
@@ -243,6 +248,7 @@ export class FederationCoordinator extends DurableObject<Env> {
       currentVersion: 0,
       pinned: false,
       evaluationSet: null,
+      cutSpec: cutSpec ?? null,
       createdAt: Date.now(),
     };
     this.ctx.storage.transactionSync(() => {
@@ -361,6 +367,7 @@ export class FederationCoordinator extends DurableObject<Env> {
       if (round.status === 'open') this.store.setRoundStatus(round.round, 'training');
       const { config } = fed;
       const masking = secure(fed) ? this.store.secAgg(round.round) : null;
+      const assigned = this.store.assignment(round.round, deviceId);
       return ok({
         federationId: fed.id,
         deviceId,
@@ -368,8 +375,8 @@ export class FederationCoordinator extends DurableObject<Env> {
         version: round.baseVersion,
         modelId: config.modelId,
         cut: fed.cut,
-        uplink: config.uplink,
-        downlink: config.downlink,
+        uplink: assigned?.uplink ?? config.uplink,
+        downlink: assigned?.downlink ?? config.downlink,
         batchSize: config.batchSize,
         localEpochs: config.localEpochs,
         budgetBytes: config.budgetBytesPerRound,
@@ -377,6 +384,7 @@ export class FederationCoordinator extends DurableObject<Env> {
         headOptimizer: roundOptimizers(config, round.round).head,
         activationNoise: config.activationNoise ?? 0,
         decorrelation: config.decorrelation ?? 0,
+        ...(assigned ? { plan: assigned.plan } : {}),
         ...(masking ? { secureAggregation: ticketPart(fed, masking) } : {}),
       });
     }, deviceId);
@@ -503,6 +511,8 @@ export class FederationCoordinator extends DurableObject<Env> {
         submittedAt: now,
         norm: checked.norm,
       });
+      if (s.tailTiming && s.tailTiming.samples > 0)
+        this.store.addTailTiming(s.tailTiming.ms, s.tailTiming.samples);
       keep(this.store, this.buffer, fed, round, s.deviceId, update);
       if (masking && head.value instanceof Float64Array) {
         foldMasked(this.store, fed, round.round, head.value);

@@ -2,6 +2,7 @@
 // input before calling, but the object is the owner of its invariants and an
 // RPC caller is just another client: arguments are checked again here.
 import { z } from 'zod';
+import { ENCODINGS } from '../../protocol/encoding.js';
 import { DeviceId, FederationConfig, FederationId } from '../../protocol/federation.js';
 import { TrainableSpec } from '../../protocol/manifest.js';
 import { IdempotencyKey, UPDATE_LIMITS } from '../../protocol/update.js';
@@ -19,6 +20,14 @@ export const CreateInput = z.object({
   initial: Bytes,
   /** The model's cut id (manifest.cut.id), copied into tickets. */
   cut: z.string().max(256).optional(),
+  /** The cut's activation per sample and the encodings the model accepts, for planning rounds. */
+  cutSpec: z
+    .object({
+      id: z.string().max(256),
+      sampleShape: z.array(z.number().int().positive()).min(1).max(8),
+      encodings: z.array(z.enum(ENCODINGS)).min(1),
+    })
+    .optional(),
 });
 export type CreateInput = z.input<typeof CreateInput>;
 
@@ -34,6 +43,10 @@ export const SubmitInput = z.object({
     message: `the head update is over ${UPDATE_LIMITS.maxBytes} bytes`,
   }),
   tail: Bytes,
+  /** What the device's session measured of the tail: milliseconds of its steps over their samples. */
+  tailTiming: z
+    .object({ ms: z.number().nonnegative().max(1e9), samples: z.number().int().nonnegative() })
+    .optional(),
   /** `head` is a masked update (protocol/update.ts), for a federation that aggregates securely. */
   masked: z.boolean().default(false),
   metrics: z.unknown(),

@@ -13,6 +13,8 @@ import {
   roundEnd,
   selectDevices,
 } from '../../strategy/index.js';
+import { type ConfigureInput, configureRound, type RoundPlan } from '../../strategy/plan/configure.js';
+import { PlanError } from '../../strategy/plan/planner.js';
 import { aggregationSlice, type UpdateBuffer } from './buffer.js';
 import { baseValues } from './intake.js';
 import { exceedsBudget, roundPrivacy } from './privacy.js';
@@ -31,6 +33,7 @@ export function openRound(store: CoordinatorStore, fed: FederationRow, round: nu
   const selected = selectDevices(store.deviceIds(), fed.config.clientsPerRound, fed.config.seed, round);
   const deadline = now + Math.max(1, Math.round(fed.config.roundDeadlineSeconds * 1000));
   store.insertRound({ round, baseVersion: fed.currentVersion, openedAt: now, deadline }, selected);
+  planRoundOf(store, fed, round, selected);
   if (secure(fed)) openSecureRound(store, fed, round, selected, now, deadline);
   store.setCurrentRound(round);
   logEvent('info', 'round-opened', {
@@ -39,6 +42,44 @@ export function openRound(store: CoordinatorStore, fed: FederationRow, round: nu
     baseVersion: fed.currentVersion,
     selected: selected.length,
     deadline: new Date(deadline).toISOString(),
+  });
+}
+
+/**
+ * A planned federation's round: each selected device's encodings and uplink
+ * share from its last profile (strategy/plan/configure.ts). A round no plan
+ * fits (the budget too small for the deadline, say) still opens, with every
+ * device on the fixed encodings and an equal share.
+ */
+function planRoundOf(store: CoordinatorStore, fed: FederationRow, round: number, selected: string[]): void {
+  const planning = fed.config.planning;
+  if (!planning || !fed.cutSpec) return;
+  const input: ConfigureInput = {
+    planning,
+    fixed: fed.config,
+    cut: fed.cutSpec,
+    tailMsPerSample: store.tailMsPerSample(),
+    deadlineS: fed.config.roundDeadlineSeconds,
+    devices: selected.map((deviceId) => ({ deviceId, profile: store.device(deviceId)?.profile ?? null })),
+  };
+  let plan: RoundPlan;
+  try {
+    plan = configureRound(input);
+  } catch (err) {
+    if (!(err instanceof PlanError)) throw err;
+    logEvent('warn', 'round-unplanned', { federation: fed.id, round, reason: err.message });
+    plan = configureRound({ ...input, devices: input.devices.map((d) => ({ ...d, profile: null })) });
+  }
+  store.setRoundPlan(round, plan);
+  const { method, latencyS, energyJ, meetsDeadline, unprofiled } = plan.summary;
+  logEvent('info', 'round-planned', {
+    federation: fed.id,
+    round,
+    method,
+    latencyS,
+    energyJ,
+    meetsDeadline,
+    unprofiled: unprofiled.length,
   });
 }
 

@@ -8,6 +8,7 @@ import type { TrainableSpec } from '../../protocol/manifest.js';
 import type { DeviceProfileReport } from '../../protocol/profile.js';
 import type { SecAggState } from '../../protocol/secagg/server.js';
 import type { AggregationSummary } from '../../strategy/index.js';
+import type { CutSpec, DeviceAssignment, RoundPlan } from '../../strategy/plan/configure.js';
 import { fromChunks, toChunks } from './chunks.js';
 
 /** `created`: exists but not started (reported as `running` with no round). */
@@ -28,6 +29,8 @@ export interface FederationRow {
   pinned: boolean;
   /** The operator's held-out set (R2, evaluationSetKey), if given. */
   evaluationSet: EvaluationSetRef | null;
+  /** The cut's activation shape and encodings, for planning; null for federations made before it was kept. */
+  cutSpec: CutSpec | null;
   createdAt: number;
 }
 
@@ -47,6 +50,8 @@ export interface RoundRow {
   publishedVersion: number | null;
   /** What the strategy did with the round's updates (strategy/aggregate.ts AggregationSummary), once closed. */
   aggregation: AggregationSummary | null;
+  /** What the planner chose for the round as a whole, when the federation plans. */
+  plan: RoundPlan['summary'] | null;
 }
 
 export interface VersionRow {
@@ -111,7 +116,10 @@ CREATE TABLE IF NOT EXISTS federation (
   created_at INTEGER NOT NULL,
   current_version INTEGER,
   pinned INTEGER NOT NULL DEFAULT 0,
-  evaluation_set TEXT
+  evaluation_set TEXT,
+  cut_spec TEXT,
+  tail_ms REAL NOT NULL DEFAULT 0,
+  tail_samples INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS devices (
   device_id TEXT PRIMARY KEY,
@@ -129,13 +137,15 @@ CREATE TABLE IF NOT EXISTS rounds (
   deadline INTEGER NOT NULL,
   closed_at INTEGER,
   published_version INTEGER,
-  aggregation TEXT
+  aggregation TEXT,
+  plan TEXT
 );
 CREATE TABLE IF NOT EXISTS selections (
   round INTEGER NOT NULL,
   device_id TEXT NOT NULL,
   position INTEGER NOT NULL,
   joined_at INTEGER,
+  plan TEXT,
   PRIMARY KEY (round, device_id)
 );
 CREATE TABLE IF NOT EXISTS submissions (
@@ -232,6 +242,11 @@ export class CoordinatorStore {
     add('submissions', 'norm', 'REAL');
     add('devices', 'last_seen_at', 'INTEGER');
     add('devices', 'profile', 'TEXT');
+    add('federation', 'cut_spec', 'TEXT');
+    add('federation', 'tail_ms', 'REAL NOT NULL DEFAULT 0');
+    add('federation', 'tail_samples', 'INTEGER NOT NULL DEFAULT 0');
+    add('rounds', 'plan', 'TEXT');
+    add('selections', 'plan', 'TEXT');
     this.sql.exec('CREATE TABLE IF NOT EXISTS secagg (round INTEGER PRIMARY KEY, state TEXT NOT NULL)');
     this.sql.exec(`CREATE TABLE IF NOT EXISTS versions (version INTEGER PRIMARY KEY, round INTEGER,
       status TEXT NOT NULL, created_at INTEGER NOT NULL, evaluation TEXT, attempts INTEGER NOT NULL DEFAULT 0)`);
@@ -252,6 +267,7 @@ export class CoordinatorStore {
       current_version: number | null;
       pinned: number | null;
       evaluation_set: string | null;
+      cut_spec: string | null;
       created_at: number;
     }>('SELECT * FROM federation LIMIT 1');
     if (!row) return null;
@@ -267,6 +283,7 @@ export class CoordinatorStore {
       currentVersion: row.current_version ?? row.latest_version,
       pinned: row.pinned === 1,
       evaluationSet: row.evaluation_set ? (JSON.parse(row.evaluation_set) as EvaluationSetRef) : null,
+      cutSpec: row.cut_spec ? (JSON.parse(row.cut_spec) as CutSpec) : null,
       createdAt: row.created_at,
     };
   }
@@ -274,8 +291,8 @@ export class CoordinatorStore {
   insertFederation(f: FederationRow): void {
     this.sql.exec(
       `INSERT INTO federation (id, config, trainables, cut, status, current_round, latest_version, created_at,
-         current_version, pinned)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         current_version, pinned, cut_spec)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       f.id,
       JSON.stringify(f.config),
       JSON.stringify(f.trainables),
@@ -286,7 +303,47 @@ export class CoordinatorStore {
       f.createdAt,
       f.currentVersion,
       f.pinned ? 1 : 0,
+      f.cutSpec === null ? null : JSON.stringify(f.cutSpec),
     );
+  }
+
+  /** Adds what a session measured of the tail: milliseconds over samples. */
+  addTailTiming(ms: number, samples: number): void {
+    this.sql.exec(
+      'UPDATE federation SET tail_ms = tail_ms + ?, tail_samples = tail_samples + ?',
+      ms,
+      samples,
+    );
+  }
+
+  /** The tail's mean milliseconds per sample as sessions measured it, or null before any did. */
+  tailMsPerSample(): number | null {
+    const r = this.first<{ ms: number; n: number }>(
+      'SELECT tail_ms AS ms, tail_samples AS n FROM federation',
+    );
+    return r && r.n > 0 ? r.ms / r.n : null;
+  }
+
+  setRoundPlan(round: number, plan: RoundPlan): void {
+    this.sql.exec('UPDATE rounds SET plan = ? WHERE round = ?', JSON.stringify(plan.summary), round);
+    for (const [deviceId, a] of plan.assignments) {
+      this.sql.exec(
+        'UPDATE selections SET plan = ? WHERE round = ? AND device_id = ?',
+        JSON.stringify(a),
+        round,
+        deviceId,
+      );
+    }
+  }
+
+  /** A selected device's planned encodings and share, when the round was planned. */
+  assignment(round: number, deviceId: string): DeviceAssignment | null {
+    const r = this.first<{ plan: string | null }>(
+      'SELECT plan FROM selections WHERE round = ? AND device_id = ?',
+      round,
+      deviceId,
+    );
+    return r?.plan ? (JSON.parse(r.plan) as DeviceAssignment) : null;
   }
 
   setStatus(status: FederationStatus): void {
@@ -688,6 +745,7 @@ type RawRound = {
   closed_at: number | null;
   published_version: number | null;
   aggregation: string | null;
+  plan: string | null;
 };
 
 function toRound(r: RawRound): RoundRow {
@@ -700,6 +758,7 @@ function toRound(r: RawRound): RoundRow {
     closedAt: r.closed_at,
     publishedVersion: r.published_version,
     aggregation: r.aggregation ? (JSON.parse(r.aggregation) as AggregationSummary) : null,
+    plan: r.plan ? (JSON.parse(r.plan) as RoundPlan['summary']) : null,
   };
 }
 

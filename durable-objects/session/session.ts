@@ -18,6 +18,7 @@ import { argmaxRows } from '../../common/predictions.js';
 import { ArtifactStore } from '../../edge/artifacts.js';
 import { OptimizerConfig, Ticket } from '../../protocol/federation.js';
 import { encodeFrame, FrameError, frameSize } from '../../protocol/frame.js';
+import { Pacer } from '../../protocol/pacing.js';
 import { encodeStepAnswer, stepAnswerSize } from '../../protocol/step.js';
 import { optimizerFor } from '../optimizer.js';
 import { paramBytes, paramsFrom, paramsSafetensors, parseTail, tailSpecs } from '../params.js';
@@ -58,6 +59,8 @@ export interface FinishValue {
   downlinkBytes: number;
   steps: number;
   samples: number;
+  /** Milliseconds the tail took over the samples it took them for, since this object last started (an estimate for planning). */
+  tailTiming: { ms: number; samples: number };
 }
 
 export type SessionStatus =
@@ -89,6 +92,12 @@ export type SessionStatus =
 const PROGRESS_INTERVAL_MS = 1000;
 const UNWATCHED_INTERVAL_MS = 10_000;
 
+/**
+ * How early a step may arrive before its paced turn: the device waits on the
+ * same bucket before sending, but the step's transit time varies.
+ */
+const PACING_SLACK_MS = 250;
+
 /** Quantization groups of the gradient frame: per token, as activations travel. */
 const GRADIENT_GRANULARITY = 'token';
 
@@ -104,6 +113,10 @@ export class ClientSession extends DurableObject<Env> {
   #reportedAt = 0;
   /** Whether the coordinator had watchers when it last heard. */
   #watched = true;
+  /** Holds the steps to the ticket's planned uplink rate, when it has one. */
+  #pacer: Pacer | undefined;
+  #tailMs = 0;
+  #tailSamples = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -282,10 +295,22 @@ export class ClientSession extends DurableObject<Env> {
         extensions: { budgetBytes: t.budgetBytes, bytesUsed: used, bytesNeeded: needed },
       });
     }
+    const wait = this.#pace(t, body.length);
+    if (wait > 0) {
+      return fail(
+        'paced',
+        `this step may go in ${wait} ms, at the ${t.plan?.rateBps} bit/s the round planned`,
+        {
+          retryAfter: wait / 1000,
+          extensions: { retryAfterMs: wait, rateBps: t.plan?.rateBps ?? 0 },
+        },
+      );
+    }
     const data = decodeActivation(checked);
     if (!(data instanceof Float32Array)) return data;
     const digest = await sha256Hex(body);
 
+    const started = performance.now();
     const out = await pipelineStep(
       await shardStubs(this.env, this.ctx.id.toString(), row.manifest.pipeline),
       seq,
@@ -294,6 +319,8 @@ export class ClientSession extends DurableObject<Env> {
       labels,
     );
     if (!out.ok) return out;
+    this.#tailMs += performance.now() - started;
+    this.#tailSamples += labels.length;
     const { loss, logits, gradient: cutGrad } = out.value;
     let gradient: Uint8Array;
     try {
@@ -334,6 +361,13 @@ export class ClientSession extends DurableObject<Env> {
     this.#row = next;
     this.#report(next);
     return ok({ answer, bytesUsed: next.uplinkBytes + next.downlinkBytes, budgetBytes: t.budgetBytes });
+  }
+
+  /** Milliseconds this step must wait under the ticket's planned rate (0: it may go now). */
+  #pace(t: Ticket, bytes: number): number {
+    if (!t.plan?.paced || !(t.plan.rateBps > 0)) return 0;
+    this.#pacer ??= new Pacer(t.plan.rateBps, PACING_SLACK_MS);
+    return this.#pacer.admit(bytes, Date.now());
   }
 
   /**
@@ -393,6 +427,7 @@ export class ClientSession extends DurableObject<Env> {
       downlinkBytes: row.downlinkBytes,
       steps: row.nextSeq,
       samples: row.samples,
+      tailTiming: { ms: this.#tailMs, samples: this.#tailSamples },
     });
   }
 

@@ -34,6 +34,7 @@ const TITLES: Record<ProblemSlug, string> = {
   'duplicate-submission': 'Duplicate submission',
   'out-of-order-step': 'Out-of-order step',
   'budget-exhausted': 'Byte budget exhausted',
+  paced: 'Faster than the planned uplink rate',
   'invalid-update': 'Invalid update',
   'invalid-evaluation-set': 'Invalid evaluation set',
   'secagg-phase': 'Not in this phase of secure aggregation',

@@ -29,6 +29,7 @@ import {
   UpdateError,
   type UpdateMetadata,
 } from '../../protocol/update.js';
+import { cutSpecOf } from '../../strategy/plan/configure.js';
 import { deviceTokenIssuer } from '../auth/grant.js';
 import { keyringOf } from '../auth/keys.js';
 import { type AuthEnv, requireAdmin, requireDevice } from '../auth/middleware.js';
@@ -77,6 +78,7 @@ federationRoutes.post('/', requireAdmin, limitBody(64 * 1024), async (c) => {
       trainables: training.trainables,
       initial: await store.bytes(training.artifacts.trainables),
       cut: manifest.cut.id,
+      cutSpec: cutSpecOf(manifest),
     }),
   );
   return c.json(state, 201, { location: `/v1/federations/${id}` });
@@ -303,6 +305,7 @@ const submitHandler = (masked: boolean) => async (c: Context<AuthEnv>) => {
       metrics: { meanLoss: meta.meanLoss, accuracy: meta.accuracy, steps: meta.steps },
       uplinkBytes: finished.uplinkBytes,
       downlinkBytes: finished.downlinkBytes,
+      tailTiming: finished.tailTiming,
       idempotencyKey: meta.idempotencyKey,
       generation,
     }),

@@ -155,6 +155,7 @@ export type StepHook = (
   seq: number,
   res: ServerResponse,
   attempt: number,
+  body: Uint8Array,
 ) => 'answer' | 'handled' | 'apply-and-drop';
 
 export interface FakeFederation {
@@ -216,7 +217,7 @@ export function fakeFederation(server: TestServer, t: Ticket = ticket()): FakeFe
       const seq = Number(path.split('/').pop());
       const attempt = (attempts.get(seq) ?? 0) + 1;
       attempts.set(seq, attempt);
-      const action = fed.step(seq, res, attempt);
+      const action = fed.step(seq, res, attempt, req.body);
       if (action === 'handled') return;
       if (seq !== nextSeq) {
         sendProblem(res, 'out-of-order-step', 409, { expected: nextSeq });

@@ -281,6 +281,39 @@ describe('trainer.runRound', () => {
     expect(fed.submits).toHaveLength(0);
   });
 
+  it('waits as a 429 paced says and sends the same step again, more times than its retries allow', async () => {
+    const fed = fakeFederation(server);
+    fed.step = (seq, res, attempt) => {
+      if (seq !== 1 || attempt > 5) return 'answer';
+      sendProblem(res, 'paced', 429, { retryAfterMs: 5 }, { 'retry-after': '1' });
+      return 'handled';
+    };
+    const report = (await trainer({
+      retryPolicy: { retries: 1, baseDelayMs: 1, maxDelayMs: 5 },
+    }).runRound()) as RoundReport;
+    expect(report).toMatchObject({ steps: 3, samples: 10 });
+    expect(fed.applied).toEqual([0, 1, 2]);
+  });
+
+  it('holds its steps to the rate its ticket plans', async () => {
+    const rateBps = 8000; // a byte per millisecond
+    const fed = fakeFederation(
+      server,
+      ticket({ plan: { share: 1, rateBps, latencyS: 1, energyJ: 0, paced: true } }),
+    );
+    const arrivals: Array<{ at: number; bytes: number }> = [];
+    fed.step = (_seq, _res, _attempt, body) => {
+      arrivals.push({ at: performance.now(), bytes: body.byteLength });
+      return 'answer';
+    };
+    const report = (await trainer().runRound()) as RoundReport;
+    expect(report.steps).toBe(3);
+    // Each step after the first waits for the one before it to have gone at the planned rate.
+    for (let i = 1; i < arrivals.length; i++) {
+      expect(arrivals[i].at - arrivals[i - 1].at).toBeGreaterThanOrEqual(arrivals[i].bytes * 0.95 - 2);
+    }
+  });
+
   it('stops early on budget-exhausted and submits what it trained', async () => {
     const fed = fakeFederation(server);
     fed.step = (seq, res) => {

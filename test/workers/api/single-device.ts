@@ -57,9 +57,21 @@ export async function federation(config: Partial<FederationConfigInput> = {}, pr
   return { fid, device: { authorization: `Bearer ${token}` } };
 }
 
-/** One round of the single device: a step on the samples, then its head update (the initial values, scaled). */
-export async function round(fid: string, device: Record<string, string>, headScale: number, key: string) {
-  const joined = await call(`/v1/federations/${fid}/join`, { method: 'POST', headers: device });
+/**
+ * One round of the single device: a step on the samples, then its head update
+ * (the initial values, scaled). `joinBody` goes with the join (a profile, say).
+ */
+export async function round(
+  fid: string,
+  device: Record<string, string>,
+  headScale: number,
+  key: string,
+  joinBody?: unknown,
+) {
+  const joined = await call(
+    `/v1/federations/${fid}/join`,
+    joinBody === undefined ? { method: 'POST', headers: device } : json('POST', joinBody, device),
+  );
   expect(joined.status).toBe(200);
   const { sessionPass, round: r } = (await joined.json()) as JoinAnswer;
   const headers = { ...device, [SESSION_PASS_HEADER]: sessionPass };

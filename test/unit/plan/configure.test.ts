@@ -1,0 +1,110 @@
+// The configure step of a planned federation (strategy/plan/configure.ts):
+// from reported profiles to each selected device's encodings and share.
+import { describe, expect, it } from 'vitest';
+import { BITS } from '../../../protocol/encoding.js';
+import { PlanningConfig } from '../../../protocol/federation.js';
+import type { DeviceProfileReport } from '../../../protocol/profile.js';
+import { configureRound, cutCost, plannerProfile } from '../../../strategy/plan/configure.js';
+
+const CUT = {
+  id: 'embed',
+  sampleShape: [17, 64],
+  encodings: ['fp32', 'fp16', 'int8', 'int4', 'int2'] as const,
+};
+const FIXED = { uplink: 'int8', downlink: 'int8', batchSize: 32, localEpochs: 1 } as const;
+const planning = (extra: Partial<PlanningConfig> = {}) =>
+  PlanningConfig.parse({ uplinkBudgetBps: 20e6, minUplinkBits: 4, minDownlinkBits: 8, ...extra });
+
+const profile = (uplinkMbps: number, headMs: number): DeviceProfileReport => ({
+  headMsPerSample: { embed: headMs },
+  uplinkBps: uplinkMbps * 1e6,
+  downlinkBps: uplinkMbps * 4e6,
+  rttMs: 30,
+  samples: 1000,
+  power: { computeW: 4, radioW: 1.5 },
+});
+
+const input = (
+  devices: Array<{ deviceId: string; profile: DeviceProfileReport | null }>,
+  p = planning(),
+) => ({
+  planning: p,
+  fixed: FIXED,
+  cut: { ...CUT, encodings: [...CUT.encodings] },
+  tailMsPerSample: 0.4,
+  deadlineS: 600,
+  devices,
+});
+
+describe('configureRound', () => {
+  it('plans profiled devices within the budget and never below the bit floors', () => {
+    const devices = [
+      { deviceId: 'slow', profile: profile(0.5, 3) },
+      { deviceId: 'mid', profile: profile(5, 1) },
+      { deviceId: 'fast', profile: profile(100, 0.2) },
+    ];
+    const plan = configureRound(input(devices));
+    expect(plan.summary.unprofiled).toEqual([]);
+    const shares = [...plan.assignments.values()].map((a) => a.plan.share);
+    expect(shares.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(1 + 1e-9);
+    for (const [id, a] of plan.assignments) {
+      expect(BITS[a.uplink], id).toBeGreaterThanOrEqual(4);
+      expect(BITS[a.downlink], id).toBeGreaterThanOrEqual(8);
+      expect(a.plan.rateBps).toBeCloseTo(a.plan.share * 20e6, 3);
+      expect(a.plan.latencyS).toBeLessThanOrEqual(plan.summary.latencyS + 1e-9);
+    }
+    // The slow link cannot use more than its own rate.
+    expect(plan.assignments.get('slow')!.plan.rateBps).toBeLessThanOrEqual(0.5e6 * (1 + 1e-9));
+  });
+
+  it('gives a device it cannot plan the fixed encodings and an equal share, and the rest plans in what is left', () => {
+    const devices = [
+      { deviceId: 'new', profile: null },
+      { deviceId: 'no-link', profile: { headMsPerSample: { embed: 1 } } },
+      { deviceId: 'other-cut', profile: { ...profile(10, 1), headMsPerSample: { block1: 2 } } },
+      { deviceId: 'known', profile: profile(100, 0.5) },
+    ];
+    const plan = configureRound(input(devices));
+    expect(plan.summary.unprofiled).toEqual(['new', 'no-link', 'other-cut']);
+    for (const id of plan.summary.unprofiled) {
+      expect(plan.assignments.get(id)).toMatchObject({
+        uplink: 'int8',
+        downlink: 'int8',
+        plan: { share: 0.25, rateBps: 5e6 },
+      });
+    }
+    expect(plan.assignments.get('known')!.plan.share).toBeLessThanOrEqual(0.25 + 1e-9);
+  });
+
+  it('counts a round from the device’s examples, epochs and batch', () => {
+    const p = plannerProfile('d', profile(1, 1), 'embed', { batchSize: 32, localEpochs: 2 });
+    expect(p).toMatchObject({ samples: 2000, steps: 64, rttMs: 30 });
+    // Without a count, one batch per epoch.
+    const { samples: _, ...rest } = profile(1, 1);
+    expect(plannerProfile('d', rest, 'embed', { batchSize: 32, localEpochs: 2 })).toMatchObject({
+      samples: 64,
+      steps: 2,
+    });
+  });
+
+  it('prices a cut by the frame bytes of the encodings the floors allow', () => {
+    const cost = cutCost({ ...CUT, encodings: [...CUT.encodings] }, planning(), null);
+    expect(Object.keys(cost.uplinkBytesPerSample).sort()).toEqual(['fp16', 'fp32', 'int4', 'int8']);
+    expect(Object.keys(cost.downlinkBytesPerSample).sort()).toEqual(['fp16', 'fp32', 'int8']);
+    expect(cost.uplinkBytesPerSample.int4!).toBeLessThan(cost.uplinkBytesPerSample.int8!);
+    // No measurement yet: the declared tail time.
+    expect(cost.tailMsPerSample).toBe(1);
+  });
+
+  it('trades latency for energy as λ grows', () => {
+    const devices = Array.from({ length: 6 }, (_, i) => ({
+      deviceId: `d${i}`,
+      profile: profile([0.5, 2, 8, 20, 50, 100][i], [3, 2, 1, 0.5, 0.3, 0.2][i]),
+    }));
+    const fast = configureRound(input(devices, planning({ lambda: 0 })));
+    const frugal = configureRound(input(devices, planning({ lambda: 10 })));
+    expect(frugal.summary.energyJ).toBeLessThanOrEqual(fast.summary.energyJ + 1e-9);
+    expect(frugal.summary.latencyS).toBeGreaterThanOrEqual(fast.summary.latencyS * (1 - 1e-6));
+    expect(frugal.summary.energyJ).toBeLessThan(fast.summary.energyJ);
+  });
+});
