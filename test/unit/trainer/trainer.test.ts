@@ -288,9 +288,7 @@ describe('trainer.runRound', () => {
       sendProblem(res, 'paced', 429, { retryAfterMs: 5 }, { 'retry-after': '1' });
       return 'handled';
     };
-    const report = (await trainer({
-      retryPolicy: { retries: 1, baseDelayMs: 1, maxDelayMs: 5 },
-    }).runRound()) as RoundReport;
+    const report = (await trainer({ retries: 1 }).runRound()) as RoundReport;
     expect(report).toMatchObject({ steps: 3, samples: 10 });
     expect(fed.applied).toEqual([0, 1, 2]);
   });
