@@ -99,10 +99,9 @@ export async function trainLocally(input: LocalTrainingInput): Promise<LocalTrai
       const exchangeStart = performance.now();
       const result = await channel.send(body, activation.dims);
       // Time spent waiting for the planned rate is the plan's, not the link's.
-      input.meter.exchange(
-        performance.now() - exchangeStart - (channel.pacedMs - pacedBefore),
-        channel.uplinkBytes + channel.downlinkBytes - bytesBefore,
-      );
+      const exchangeMs = performance.now() - exchangeStart - (channel.pacedMs - pacedBefore);
+      input.meter.exchange(exchangeMs, channel.uplinkBytes + channel.downlinkBytes - bytesBefore);
+      tally.exchangeMs += exchangeMs;
       if (result.kind === 'budget-exhausted') return { tally, stoppedEarly: 'budget-exhausted' };
       if (result.kind === 'lost') {
         tally.addLost(batch.indices);
@@ -118,6 +117,7 @@ export async function trainLocally(input: LocalTrainingInput): Promise<LocalTrai
         optimizer.step(params, grads);
       }
       input.meter.head(ticket.cut, headMs, n);
+      tally.headMs += headMs;
       tally.addStep(batch.indices, result.loss, result.correct);
       stepMs = Math.max(stepMs * 0.8, now() - stepStart);
       input.onStep({

@@ -9,6 +9,10 @@ export class RoundTally {
    * all epochs: the update's sampleCount, which is what the session observed.
    */
   processed = 0;
+  /** The head's forward and backward, milliseconds summed over the round's steps. */
+  headMs = 0;
+  /** Step exchanges' wall time (the link's and the edge's), waits for the planned rate left out. */
+  exchangeMs = 0;
   /** Examples of the answered steps: the denominator of meanLoss and accuracy. */
   private answered = 0;
   private lossSum = 0;

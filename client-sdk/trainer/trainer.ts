@@ -187,6 +187,8 @@ export function createTrainer(options: CoreTrainerOptions): Trainer {
       updateBytes,
       ...(secure ? { secure: true, protocolBytes: secure.protocolBytes } : {}),
       seconds: (now() - startedAt) / 1000,
+      headMs: tally.headMs,
+      exchangeMs: tally.exchangeMs,
       ...(stoppedEarly ? { stoppedEarly } : {}),
       participants: accepted.participants,
       duplicate: accepted.duplicate,
@@ -215,7 +217,36 @@ export function createTrainer(options: CoreTrainerOptions): Trainer {
     return outcome;
   };
 
+  /**
+   * The head's forward and backward on one batch of the device's own data
+   * at `modelId`'s cut, timed into the profile: what the planner needs
+   * before the device has trained at that cut. The values are zeros (the
+   * time does not depend on them) and nothing is sent.
+   */
+  const calibrate = async (modelId: string): Promise<{ cut: string; msPerSample: number }> => {
+    const { manifest, graphs } = await models.get(modelId);
+    const perExample = prepareData(manifest);
+    const n = Math.min(manifest.wire.maxBatch, options.dataset.size, CALIBRATION_BATCH);
+    const pixels = options.dataset.pixels.subarray(0, n * perExample);
+    const params = Object.fromEntries(
+      graphs.trainables.map((t) => [t.name, new Float32Array(t.shape.reduce((a, b) => a * b, 1))]),
+    );
+    // One untimed pass first: a session's first run pays for its own setup.
+    const warm = await graphs.forward(pixels, n, params);
+    await graphs.backward(pixels, n, params, { data: new Float32Array(warm.data.length), dims: warm.dims });
+    const start = performance.now();
+    const activation = await graphs.forward(pixels, n, params);
+    await graphs.backward(pixels, n, params, {
+      data: new Float32Array(activation.data.length),
+      dims: activation.dims,
+    });
+    const ms = performance.now() - start;
+    meter.head(manifest.cut.id, ms, n);
+    return { cut: manifest.cut.id, msPerSample: ms / n };
+  };
+
   return {
+    calibrate,
     async runRound() {
       // One device takes part in a round once; overlapping calls would race for the same step sequence.
       if (busy) throw new Error('runRound is already running on this trainer');
@@ -255,6 +286,9 @@ function ignoreClosed(err: unknown): void {
     return;
   throw err;
 }
+
+/** Samples a calibration times at most. */
+const CALIBRATION_BATCH = 32;
 
 function classCount(manifest: TrainingManifest): number | undefined {
   const last = manifest.output.shape[manifest.output.shape.length - 1];

@@ -94,6 +94,10 @@ export interface RoundReport {
   protocolBytes?: number;
   /** Wall time of the round on the device, join to accepted submit. */
   seconds: number;
+  /** The head's forward and backward over the round's answered steps (ms). */
+  headMs: number;
+  /** The step exchanges' wall time (ms): the link's and the edge's, not waits for the planned rate. */
+  exchangeMs: number;
   stoppedEarly?: EarlyStop;
   /** Participants the coordinator counts for the round after this submission. */
   participants: number;
@@ -132,6 +136,12 @@ export type TrainerEventName = keyof TrainerEvents;
 export interface Trainer {
   /** Joins the open round, trains the local epochs against the Worker and submits the head update. */
   runRound(): Promise<RoundReport | Skipped>;
+  /**
+   * Times the head of `modelId` (forward and backward, one batch of local
+   * data, nothing sent) into the profile the next join reports: how a
+   * device tells the round planner what a cut costs it before training there.
+   */
+  calibrate(modelId: string): Promise<{ cut: string; msPerSample: number }>;
   /** Subscribes to an event; returns the unsubscribe function. */
   on<E extends TrainerEventName>(event: E, listener: (payload: TrainerEvents[E]) => void): () => void;
   /** Releases the ONNX sessions; a later runRound loads them again. */

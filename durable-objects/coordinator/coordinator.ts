@@ -353,6 +353,8 @@ export class FederationCoordinator extends DurableObject<Env> {
       if (fed.status === 'finished' || fed.status === 'closed') return FINISHED;
       if (this.store.enrolledAt(deviceId) === null)
         return fail('not-enrolled', `Device ${deviceId} is not enrolled.`);
+      // Kept whether or not the device trains now: the planner needs it when the device is selected.
+      if (reported?.success) this.store.setProfile(deviceId, reported.data);
       const round = fed.currentRound === null ? null : this.store.round(fed.currentRound);
       if (!round || !isLive(round)) return fail('no-open-round', 'No round is open.');
       const selection = this.store.selection(round.round, deviceId);
@@ -363,7 +365,6 @@ export class FederationCoordinator extends DurableObject<Env> {
       }
       if (selection.joinedAt === null) this.store.markJoined(round.round, deviceId, now);
       this.store.touch(deviceId, now);
-      if (reported?.success) this.store.setProfile(deviceId, reported.data);
       if (round.status === 'open') this.store.setRoundStatus(round.round, 'training');
       const { config } = fed;
       const masking = secure(fed) ? this.store.secAgg(round.round) : null;

@@ -16,6 +16,7 @@ import {
   FEATURES,
   FED,
   fakeFederation,
+  MODEL_ID,
   PIXELS,
   readUpdate,
   STEP_LOSS,
@@ -310,6 +311,19 @@ describe('trainer.runRound', () => {
     for (let i = 1; i < arrivals.length; i++) {
       expect(arrivals[i].at - arrivals[i - 1].at).toBeGreaterThanOrEqual(arrivals[i].bytes * 0.95 - 2);
     }
+  });
+
+  it('calibrates a cut without sending anything and reports it, with its examples, at the next join', async () => {
+    fakeFederation(server);
+    const t = trainer({ power: { computeW: 3, radioW: 1 } });
+    const { cut, msPerSample } = await t.calibrate(MODEL_ID);
+    expect(msPerSample).toBeGreaterThan(0);
+    expect(server.requests.some((r) => r.path.includes('/steps/') || r.path.endsWith('/join'))).toBe(false);
+    await t.runRound();
+    const join = server.requests.find((r) => r.path.endsWith('/join'))!;
+    const { profile } = JSON.parse(new TextDecoder().decode(join.body));
+    expect(profile.headMsPerSample[cut]).toBeCloseTo(msPerSample, 9);
+    expect(profile).toMatchObject({ samples: 10, power: { computeW: 3, radioW: 1 } });
   });
 
   it('stops early on budget-exhausted and submits what it trained', async () => {
