@@ -10,17 +10,21 @@ import {
 } from '../../client-sdk/node.js';
 import type { LocalDataset } from '../../client-sdk/trainer/index.js';
 import type { AdminClient } from '../../operator/client.js';
+import { type EmulatedDevice, emulatedProfile } from './fleet.js';
 
 export interface Device {
   id: string;
   trainer: Trainer;
   data: LocalDataset;
+  /** Its link, speed and power on the emulated fleet. */
+  emulated: EmulatedDevice;
 }
 
 export interface DeviceOptions {
   baseUrl: string;
   federationId: string;
   datasets: readonly LocalDataset[];
+  fleet: readonly EmulatedDevice[];
   seed: number;
   runtime: 'wasm' | 'node';
 }
@@ -37,6 +41,7 @@ export async function enrollDevices(admin: AdminClient, options: DeviceOptions):
   for (const [i, data] of options.datasets.entries()) {
     const id = deviceId(i);
     const { token } = await admin.enroll(options.federationId, id);
+    const emulated = options.fleet[i];
     const trainer = createTrainer({
       baseUrl: options.baseUrl,
       federationId: options.federationId,
@@ -48,8 +53,10 @@ export async function enrollDevices(admin: AdminClient, options: DeviceOptions):
       // The local Worker is one workerd process; with many devices stepping at
       // once a step can queue for a while behind the others.
       timeoutMs: 300_000,
+      // It reports what it measures as the emulated device would: its compute at its speed, its link.
+      adjustProfile: (measured) => emulatedProfile(emulated, measured),
     });
-    devices.push({ id, trainer, data });
+    devices.push({ id, trainer, data, emulated });
   }
   return devices;
 }

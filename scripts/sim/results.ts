@@ -27,13 +27,25 @@ export interface RoundResult {
   update_bytes?: number;
   /** Secure aggregation's own messages (keys, shares, status polls, reveals), both ways, every device's summed. */
   protocol_bytes?: number;
-  /** From the first join to the published version. */
+  /** The slowest device's round on the emulated fleet's virtual clock (scripts/sim/fleet.ts), seconds. */
+  latency_s: number;
+  /** The devices' joules summed, on the same clock. */
+  energy_j: number;
+  /** Devices per uplink/downlink encoding pair their tickets gave them. */
+  encodings: Record<string, number>;
+  /** What the coordinator's plan expected of the round (planned federations only). */
+  planned_latency_s?: number;
+  /** From the first join to the published version, wall time on this machine. */
   seconds: number;
 }
 
 export interface SimResults {
   initial_accuracy: number;
   final_accuracy: number;
+  /** Mean over rounds of latency_s. */
+  mean_round_latency_s: number;
+  /** Mean over every device's rounds of its joules. */
+  mean_device_energy_j: number;
   rounds: RoundResult[];
   federation_id: string;
   eval_samples: number;

@@ -9,12 +9,13 @@ import { fileURLToPath } from 'node:url';
 import type { RoundReport, Skipped } from '../../client-sdk/trainer/index.js';
 import { localAdminKey } from '../../operator/admin-key.js';
 import { type AdminClient, adminClient } from '../../operator/client.js';
-import type { RoundRecord } from '../../protocol/federation.js';
+import type { RoundRecord, Ticket } from '../../protocol/federation.js';
 import { Manifest, type TrainingSpec } from '../../protocol/manifest.js';
 import { federationConfig, type SimConfig } from './config.js';
 import { federatedData } from './data.js';
 import { type Device, enrollDevices } from './devices.js';
 import { createEvaluator } from './evaluate.js';
+import { emulatedFleet, type VirtualRound, virtualRound } from './fleet.js';
 import type { SimProgress } from './progress.js';
 import type { RoundResult, SimResults } from './results.js';
 
@@ -43,11 +44,14 @@ export async function runSimulation(
     baseUrl,
     federationId,
     datasets,
+    fleet: emulatedFleet(config.fleet, datasets.length, config.seed),
     seed: config.seed,
     runtime: config.deviceRuntime,
   });
+  const tickets = new Map<string, Ticket>();
   for (const d of devices) {
     d.trainer.on('joined', ({ ticket }) => {
+      tickets.set(d.id, ticket);
       const perEpoch = Math.ceil(d.data.size / Math.min(ticket.batchSize, manifest.wire.maxBatch));
       progress.addSteps(perEpoch * ticket.localEpochs);
     });
@@ -60,16 +64,27 @@ export async function runSimulation(
     progress.log(
       `federation ${federationId}: initial held-out accuracy ${(initialAccuracy * 100).toFixed(1)}%`,
     );
+    await reportProfiles(devices, config.modelId);
+    progress.log('every device timed its head and reported its profile');
     await admin.start(federationId);
     const rounds: RoundResult[] = [];
+    const deviceRounds: VirtualRound[] = [];
     let accuracy = initialAccuracy;
     let version = 0;
     let cumulativeUplink = 0;
     for (let round = 0; round < config.rounds; round++) {
       progress.startRound(round);
       const roundStart = performance.now();
-      const reports = await playRound(devices);
+      tickets.clear();
+      const played = await playRound(devices);
+      const reports = played.map((p) => p.report);
       const record = await waitForRound(admin, federationId, round);
+      // On the virtual clock: each device at the uplink rate its ticket planned, or an equal share.
+      const equalShare = config.uplinkBudgetBps / config.perRound;
+      const virtual = played.map(({ device, report }) =>
+        virtualRound(device.emulated, report, tickets.get(device.id)?.plan?.rateBps ?? equalShare),
+      );
+      deviceRounds.push(...virtual);
       const seconds = (performance.now() - roundStart) / 1000;
       if (record.status === 'published' && record.publishedVersion !== null) {
         version = record.publishedVersion;
@@ -91,6 +106,10 @@ export async function runSimulation(
         steps: reports.reduce((s, r) => s + r.steps, 0),
         update_bytes: reports.reduce((s, r) => s + r.updateBytes, 0),
         protocol_bytes: reports.reduce((s, r) => s + (r.protocolBytes ?? 0), 0),
+        latency_s: Math.max(0, ...virtual.map((v) => v.latencyS)),
+        energy_j: virtual.reduce((s, v) => s + v.energyJ, 0),
+        encodings: encodingMix(played.map(({ device }) => tickets.get(device.id))),
+        ...(record.plan ? { planned_latency_s: record.plan.latencyS } : {}),
         seconds,
       });
       progress.endRound(accuracy);
@@ -102,6 +121,8 @@ export async function runSimulation(
     return {
       initial_accuracy: initialAccuracy,
       final_accuracy: accuracy,
+      mean_round_latency_s: mean(rounds.map((r) => r.latency_s)),
+      mean_device_energy_j: mean(deviceRounds.map((v) => v.energyJ)),
       rounds,
       federation_id: federationId,
       ...data.summary,
@@ -118,10 +139,37 @@ export async function runSimulation(
   }
 }
 
+const mean = (xs: readonly number[]) => (xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length);
+
+/** How many of the round's devices sent each uplink/downlink pair, e.g. { "int4/int8": 7, "int8/int8": 3 }. */
+function encodingMix(tickets: ReadonlyArray<Ticket | undefined>): Record<string, number> {
+  const mix: Record<string, number> = {};
+  for (const t of tickets)
+    if (t) mix[`${t.uplink}/${t.downlink}`] = (mix[`${t.uplink}/${t.downlink}`] ?? 0) + 1;
+  return mix;
+}
+
+/**
+ * Before the first round: every device times its head at the model's cut and
+ * reports its profile with a join (which finds no round open yet), so the
+ * first round is planned as well as the others.
+ */
+async function reportProfiles(devices: readonly Device[], modelId: string): Promise<void> {
+  for (const d of devices) {
+    await d.trainer.calibrate(modelId);
+    const outcome = await d.trainer.runRound();
+    if (!('skipped' in outcome) || outcome.skipped !== 'no-open-round') {
+      throw new Error(`${d.id} found a round open before the federation started`);
+    }
+  }
+}
+
 /** Every device tries; the selected train concurrently. A failed device fails the run. */
-async function playRound(devices: readonly Device[]): Promise<RoundReport[]> {
+async function playRound(
+  devices: readonly Device[],
+): Promise<Array<{ device: Device; report: RoundReport }>> {
   const outcomes = await Promise.allSettled(devices.map((d) => d.trainer.runRound()));
-  const reports: RoundReport[] = [];
+  const reports: Array<{ device: Device; report: RoundReport }> = [];
   for (const [i, outcome] of outcomes.entries()) {
     if (outcome.status === 'rejected') {
       throw new Error(`${devices[i].id} failed: ${(outcome.reason as Error)?.message ?? outcome.reason}`, {
@@ -134,7 +182,7 @@ async function playRound(devices: readonly Device[]): Promise<RoundReport[]> {
         throw new Error(`${devices[i].id} could not train: ${value.skipped}`);
       continue;
     }
-    reports.push(value);
+    reports.push({ device: devices[i], report: value });
   }
   return reports;
 }

@@ -8,7 +8,8 @@ import type { RoundResult, SimResults } from '../results.js';
 import type { Refused } from './aggregate.js';
 import type { BaselineConfig } from './config.js';
 
-export interface BaselineRound extends Omit<RoundResult, 'accuracy'> {
+export interface BaselineRound
+  extends Omit<RoundResult, 'accuracy' | 'latency_s' | 'energy_j' | 'encodings' | 'planned_latency_s'> {
   /** Held-out accuracy of `version`; null for a round not scored (--eval-every). */
   accuracy: number | null;
   /** Devices selected (and sent the version) this round. */
@@ -26,7 +27,11 @@ export interface BaselineRound extends Omit<RoundResult, 'accuracy'> {
   attack_scales: number[];
 }
 
-export interface BaselineResults extends Omit<SimResults, 'federation_id' | 'config' | 'rounds'> {
+export interface BaselineResults
+  extends Omit<
+    SimResults,
+    'federation_id' | 'config' | 'rounds' | 'mean_round_latency_s' | 'mean_device_energy_j'
+  > {
   setup: 'fedavg-lora';
   /** Parameters every device trains, uploads and downloads each round. */
   trainable_parameters: number;
