@@ -18,6 +18,13 @@ export interface Device {
   data: LocalDataset;
   /** Its link, speed and power on the emulated fleet. */
   emulated: EmulatedDevice;
+  /**
+   * The head's forward and backward per sample on this machine, timed alone
+   * before the first round (trainer.calibrate). In a round the devices share
+   * this process's one thread, so their in-round timings include each
+   * other's work: the emulated compute uses this instead.
+   */
+  headMsPerSample?: number;
 }
 
 export interface DeviceOptions {
@@ -54,9 +61,10 @@ export async function enrollDevices(admin: AdminClient, options: DeviceOptions):
       // once a step can queue for a while behind the others.
       timeoutMs: 300_000,
       // It reports what it measures as the emulated device would: its compute at its speed, its link.
-      adjustProfile: (measured) => emulatedProfile(emulated, measured),
+      adjustProfile: (measured) => emulatedProfile(emulated, measured, device.headMsPerSample),
     });
-    devices.push({ id, trainer, data, emulated });
+    const device: Device = { id, trainer, data, emulated };
+    devices.push(device);
   }
   return devices;
 }

@@ -53,12 +53,20 @@ export function emulatedFleet(kind: FleetKind, devices: number, seed: number): E
   });
 }
 
-/** What the device reports: its measured head time on the emulated hardware, and the emulated link and power. */
-export function emulatedProfile(device: EmulatedDevice, measured: DeviceProfileReport): DeviceProfileReport {
+/**
+ * What the device reports: its head time on the emulated hardware (`alone`,
+ * the time measured without other devices sharing the thread, when known),
+ * and the emulated link and power.
+ */
+export function emulatedProfile(
+  device: EmulatedDevice,
+  measured: DeviceProfileReport,
+  alone?: number,
+): DeviceProfileReport {
   return {
     ...measured,
     headMsPerSample: Object.fromEntries(
-      Object.entries(measured.headMsPerSample).map(([cut, ms]) => [cut, ms / device.speed]),
+      Object.entries(measured.headMsPerSample).map(([cut, ms]) => [cut, (alone ?? ms) / device.speed]),
     ),
     uplinkBps: device.uplinkBps,
     downlinkBps: device.downlinkBps,

@@ -82,7 +82,15 @@ export async function runSimulation(
       // On the virtual clock: each device at the uplink rate its ticket planned, or an equal share.
       const equalShare = config.uplinkBudgetBps / config.perRound;
       const virtual = played.map(({ device, report }) =>
-        virtualRound(device.emulated, report, tickets.get(device.id)?.plan?.rateBps ?? equalShare),
+        virtualRound(
+          device.emulated,
+          {
+            ...report,
+            headMs:
+              (device.headMsPerSample ?? report.headMs / report.samplesProcessed) * report.samplesProcessed,
+          },
+          tickets.get(device.id)?.plan?.rateBps ?? equalShare,
+        ),
       );
       deviceRounds.push(...virtual);
       const seconds = (performance.now() - roundStart) / 1000;
@@ -156,7 +164,7 @@ function encodingMix(tickets: ReadonlyArray<Ticket | undefined>): Record<string,
  */
 async function reportProfiles(devices: readonly Device[], modelId: string): Promise<void> {
   for (const d of devices) {
-    await d.trainer.calibrate(modelId);
+    d.headMsPerSample = (await d.trainer.calibrate(modelId)).msPerSample;
     const outcome = await d.trainer.runRound();
     if (!('skipped' in outcome) || outcome.skipped !== 'no-open-round') {
       throw new Error(`${d.id} found a round open before the federation started`);

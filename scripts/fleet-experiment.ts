@@ -1,0 +1,123 @@
+// `npm run experiment:fleet -- [--rounds R] [--quick]`: the heterogeneous
+// fleet (scripts/sim/fleet.ts) under fixed configurations and under the
+// coordinator's planner at several λ, on one local Worker, with the same
+// data, seed and rounds. Writes results/fleet/fleet.json (every run's
+// summary and exact arguments), each run's own results, and a chart of round
+// latency against device energy; prints a Markdown table on stdout.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Command } from 'commander';
+import type { TopLevelSpec } from 'vega-lite';
+import { buildModels } from './build-models.js';
+import { intAtLeast } from './sim/baseline/config.js';
+import { renderSvg } from './sim/charts.js';
+import { parseSimArgs } from './sim/config.js';
+import { simProgress } from './sim/progress.js';
+import { type SimResults, writeResults } from './sim/results.js';
+import { runSimulation } from './sim/run.js';
+import { startLocalWorker } from './wrangler-dev.js';
+
+const OUT_DIR = 'results/fleet';
+
+const opts = new Command('experiment:fleet')
+  .description('fixed configurations vs the round planner on an emulated heterogeneous fleet')
+  .option('--rounds <n>', 'federated rounds of every run', intAtLeast(1), 10)
+  .option('--uplink-budget <mbps>', 'uplink the round’s devices share (Mbit/s)', '20')
+  .option('--quick', '10 devices, 5 per round, 64 examples each, 2 rounds: a smoke run', false)
+  .parse()
+  .opts();
+
+const COMMON = [
+  ...(opts.quick
+    ? ['--clients', '10', '--per-round', '5', '--samples-per-client', '64', '--eval-samples', '500']
+    : ['--clients', '50', '--per-round', '10', '--eval-samples', '2000']),
+  ...['--alpha', '0.5', '--seed', '0', '--local-epochs', '2', '--optimizer', 'adamw'],
+  ...['--lr-schedule', 'cosine', '--lr-head', '0.002', '--lr-tail', '0.002'],
+  ...['--rounds', String(opts.quick ? 2 : opts.rounds), '--fleet', 'heterogeneous'],
+  ...['--uplink-budget', String(opts.uplinkBudget)],
+];
+
+const RUNS: Array<{ name: string; label: string; args: string[] }> = [
+  { name: 'fixed-int8', label: 'fixed: int8 up, int8 down, equal shares', args: ['--uplink', 'int8'] },
+  {
+    name: 'fixed-fp32',
+    label: 'fixed: fp32 up, fp32 down, equal shares',
+    args: ['--uplink', 'fp32', '--downlink', 'fp32'],
+  },
+  { name: 'fixed-int4', label: 'fixed: int4 up, int8 down, equal shares', args: ['--uplink', 'int4'] },
+  ...[0, 0.1, 1, 10].map((lambda) => ({
+    name: `planner-l${lambda}`,
+    label: `planner, λ = ${lambda}`,
+    args: ['--planner', 'on', '--lambda', String(lambda)],
+  })),
+];
+
+const say = (s: string) => process.stderr.write(`${s}\n`);
+await buildModels({ log: say });
+const worker = await startLocalWorker();
+const outcomes: Array<{ name: string; label: string; args: string[]; results: SimResults }> = [];
+try {
+  for (const run of RUNS) {
+    const args = [...COMMON, ...run.args, '--out', join(OUT_DIR, run.name)];
+    const config = parseSimArgs(args);
+    say(`\n${run.label}: npm run sim -- ${args.join(' ')}`);
+    const progress = simProgress(config.rounds, config.perRound);
+    let results: SimResults;
+    try {
+      results = await runSimulation(config, worker.url, progress);
+    } finally {
+      progress.stop();
+    }
+    await writeResults(config.out, results);
+    outcomes.push({ ...run, args, results });
+  }
+} finally {
+  await worker.stop();
+}
+
+const rows = outcomes.map((o) => ({
+  run: o.name,
+  label: o.label,
+  final_accuracy: o.results.final_accuracy,
+  mean_round_latency_s: o.results.mean_round_latency_s,
+  mean_device_energy_j: o.results.mean_device_energy_j,
+  uplink_mb_per_round:
+    o.results.rounds.reduce((s, r) => s + r.uplink_bytes, 0) / 1e6 / o.results.rounds.length,
+}));
+await mkdir(OUT_DIR, { recursive: true });
+await writeFile(
+  join(OUT_DIR, 'fleet.json'),
+  `${JSON.stringify({ common: COMMON, runs: outcomes.map(({ results: _, ...o }, i) => ({ ...o, ...rows[i] })) }, null, 2)}\n`,
+);
+const spec: TopLevelSpec = {
+  $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+  title: {
+    text: 'Round latency against device energy',
+    subtitle: `heterogeneous fleet, ${opts.uplinkBudget} Mbit/s shared uplink, virtual clock`,
+  },
+  width: 480,
+  height: 300,
+  data: { values: rows },
+  layer: [
+    {
+      mark: { type: 'point', filled: true, size: 80 },
+      encoding: {
+        x: { field: 'mean_round_latency_s', type: 'quantitative', title: 'mean round latency (s)' },
+        y: { field: 'mean_device_energy_j', type: 'quantitative', title: 'mean device energy per round (J)' },
+        color: { field: 'run', type: 'nominal', title: null },
+      },
+    },
+  ],
+};
+await writeFile(join(OUT_DIR, 'latency-energy.svg'), await renderSvg(spec));
+
+const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
+console.log(
+  '| run | final accuracy | mean round latency (s) | mean device energy (J) | uplink per round (MB) |',
+);
+console.log('|---|---|---|---|---|');
+for (const r of rows) {
+  console.log(
+    `| ${r.label} | ${pct(r.final_accuracy)} | ${r.mean_round_latency_s.toFixed(1)} | ${r.mean_device_energy_j.toFixed(2)} | ${r.uplink_mb_per_round.toFixed(1)} |`,
+  );
+}
