@@ -156,6 +156,12 @@ export const PlanningConfig = z
      */
     minUplinkBits: z.number().int().min(2).max(32).default(4),
     minDownlinkBits: z.number().int().min(2).max(32).default(4),
+    /**
+     * The privacy floor: the fewest encoder blocks a device must run, so that
+     * no device is planned at a cut shallower than the operator accepts
+     * (EXPERIMENTS.md, "A deeper cut"). `embed` is depth 0, `block<k>` k + 1.
+     */
+    minDepth: z.number().int().min(0).max(1000).default(0),
     /** Devices the edge trains at once (more share its time); absent: no limit. */
     edgeSessions: z.number().int().positive().max(100_000).optional(),
     /** The tail's forward and backward per sample at the edge (ms) until sessions have measured it. */
@@ -171,6 +177,13 @@ export const FederationConfig = z
   .object({
     /** A bundled model whose manifest has a `training` part. */
     modelId: z.string().min(1),
+    /**
+     * More builds of the same model at other cuts: the same trainables (names,
+     * shapes, initial values), split between device and edge elsewhere. The
+     * planner gives each device one of these or `modelId`; every strategy
+     * aggregates by tensor name, whichever side trained it.
+     */
+    cuts: z.array(z.string().min(1)).max(8).optional(),
     rounds: z.number().int().positive().max(10_000),
     clientsPerRound: z.number().int().positive().max(1000),
     /** Minimum submissions for a round to publish at its deadline. */
@@ -236,6 +249,14 @@ export const FederationConfig = z
     message:
       'secure aggregation works with the fedavg and dp-fedavg strategies only: the others need every update',
     path: ['secureAggregation'],
+  })
+  .refine((c) => !c.secureAggregation || !c.cuts?.length, {
+    message: 'secure aggregation masks one head layout: it does not work with several cuts',
+    path: ['cuts'],
+  })
+  .refine((c) => !c.cuts?.length || c.planning, {
+    message: 'several cuts need planning: the planner chooses each device’s',
+    path: ['cuts'],
   })
   .refine((c) => !c.secureAggregation || c.clientsPerRound >= 3, {
     message: 'secure aggregation needs at least 3 clients per round',

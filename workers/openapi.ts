@@ -225,7 +225,8 @@ export const OPERATIONS: Record<string, Operation> = {
   },
   // Federations: devices.
   'GET /v1/federations/:fid/adapters/:version': {
-    summary: 'The head adapters of a published version',
+    summary:
+      'The head adapters of a published version (?model= the build of the ticket, for a federation at several cuts)',
     security: 'device',
     answer: SAFETENSORS('head trainables'),
   },

@@ -96,7 +96,7 @@ export function createTrainer(options: CoreTrainerOptions): Trainer {
     const { manifest, graphs } = await models.get(ticket.modelId);
     const perExample = prepareData(manifest);
     const adapters = await send(
-      urls.headAdapters(ticket.version),
+      urls.headAdapters(ticket.version, ticket.modelId),
       { headers: { accept: 'application/octet-stream' } },
       ctx,
     );

@@ -3,7 +3,8 @@ import type { SecureRoundUrls } from './secure-round.js';
 
 export interface FederationUrls {
   join: string;
-  headAdapters(version: number): string;
+  /** `modelId`: the build the ticket trains at, whose split of head and tail to get. */
+  headAdapters(version: number, modelId?: string): string;
   step(round: number, seq: number): string;
   submit(round: number): string;
   /** The round's secure-aggregation routes (protocol/secagg/). */
@@ -20,7 +21,8 @@ export function federationUrls(baseUrl: string, federationId: string): Federatio
   const at = (path: string) => new URL(path, base).href;
   return {
     join: at(`${fed}/join`),
-    headAdapters: (version) => at(`${fed}/adapters/${version}`),
+    headAdapters: (version, modelId) =>
+      at(`${fed}/adapters/${version}${modelId ? `?model=${encodeURIComponent(modelId)}` : ''}`),
     step: (round, seq) => at(`${fed}/rounds/${round}/steps/${seq}`),
     submit: (round) => at(`${fed}/rounds/${round}/submit`),
     secureAggregation: (round) => {

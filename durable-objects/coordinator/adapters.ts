@@ -31,8 +31,14 @@ export class EncodedCache {
 
   constructor(private readonly capacity = 6) {}
 
-  get(version: number, side: AdapterSide, encode: () => Uint8Array<ArrayBuffer>): Uint8Array<ArrayBuffer> {
-    const key = `${version}/${side}`;
+  /** `layout`: which build of the model splits the sides (a federation with several cuts has one per cut). */
+  get(
+    version: number,
+    side: AdapterSide,
+    encode: () => Uint8Array<ArrayBuffer>,
+    layout = '',
+  ): Uint8Array<ArrayBuffer> {
+    const key = `${version}/${side}/${layout}`;
     let bytes = this.entries.get(key);
     if (!bytes) {
       bytes = encode();

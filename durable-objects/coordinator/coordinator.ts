@@ -46,6 +46,7 @@ import type { CutSpec } from '../../strategy/plan/configure.js';
 import { fail, ok, type RpcResult } from '../rpc.js';
 import { EncodedCache, encodeAdapters } from './adapters.js';
 import { UpdateBuffer } from './buffer.js';
+import { trainablesAt } from './cuts.js';
 import { credentialFailure, type DeviceRecord, deviceRecord, pushFloor, sessionFloor } from './devices.js';
 import { scoreVersions } from './evaluation.js';
 import {
@@ -96,8 +97,8 @@ export interface CreateFederation {
   initial: Uint8Array;
   /** The model's cut id (manifest.cut.id), copied into tickets; '' when absent. */
   cut?: string;
-  /** The cut's activation per sample and the encodings the model accepts, for planning rounds. */
-  cutSpec?: CutSpec;
+  /** The builds of the model at each cut it trains at, its own first (config.cuts), for planning rounds. */
+  cuts?: CutSpec[];
 }
 
 export interface SubmitUpdate {
@@ -222,7 +223,7 @@ export class FederationCoordinator extends DurableObject<Env> {
   async create(input: CreateFederation): Promise<RpcResult<FederationState>> {
     const parsed = CreateInput.safeParse(input);
     if (!parsed.success) return fail('bad-request', `Invalid federation: ${parsed.error.message}`);
-    const { id, config, trainables, initial, cut, cutSpec } = parsed.data;
+    const { id, config, trainables, initial, cut, cuts } = parsed.data;
     const existing = this.store.federation();
     if (existing) {
       const same =
@@ -248,7 +249,7 @@ export class FederationCoordinator extends DurableObject<Env> {
       currentVersion: 0,
       pinned: false,
       evaluationSet: null,
-      cutSpec: cutSpec ?? null,
+      cuts: cuts ?? [],
       createdAt: Date.now(),
     };
     this.ctx.storage.transactionSync(() => {
@@ -374,8 +375,8 @@ export class FederationCoordinator extends DurableObject<Env> {
         deviceId,
         round: round.round,
         version: round.baseVersion,
-        modelId: config.modelId,
-        cut: fed.cut,
+        modelId: assigned?.modelId ?? config.modelId,
+        cut: assigned?.cut ?? fed.cut,
         uplink: assigned?.uplink ?? config.uplink,
         downlink: assigned?.downlink ?? config.downlink,
         batchSize: config.batchSize,
@@ -392,16 +393,20 @@ export class FederationCoordinator extends DurableObject<Env> {
     if (!joined.ok) return joined;
     const ticket = joined.value;
     const tailOptimizer = roundOptimizers(this.store.federation()!.config, ticket.round).tail;
-    return ok({ ticket, tail: this.adapterBytes(ticket.version, 'tail'), tailOptimizer });
+    return ok({ ticket, tail: this.adapterBytes(ticket.version, 'tail', ticket.modelId), tailOptimizer });
   }
 
+  /** A version's adapters; `modelId` names the build whose split of head and tail to use (several cuts). */
   async adapters(
     version: number,
     side: 'head' | 'tail' | 'all',
     device?: { deviceId: string; generation: number },
+    modelId?: string,
   ): Promise<RpcResult<Uint8Array<ArrayBuffer>>> {
     const fed = this.store.federation();
     if (!fed) return UNKNOWN;
+    if (modelId !== undefined && trainablesAt(fed, modelId) === null)
+      return fail('bad-request', `Federation ${fed.id} does not train at model ${modelId}.`);
     if (device) {
       const denied = credentialFailure(this.store.device(device.deviceId), device.generation);
       if (denied) return denied;
@@ -412,7 +417,7 @@ export class FederationCoordinator extends DurableObject<Env> {
     if (version > fed.latestVersion) {
       return fail('not-found', `Version ${version} is not published (latest is ${fed.latestVersion}).`);
     }
-    return ok(this.adapterBytes(version, side));
+    return ok(this.adapterBytes(version, side, modelId));
   }
 
   /** The answer a submission from this device for this round would get, short of checking its content. */
@@ -476,8 +481,11 @@ export class FederationCoordinator extends DurableObject<Env> {
           { extensions: { code: s.masked ? 'not-secure' : 'masked-required' } },
         );
       }
-      const headSpecs = fed.trainables.filter((t) => t.owner === 'head');
-      const tailSpecs = fed.trainables.filter((t) => t.owner === 'tail');
+      // Split as the build the device trained at splits them (a federation with several cuts).
+      const trainedAt = this.store.assignment(round.round, s.deviceId)?.modelId ?? fed.config.modelId;
+      const split = trainablesAt(fed, trainedAt) ?? fed.trainables;
+      const headSpecs = split.filter((t) => t.owner === 'head');
+      const tailSpecs = split.filter((t) => t.owner === 'tail');
       const head = masking
         ? readMasked(s.head, maskedLength(fed))
         : readTensors(s.head, headSpecs, 'head update');
@@ -513,7 +521,7 @@ export class FederationCoordinator extends DurableObject<Env> {
         norm: checked.norm,
       });
       if (s.tailTiming && s.tailTiming.samples > 0)
-        this.store.addTailTiming(s.tailTiming.ms, s.tailTiming.samples);
+        this.store.addTailTiming(trainedAt, s.tailTiming.ms, s.tailTiming.samples);
       keep(this.store, this.buffer, fed, round, s.deviceId, update);
       if (masking && head.value instanceof Float64Array) {
         foldMasked(this.store, fed, round.round, head.value);
@@ -905,8 +913,15 @@ export class FederationCoordinator extends DurableObject<Env> {
     return target === null ? this.ctx.storage.deleteAlarm() : this.ctx.storage.setAlarm(target);
   }
 
-  private adapterBytes(version: number, side: AdapterSide): Uint8Array<ArrayBuffer> {
-    const { trainables } = this.store.federation()!;
-    return this.encoded.get(version, side, () => encodeAdapters(this.store, trainables, version, side));
+  private adapterBytes(version: number, side: AdapterSide, modelId?: string): Uint8Array<ArrayBuffer> {
+    const fed = this.store.federation()!;
+    const trainables = trainablesAt(fed, modelId) ?? fed.trainables;
+    const layout = modelId ?? fed.config.modelId;
+    return this.encoded.get(
+      version,
+      side,
+      () => encodeAdapters(this.store, trainables, version, side),
+      layout,
+    );
   }
 }

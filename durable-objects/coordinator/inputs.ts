@@ -20,13 +20,19 @@ export const CreateInput = z.object({
   initial: Bytes,
   /** The model's cut id (manifest.cut.id), copied into tickets. */
   cut: z.string().max(256).optional(),
-  /** The cut's activation per sample and the encodings the model accepts, for planning rounds. */
-  cutSpec: z
-    .object({
-      id: z.string().max(256),
-      sampleShape: z.array(z.number().int().positive()).min(1).max(8),
-      encodings: z.array(z.enum(ENCODINGS)).min(1),
-    })
+  /** The builds of the model at each cut the federation trains at, its own first (strategy/plan/configure.ts CutSpec). */
+  cuts: z
+    .array(
+      z.object({
+        modelId: z.string().min(1).max(64),
+        id: z.string().max(256),
+        depth: z.number().int().nonnegative(),
+        sampleShape: z.array(z.number().int().positive()).min(1).max(8),
+        encodings: z.array(z.enum(ENCODINGS)).min(1),
+        head: z.array(z.string()),
+      }),
+    )
+    .max(9)
     .optional(),
 });
 export type CreateInput = z.input<typeof CreateInput>;

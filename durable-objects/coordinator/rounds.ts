@@ -53,11 +53,11 @@ export function openRound(store: CoordinatorStore, fed: FederationRow, round: nu
  */
 function planRoundOf(store: CoordinatorStore, fed: FederationRow, round: number, selected: string[]): void {
   const planning = fed.config.planning;
-  if (!planning || !fed.cutSpec) return;
+  if (!planning || fed.cuts.length === 0) return;
   const input: ConfigureInput = {
     planning,
     fixed: fed.config,
-    cut: fed.cutSpec,
+    cuts: fed.cuts,
     tailMsPerSample: store.tailMsPerSample(),
     deadlineS: fed.config.roundDeadlineSeconds,
     devices: selected.map((deviceId) => ({ deviceId, profile: store.device(deviceId)?.profile ?? null })),

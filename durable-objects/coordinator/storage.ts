@@ -29,8 +29,12 @@ export interface FederationRow {
   pinned: boolean;
   /** The operator's held-out set (R2, evaluationSetKey), if given. */
   evaluationSet: EvaluationSetRef | null;
-  /** The cut's activation shape and encodings, for planning; null for federations made before it was kept. */
-  cutSpec: CutSpec | null;
+  /**
+   * The builds of the model the federation trains at, its own cut first
+   * (config.cuts): what the planner chooses among and which trainables each
+   * leaves on the device. Empty for federations made before they were kept.
+   */
+  cuts: CutSpec[];
   createdAt: number;
 }
 
@@ -117,9 +121,12 @@ CREATE TABLE IF NOT EXISTS federation (
   current_version INTEGER,
   pinned INTEGER NOT NULL DEFAULT 0,
   evaluation_set TEXT,
-  cut_spec TEXT,
-  tail_ms REAL NOT NULL DEFAULT 0,
-  tail_samples INTEGER NOT NULL DEFAULT 0
+  cuts TEXT
+);
+CREATE TABLE IF NOT EXISTS tail_timing (
+  model_id TEXT PRIMARY KEY,
+  ms REAL NOT NULL,
+  samples INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS devices (
   device_id TEXT PRIMARY KEY,
@@ -242,9 +249,10 @@ export class CoordinatorStore {
     add('submissions', 'norm', 'REAL');
     add('devices', 'last_seen_at', 'INTEGER');
     add('devices', 'profile', 'TEXT');
-    add('federation', 'cut_spec', 'TEXT');
-    add('federation', 'tail_ms', 'REAL NOT NULL DEFAULT 0');
-    add('federation', 'tail_samples', 'INTEGER NOT NULL DEFAULT 0');
+    add('federation', 'cuts', 'TEXT');
+    this.sql.exec(
+      'CREATE TABLE IF NOT EXISTS tail_timing (model_id TEXT PRIMARY KEY, ms REAL NOT NULL, samples INTEGER NOT NULL)',
+    );
     add('rounds', 'plan', 'TEXT');
     add('selections', 'plan', 'TEXT');
     this.sql.exec('CREATE TABLE IF NOT EXISTS secagg (round INTEGER PRIMARY KEY, state TEXT NOT NULL)');
@@ -267,7 +275,7 @@ export class CoordinatorStore {
       current_version: number | null;
       pinned: number | null;
       evaluation_set: string | null;
-      cut_spec: string | null;
+      cuts: string | null;
       created_at: number;
     }>('SELECT * FROM federation LIMIT 1');
     if (!row) return null;
@@ -283,7 +291,7 @@ export class CoordinatorStore {
       currentVersion: row.current_version ?? row.latest_version,
       pinned: row.pinned === 1,
       evaluationSet: row.evaluation_set ? (JSON.parse(row.evaluation_set) as EvaluationSetRef) : null,
-      cutSpec: row.cut_spec ? (JSON.parse(row.cut_spec) as CutSpec) : null,
+      cuts: row.cuts ? (JSON.parse(row.cuts) as CutSpec[]) : [],
       createdAt: row.created_at,
     };
   }
@@ -291,7 +299,7 @@ export class CoordinatorStore {
   insertFederation(f: FederationRow): void {
     this.sql.exec(
       `INSERT INTO federation (id, config, trainables, cut, status, current_round, latest_version, created_at,
-         current_version, pinned, cut_spec)
+         current_version, pinned, cuts)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       f.id,
       JSON.stringify(f.config),
@@ -303,25 +311,31 @@ export class CoordinatorStore {
       f.createdAt,
       f.currentVersion,
       f.pinned ? 1 : 0,
-      f.cutSpec === null ? null : JSON.stringify(f.cutSpec),
+      f.cuts.length === 0 ? null : JSON.stringify(f.cuts),
     );
   }
 
-  /** Adds what a session measured of the tail: milliseconds over samples. */
-  addTailTiming(ms: number, samples: number): void {
+  /** Adds what a session of `modelId` measured of its tail: milliseconds over samples. */
+  addTailTiming(modelId: string, ms: number, samples: number): void {
     this.sql.exec(
-      'UPDATE federation SET tail_ms = tail_ms + ?, tail_samples = tail_samples + ?',
+      `INSERT INTO tail_timing (model_id, ms, samples) VALUES (?, ?, ?)
+       ON CONFLICT (model_id) DO UPDATE SET ms = ms + excluded.ms, samples = samples + excluded.samples`,
+      modelId,
       ms,
       samples,
     );
   }
 
-  /** The tail's mean milliseconds per sample as sessions measured it, or null before any did. */
-  tailMsPerSample(): number | null {
-    const r = this.first<{ ms: number; n: number }>(
-      'SELECT tail_ms AS ms, tail_samples AS n FROM federation',
+  /** Each model's tail, mean milliseconds per sample, as sessions measured it. */
+  tailMsPerSample(): Map<string, number> {
+    return new Map(
+      this.sql
+        .exec<{ model_id: string; ms: number; samples: number }>(
+          'SELECT * FROM tail_timing WHERE samples > 0',
+        )
+        .toArray()
+        .map((r) => [r.model_id, r.ms / r.samples]),
     );
-    return r && r.n > 0 ? r.ms / r.n : null;
   }
 
   setRoundPlan(round: number, plan: RoundPlan): void {

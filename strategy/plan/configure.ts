@@ -15,32 +15,58 @@ import type { DeviceProfileReport } from '../../protocol/profile.js';
 import { bytesPerSample, type CutCost, type DeviceProfile } from './model.js';
 import { type Plan, planRound } from './planner.js';
 
-/** The federation's cut as the planner needs it: its id, an activation's shape per sample, the encodings it accepts. */
+/**
+ * One build of the federation's model at one cut, as the planner and the
+ * coordinator need it: the model that runs it, the cut's id and depth, an
+ * activation's shape per sample, the encodings it accepts and the
+ * trainables the device trains there (the rest train at the edge).
+ */
 export interface CutSpec {
+  modelId: string;
   id: string;
+  /** Encoder blocks on the device: `embed` 0, `block<k>` k + 1. */
+  depth: number;
   sampleShape: number[];
   encodings: Encoding[];
+  head: string[];
+}
+
+/** Encoder blocks on the device at a cut: `embed` 0, `block<k>` k + 1, anything else 0. */
+export function cutDepth(cut: string): number {
+  const m = /^block(\d+)$/.exec(cut);
+  return m ? Number(m[1]) + 1 : 0;
 }
 
 /** A model's cut as the planner needs it; undefined when its activation's shape is not fixed past the batch. */
 export function cutSpecOf(manifest: Manifest): CutSpec | undefined {
   const sampleShape = manifest.cut.tensor.shape.slice(1);
   if (!sampleShape.every((d): d is number => typeof d === 'number' && d > 0)) return undefined;
-  return { id: manifest.cut.id, sampleShape, encodings: [...manifest.wire.encodings] };
+  return {
+    modelId: manifest.modelId,
+    id: manifest.cut.id,
+    depth: cutDepth(manifest.cut.id),
+    sampleShape,
+    encodings: [...manifest.wire.encodings],
+    head: (manifest.training?.trainables ?? []).filter((t) => t.owner === 'head').map((t) => t.name),
+  };
 }
 
 export interface ConfigureInput {
   planning: PlanningConfig;
   /** The federation's fixed choice, for devices that cannot be planned. */
   fixed: { uplink: Encoding; downlink: Encoding; batchSize: number; localEpochs: number };
-  cut: CutSpec;
-  /** The tail's time per sample at the edge as sessions measured it, or null before any did. */
-  tailMsPerSample: number | null;
+  /** The federation's cuts, its own model's first: a device that cannot be planned gets that one. */
+  cuts: readonly CutSpec[];
+  /** The tail's time per sample at the edge as sessions measured it, per model; absent before any did. */
+  tailMsPerSample: ReadonlyMap<string, number>;
   deadlineS: number;
   devices: ReadonlyArray<{ deviceId: string; profile: DeviceProfileReport | null }>;
 }
 
 export interface DeviceAssignment {
+  /** The build of the model the device trains this round, and its cut. */
+  modelId: string;
+  cut: string;
   uplink: Encoding;
   downlink: Encoding;
   plan: TicketPlan;
@@ -57,20 +83,25 @@ export interface RoundPlan {
   };
 }
 
-/** What the planner knows of a device, or null when its profile lacks what planning needs. */
+/**
+ * What the planner knows of a device, or null when its profile lacks what
+ * planning needs: its link, and its head's time at one of `cuts` at least
+ * (it is offered the cuts it has timed).
+ */
 export function plannerProfile(
   deviceId: string,
   profile: DeviceProfileReport | null,
-  cut: string,
+  cuts: readonly string[],
   work: { batchSize: number; localEpochs: number },
 ): DeviceProfile | null {
-  const headMs = profile?.headMsPerSample[cut];
-  if (!profile || headMs === undefined || !profile.uplinkBps || !profile.downlinkBps) return null;
+  if (!profile?.uplinkBps || !profile.downlinkBps) return null;
+  const timed = cuts.filter((c) => profile.headMsPerSample[c] !== undefined);
+  if (timed.length === 0) return null;
   // A device that has not said how much it holds is planned for one batch per epoch.
   const held = profile.samples ?? work.batchSize;
   return {
     deviceId,
-    headMsPerSample: { [cut]: headMs },
+    headMsPerSample: Object.fromEntries(timed.map((c) => [c, profile.headMsPerSample[c]])),
     ...(profile.memoryLimitBytes !== undefined ? { memoryLimitBytes: profile.memoryLimitBytes } : {}),
     uplinkBps: profile.uplinkBps,
     downlinkBps: profile.downlinkBps,
@@ -82,13 +113,13 @@ export function plannerProfile(
 }
 
 /** The cut's costs: bytes per sample at every encoding it accepts and the planning floor allows. */
-export function cutCost(cut: CutSpec, planning: PlanningConfig, tailMsPerSample: number | null): CutCost {
+export function cutCost(cut: CutSpec, planning: PlanningConfig, tailMsPerSample?: number): CutCost {
   const bytes = bytesPerSample(cut.sampleShape);
   const allowed = (min: number) =>
     Object.fromEntries(cut.encodings.filter((e) => BITS[e] >= min).map((e) => [e, bytes[e]]));
   return {
     cut: cut.id,
-    depth: 0,
+    depth: cut.depth,
     uplinkBytesPerSample: allowed(planning.minUplinkBits),
     downlinkBytesPerSample: allowed(planning.minDownlinkBits),
     tailMsPerSample: tailMsPerSample ?? planning.tailMsPerSample,
@@ -99,13 +130,26 @@ export function cutCost(cut: CutSpec, planning: PlanningConfig, tailMsPerSample:
 
 /** Plans one round. Throws PlanError (strategy/plan/planner.ts) when no plan fits. */
 export function configureRound(input: ConfigureInput): RoundPlan {
-  const { planning, fixed } = input;
+  const { planning, fixed, cuts } = input;
   const n = input.devices.length;
   const pace = planning.pace;
+  const byId = new Map(cuts.map((c) => [c.id, c]));
+  const allowed = cuts.filter((c) => c.depth >= planning.minDepth);
+  // A device that cannot be planned trains at the federation's own cut, or the
+  // shallowest the privacy floor allows when that one is below it.
+  const primary =
+    cuts[0].depth >= planning.minDepth
+      ? cuts[0]
+      : ([...allowed].sort((a, b) => a.depth - b.depth)[0] ?? cuts[0]);
   const profiles: DeviceProfile[] = [];
   const unprofiled: string[] = [];
   for (const d of input.devices) {
-    const p = plannerProfile(d.deviceId, d.profile, input.cut.id, fixed);
+    const p = plannerProfile(
+      d.deviceId,
+      d.profile,
+      allowed.map((c) => c.id),
+      fixed,
+    );
     if (p) profiles.push(p);
     else unprofiled.push(d.deviceId);
   }
@@ -113,6 +157,8 @@ export function configureRound(input: ConfigureInput): RoundPlan {
   const assignments = new Map<string, DeviceAssignment>();
   for (const deviceId of unprofiled) {
     assignments.set(deviceId, {
+      modelId: primary.modelId,
+      cut: primary.id,
       uplink: fixed.uplink,
       downlink: fixed.downlink,
       plan: { share: 1 / n, rateBps: equalRate, latencyS: 0, energyJ: 0, paced: pace },
@@ -127,14 +173,17 @@ export function configureRound(input: ConfigureInput): RoundPlan {
   const budget = planning.uplinkBudgetBps * (profiles.length / n);
   const plan = planRound({
     devices: profiles,
-    cuts: [cutCost(input.cut, planning, input.tailMsPerSample)],
+    cuts: cuts.map((c) => cutCost(c, planning, input.tailMsPerSample.get(c.modelId))),
     uplinkBudgetBps: budget,
     deadlineS: input.deadlineS,
     lambda: planning.lambda,
+    minDepth: planning.minDepth,
     ...(planning.edgeSessions ? { edgeSessions: planning.edgeSessions } : {}),
   });
   for (const d of plan.devices) {
     assignments.set(d.deviceId, {
+      modelId: byId.get(d.cut)!.modelId,
+      cut: d.cut,
       uplink: d.uplink,
       downlink: d.downlink,
       plan: {

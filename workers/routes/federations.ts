@@ -10,11 +10,13 @@ import { EVENTS_PROTOCOL, offeredProtocols } from '../../protocol/events.js';
 import {
   DeviceId,
   type Enrollment,
+  type FederationConfig,
   type FederationList,
   federationSummary,
   type JoinAnswer,
   SESSION_PASS_HEADER,
 } from '../../protocol/federation.js';
+import type { Manifest } from '../../protocol/manifest.js';
 import {
   SAFETENSORS_CONTENT_TYPE,
   STEP_ANSWER_CONTENT_TYPE,
@@ -29,7 +31,7 @@ import {
   UpdateError,
   type UpdateMetadata,
 } from '../../protocol/update.js';
-import { cutSpecOf } from '../../strategy/plan/configure.js';
+import { type CutSpec, cutSpecOf } from '../../strategy/plan/configure.js';
 import { deviceTokenIssuer } from '../auth/grant.js';
 import { keyringOf } from '../auth/keys.js';
 import { type AuthEnv, requireAdmin, requireDevice } from '../auth/middleware.js';
@@ -69,6 +71,7 @@ federationRoutes.post('/', requireAdmin, limitBody(64 * 1024), async (c) => {
       `Model ${config.modelId} does not accept ${config.uplink} uplinks.`,
     );
   }
+  const cuts = await federationCuts(store, manifest, config);
   // Indexed first: a federation that exists is always listed (federation-index.ts).
   await indexFederation(c.env.MODELS, { id, modelId: config.modelId, createdAt: Date.now() });
   const state = unwrap(
@@ -78,11 +81,69 @@ federationRoutes.post('/', requireAdmin, limitBody(64 * 1024), async (c) => {
       trainables: training.trainables,
       initial: await store.bytes(training.artifacts.trainables),
       cut: manifest.cut.id,
-      cutSpec: cutSpecOf(manifest),
+      cuts,
     }),
   );
   return c.json(state, 201, { location: `/v1/federations/${id}` });
 });
+
+/**
+ * The builds of the model a federation trains at: its own, then config.cuts,
+ * each checked to be the same model cut elsewhere (the same trainables by
+ * name, shape and role, from the same initial values) and to accept the
+ * federation's fixed encoding. Empty when the cut's shape is not fixed.
+ */
+async function federationCuts(
+  store: ArtifactStore,
+  primary: Manifest,
+  config: FederationConfig,
+): Promise<CutSpec[]> {
+  const own = cutSpecOf(primary);
+  const more = config.cuts ?? [];
+  if (!own) {
+    if (more.length > 0 || config.planning) {
+      throw new HttpProblem('bad-request', `Model ${config.modelId}'s cut has no fixed shape to plan with.`);
+    }
+    return [];
+  }
+  const signature = (m: Manifest) =>
+    JSON.stringify([
+      m.training?.artifacts.trainables.sha256,
+      m.training?.trainables.map((t) => [t.name, t.shape, t.role]).sort(),
+    ]);
+  const cuts = [own];
+  for (const modelId of more) {
+    if (cuts.some((c) => c.modelId === modelId)) {
+      throw new HttpProblem('bad-request', `Model ${modelId} is named twice among the federation's cuts.`);
+    }
+    const manifest = await store.manifest(modelId);
+    if (!manifest) throw new HttpProblem('unknown-model', `No model with id "${modelId}".`);
+    if (!manifest.training || signature(manifest) !== signature(primary)) {
+      throw new HttpProblem(
+        'bad-request',
+        `Model ${modelId} is not ${config.modelId} at another cut: its trainables or their initial values differ.`,
+      );
+    }
+    if (!manifest.wire.encodings.includes(config.uplink)) {
+      throw new HttpProblem(
+        'encoding-not-allowed',
+        `Model ${modelId} does not accept ${config.uplink} uplinks.`,
+      );
+    }
+    const spec = cutSpecOf(manifest);
+    if (!spec)
+      throw new HttpProblem('bad-request', `Model ${modelId}'s cut has no fixed shape to plan with.`);
+    cuts.push(spec);
+  }
+  const floor = config.planning?.minDepth ?? 0;
+  if (!cuts.some((c) => c.depth >= floor)) {
+    throw new HttpProblem(
+      'bad-request',
+      `No cut of the federation is at least ${floor} blocks deep (planning.minDepth).`,
+    );
+  }
+  return cuts;
+}
 
 /** Every federation with a summary of its state, a page at a time (`?limit=`, `?cursor=`). */
 federationRoutes.get('/', requireAdmin, async (c) => {
@@ -170,8 +231,13 @@ const publishedAdapters =
     const fid = federationId(c.req.param('fid') ?? '');
     const version = nonNegativeInt(c.req.param('version') ?? '', 'version');
     const device = c.get('device');
+    // A federation that trains at several cuts splits head and tail as the named build does.
+    const model = c.req.query('model');
+    if (model !== undefined && !/^[a-z0-9][a-z0-9._-]{0,63}$/.test(model)) {
+      throw new HttpProblem('bad-request', 'model must be a model id.');
+    }
     const bytes = unwrap(
-      await coordinator(c.env, fid).adapters(version, side, device && credentialOf(device)),
+      await coordinator(c.env, fid).adapters(version, side, device && credentialOf(device), model),
     );
     return c.body(bytes, 200, {
       'content-type': SAFETENSORS_CONTENT_TYPE,

@@ -4,12 +4,28 @@ import { describe, expect, it } from 'vitest';
 import { BITS } from '../../../protocol/encoding.js';
 import { PlanningConfig } from '../../../protocol/federation.js';
 import type { DeviceProfileReport } from '../../../protocol/profile.js';
-import { configureRound, cutCost, plannerProfile } from '../../../strategy/plan/configure.js';
+import {
+  type CutSpec,
+  configureRound,
+  cutCost,
+  cutDepth,
+  plannerProfile,
+} from '../../../strategy/plan/configure.js';
 
-const CUT = {
+const CUT: CutSpec = {
+  modelId: 'vit',
   id: 'embed',
+  depth: 0,
   sampleShape: [17, 64],
-  encodings: ['fp32', 'fp16', 'int8', 'int4', 'int2'] as const,
+  encodings: ['fp32', 'fp16', 'int8', 'int4', 'int2'],
+  head: ['embed.lora_A'],
+};
+const DEEP: CutSpec = {
+  ...CUT,
+  modelId: 'vit-deep',
+  id: 'block1',
+  depth: 2,
+  head: ['embed.lora_A', 'b0.lora_A'],
 };
 const FIXED = { uplink: 'int8', downlink: 'int8', batchSize: 32, localEpochs: 1 } as const;
 const planning = (extra: Partial<PlanningConfig> = {}) =>
@@ -27,11 +43,15 @@ const profile = (uplinkMbps: number, headMs: number): DeviceProfileReport => ({
 const input = (
   devices: Array<{ deviceId: string; profile: DeviceProfileReport | null }>,
   p = planning(),
+  cuts: CutSpec[] = [CUT],
 ) => ({
   planning: p,
   fixed: FIXED,
-  cut: { ...CUT, encodings: [...CUT.encodings] },
-  tailMsPerSample: 0.4,
+  cuts,
+  tailMsPerSample: new Map([
+    ['vit', 0.4],
+    ['vit-deep', 0.3],
+  ]),
   deadlineS: 600,
   devices,
 });
@@ -68,6 +88,8 @@ describe('configureRound', () => {
     expect(plan.summary.unprofiled).toEqual(['new', 'no-link', 'other-cut']);
     for (const id of plan.summary.unprofiled) {
       expect(plan.assignments.get(id)).toMatchObject({
+        modelId: 'vit',
+        cut: 'embed',
         uplink: 'int8',
         downlink: 'int8',
         plan: { share: 0.25, rateBps: 5e6 },
@@ -77,18 +99,18 @@ describe('configureRound', () => {
   });
 
   it('counts a round from the device’s examples, epochs and batch', () => {
-    const p = plannerProfile('d', profile(1, 1), 'embed', { batchSize: 32, localEpochs: 2 });
+    const p = plannerProfile('d', profile(1, 1), ['embed'], { batchSize: 32, localEpochs: 2 });
     expect(p).toMatchObject({ samples: 2000, steps: 64, rttMs: 30 });
     // Without a count, one batch per epoch.
     const { samples: _, ...rest } = profile(1, 1);
-    expect(plannerProfile('d', rest, 'embed', { batchSize: 32, localEpochs: 2 })).toMatchObject({
+    expect(plannerProfile('d', rest, ['embed'], { batchSize: 32, localEpochs: 2 })).toMatchObject({
       samples: 64,
       steps: 2,
     });
   });
 
   it('prices a cut by the frame bytes of the encodings the floors allow', () => {
-    const cost = cutCost({ ...CUT, encodings: [...CUT.encodings] }, planning(), null);
+    const cost = cutCost(CUT, planning());
     expect(Object.keys(cost.uplinkBytesPerSample).sort()).toEqual(['fp16', 'fp32', 'int4', 'int8']);
     expect(Object.keys(cost.downlinkBytesPerSample).sort()).toEqual(['fp16', 'fp32', 'int8']);
     expect(cost.uplinkBytesPerSample.int4!).toBeLessThan(cost.uplinkBytesPerSample.int8!);
@@ -106,5 +128,30 @@ describe('configureRound', () => {
     expect(frugal.summary.energyJ).toBeLessThanOrEqual(fast.summary.energyJ + 1e-9);
     expect(frugal.summary.latencyS).toBeGreaterThanOrEqual(fast.summary.latencyS * (1 - 1e-6));
     expect(frugal.summary.energyJ).toBeLessThan(fast.summary.energyJ);
+  });
+
+  it('gives each device a cut it timed, at or past the privacy floor', () => {
+    const devices = [
+      { deviceId: 'shallow-only', profile: profile(20, 0.3) },
+      { deviceId: 'deep-only', profile: { ...profile(20, 0.3), headMsPerSample: { block1: 0.9 } } },
+      { deviceId: 'both', profile: { ...profile(0.5, 0.3), headMsPerSample: { embed: 0.3, block1: 0.9 } } },
+    ];
+    const plan = configureRound(input(devices, planning(), [CUT, DEEP]));
+    expect(plan.assignments.get('shallow-only')).toMatchObject({ modelId: 'vit', cut: 'embed' });
+    expect(plan.assignments.get('deep-only')).toMatchObject({ modelId: 'vit-deep', cut: 'block1' });
+    expect(['embed', 'block1']).toContain(plan.assignments.get('both')!.cut);
+
+    // A floor of 1 block: the embed cut is never planned; a device that timed only it is not planned
+    // either, and trains at the shallowest cut the floor allows.
+    const floored = configureRound(input(devices, planning({ minDepth: 1 }), [CUT, DEEP]));
+    for (const a of floored.assignments.values())
+      expect(a).toMatchObject({ modelId: 'vit-deep', cut: 'block1' });
+    expect(floored.summary.unprofiled).toEqual(['shallow-only']);
+  });
+
+  it('reads a cut’s depth from its id', () => {
+    expect([cutDepth('embed'), cutDepth('block0'), cutDepth('block11'), cutDepth('tensor:x')]).toEqual([
+      0, 1, 12, 0,
+    ]);
   });
 });

@@ -5,13 +5,17 @@
 
 import { describe, expect, it } from 'vitest';
 import samples from '../../../artifacts/vit-fashion/samples.json';
+import deepSamples from '../../../artifacts/vit-fashion-deep/samples.json';
+import { parseSafetensors } from '../../../common/safetensors.js';
 import type { FederationState, JoinAnswer } from '../../../protocol/federation.js';
 import { SESSION_PASS_HEADER } from '../../../protocol/federation.js';
 import { encodeFrame } from '../../../protocol/frame.js';
-import { STEP_CONTENT_TYPE } from '../../../protocol/media.js';
+import { STEP_CONTENT_TYPE, UPDATE_CONTENT_TYPE } from '../../../protocol/media.js';
 import { encodeStepRequest } from '../../../protocol/step.js';
+import { encodeUpdate } from '../../../protocol/update.js';
 import { call, problemOf } from '../helpers.js';
-import { CONFIG, federation, get, json, round } from './single-device.js';
+import { seededModel } from '../seeded.js';
+import { ADMIN, CONFIG, federation, get, json, round } from './single-device.js';
 
 const RATE = 2e5;
 const PLANNING = { uplinkBudgetBps: RATE, lambda: 0, minUplinkBits: 4, minDownlinkBits: 8 };
@@ -107,6 +111,104 @@ describe('planned rounds', () => {
         ),
       );
       expect(res.status, JSON.stringify(planning)).toBe(400);
+    }
+  });
+});
+
+describe('a federation at two cuts, over the routes', () => {
+  const DEEP_HEAD = seededModel('vit-fashion-deep')
+    .manifest.training!.trainables.filter((t) => t.owner === 'head')
+    .map((t) => t.name);
+  const TWO_CUTS = {
+    ...CONFIG,
+    cuts: ['vit-fashion-deep'],
+    strategy: { kind: 'fedavg' as const },
+    planning: PLANNING,
+  };
+
+  it('trains a device at the deeper build when that is the cut it timed, and publishes its head by name', async () => {
+    const fid = `cuts-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6)}`;
+    expect((await call('/v1/federations', json('POST', { id: fid, config: TWO_CUTS }, ADMIN))).status).toBe(
+      201,
+    );
+    const enrolled = await call(`/v1/federations/${fid}/devices`, json('POST', { deviceId: 'dev-a' }, ADMIN));
+    const device = { authorization: `Bearer ${((await enrolled.json()) as { token: string }).token}` };
+    const profile = {
+      headMsPerSample: { block1: 2 },
+      uplinkBps: 1e6,
+      downlinkBps: 4e6,
+      rttMs: 20,
+      samples: 8,
+    };
+    const early = await call(`/v1/federations/${fid}/join`, json('POST', { profile }, device));
+    expect((await problemOf(early)).type).toMatch(/no-open-round$/);
+    expect((await call(`/v1/federations/${fid}/start`, json('POST', {}, ADMIN))).status).toBe(200);
+
+    const ticket = await join(fid, device);
+    expect(ticket).toMatchObject({ modelId: 'vit-fashion-deep', cut: 'block1', uplink: 'int4' });
+    const head = await call(`/v1/federations/${fid}/adapters/0?model=vit-fashion-deep`, { headers: device });
+    expect(head.status).toBe(200);
+    const published0 = parseSafetensors(new Uint8Array(await head.arrayBuffer()));
+    expect([...published0.keys()].sort()).toEqual([...DEEP_HEAD].sort());
+
+    // A step of block1 activations (the deeper build's cut) at the planned encoding.
+    const headers = { ...device, [SESSION_PASS_HEADER]: ticket.sessionPass };
+    const step = await call(`/v1/federations/${fid}/rounds/${ticket.round}/steps/0`, {
+      method: 'POST',
+      headers: { ...headers, 'content-type': STEP_CONTENT_TYPE },
+      body: encodeStepRequest({
+        activation: encodeFrame(
+          { shape: deepSamples.activationShape, data: Float32Array.from(deepSamples.activation) },
+          { encoding: ticket.uplink, granularity: 'token' },
+        ),
+        labels: deepSamples.labels,
+      }),
+    });
+    expect(step.status, await step.clone().text()).toBe(200);
+    const trained = Object.fromEntries(
+      [...published0].map(([name, t]) => [name, (t.data as Float32Array).map((x) => x * 0.5 + 0.01)]),
+    );
+    const specs = seededModel('vit-fashion-deep').manifest.training!.trainables.filter(
+      (t) => t.owner === 'head',
+    );
+    const submitted = await call(`/v1/federations/${fid}/rounds/${ticket.round}/submit`, {
+      method: 'POST',
+      headers: { ...headers, 'content-type': UPDATE_CONTENT_TYPE },
+      body: encodeUpdate(trained, specs, {
+        sampleCount: deepSamples.labels.length,
+        meanLoss: 1,
+        accuracy: 0.5,
+        steps: 1,
+        idempotencyKey: 'cuts-0',
+      }),
+    });
+    expect(submitted.status, await submitted.clone().text()).toBe(202);
+    // One device: the new version is its update, by name; block 0 and 1's adapters came from its head.
+    const all = await call(`/v1/federations/${fid}/adapters/1/all`, { headers: ADMIN });
+    const version1 = parseSafetensors(new Uint8Array(await all.arrayBuffer()));
+    for (const name of DEEP_HEAD) {
+      expect(Array.from(version1.get(name)!.data as Float32Array), name).toEqual(Array.from(trained[name]));
+    }
+  });
+
+  it('refuses cuts that are not the same model, unknown, unplanned or masked', async () => {
+    const create = (config: unknown) =>
+      call(
+        '/v1/federations',
+        json('POST', { id: `cuts-bad-${Math.floor(Math.random() * 1e9)}`, config }, ADMIN),
+      );
+    const cases: Array<[unknown, number, RegExp]> = [
+      [{ ...TWO_CUTS, cuts: ['vit-mnist'] }, 400, /bad-request$/],
+      [{ ...TWO_CUTS, cuts: ['no-such-model'] }, 404, /unknown-model$/],
+      [{ ...TWO_CUTS, cuts: ['vit-fashion-deep', 'vit-fashion-deep'] }, 400, /bad-request$/],
+      [{ ...TWO_CUTS, planning: undefined }, 400, /bad-request$/],
+      [{ ...TWO_CUTS, clientsPerRound: 3, quorum: 3, secureAggregation: {} }, 400, /bad-request$/],
+      [{ ...TWO_CUTS, planning: { ...PLANNING, minDepth: 5 } }, 400, /bad-request$/],
+    ];
+    for (const [config, status, type] of cases) {
+      const res = await create(config);
+      expect(res.status, JSON.stringify(config)).toBe(status);
+      expect((await problemOf(res)).type).toMatch(type);
     }
   });
 });
