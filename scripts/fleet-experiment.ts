@@ -21,7 +21,7 @@ const OUT_DIR = 'results/fleet';
 
 const opts = new Command('experiment:fleet')
   .description('fixed configurations vs the round planner on an emulated heterogeneous fleet')
-  .option('--rounds <n>', 'federated rounds of every run', intAtLeast(1), 10)
+  .option('--rounds <n>', 'federated rounds of every run', intAtLeast(1), 6)
   .option('--uplink-budget <mbps>', 'uplink the round’s devices share (Mbit/s)', '20')
   .option('--quick', '10 devices, 5 per round, 64 examples each, 2 rounds: a smoke run', false)
   .parse()
@@ -38,18 +38,28 @@ const COMMON = [
 ];
 
 const RUNS: Array<{ name: string; label: string; args: string[] }> = [
-  { name: 'fixed-int8', label: 'fixed: int8 up, int8 down, equal shares', args: ['--uplink', 'int8'] },
+  { name: 'fixed-int8', label: 'fixed: embed, int8 up, int8 down, equal shares', args: ['--uplink', 'int8'] },
   {
     name: 'fixed-fp32',
-    label: 'fixed: fp32 up, fp32 down, equal shares',
+    label: 'fixed: embed, fp32 up, fp32 down, equal shares',
     args: ['--uplink', 'fp32', '--downlink', 'fp32'],
   },
-  { name: 'fixed-int4', label: 'fixed: int4 up, int8 down, equal shares', args: ['--uplink', 'int4'] },
-  ...[0, 0.1, 1, 10].map((lambda) => ({
+  { name: 'fixed-int4', label: 'fixed: embed, int4 up, int8 down, equal shares', args: ['--uplink', 'int4'] },
+  {
+    name: 'fixed-deep-int4',
+    label: 'fixed: block1, int4 up, int8 down, equal shares',
+    args: ['--model', 'vit-fashion-deep', '--uplink', 'int4'],
+  },
+  ...[0, 1, 10].map((lambda) => ({
     name: `planner-l${lambda}`,
-    label: `planner, λ = ${lambda}`,
+    label: `planner, embed, λ = ${lambda}`,
     args: ['--planner', 'on', '--lambda', String(lambda)],
   })),
+  {
+    name: 'planner-cuts-l1',
+    label: 'planner, embed or block1, λ = 1',
+    args: ['--planner', 'on', '--lambda', '1', '--cuts', 'vit-fashion-deep'],
+  },
 ];
 
 const say = (s: string) => process.stderr.write(`${s}\n`);

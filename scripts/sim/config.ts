@@ -51,6 +51,10 @@ export interface SimConfig {
   uplinkBudgetBps: number;
   /** The planner's weight of device energy (J) against round latency (s). */
   lambda: number;
+  /** More builds of the model at other cuts the planner may give devices (config.cuts). */
+  cuts: string[];
+  /** The planner's privacy floor: the fewest encoder blocks on a device. */
+  minDepth: number;
 }
 
 export const SIM_DEFAULTS = {
@@ -188,6 +192,16 @@ export function parseSimArgs(argv: string[]): SimConfig {
       d.uplinkBudgetMbps,
     )
     .option(
+      '--cuts <ids...>',
+      'more builds of the model at other cuts, for the planner (e.g. vit-fashion-deep)',
+    )
+    .option(
+      '--min-depth <blocks>',
+      'the planner’s privacy floor: fewest encoder blocks on a device',
+      int(0),
+      0,
+    )
+    .option(
       '--lambda <l>',
       'the planner’s weight of device joules against round seconds',
       nonNegative,
@@ -202,6 +216,9 @@ export function parseSimArgs(argv: string[]): SimConfig {
     .parse(argv, { from: 'user' });
   const o = program.opts();
   const perRound = Math.min(o.perRound as number, o.clients as number);
+  if ((o.cuts as string[] | undefined)?.length && o.planner !== 'on') {
+    program.error('--cuts needs --planner on: the planner chooses each device’s cut');
+  }
   const quorum = (o.quorum as number | undefined) ?? Math.max(1, Math.ceil(0.8 * perRound));
   if (quorum > perRound) program.error(`--quorum ${quorum} exceeds the devices per round (${perRound})`);
   return {
@@ -238,6 +255,8 @@ export function parseSimArgs(argv: string[]): SimConfig {
     planner: o.planner === 'on',
     uplinkBudgetBps: o.uplinkBudget * 1e6,
     lambda: o.lambda,
+    cuts: (o.cuts as string[] | undefined) ?? [],
+    minDepth: o.minDepth,
   };
 }
 
@@ -274,6 +293,7 @@ export function federationConfig(c: SimConfig): FederationConfigInput {
     ...(c.secureAggregation ? { secureAggregation: {} } : {}),
     ...(c.decorrelation > 0 ? { decorrelation: c.decorrelation } : {}),
     ...(c.activationNoise > 0 ? { activationNoise: c.activationNoise } : {}),
+    ...(c.cuts.length > 0 ? { cuts: c.cuts } : {}),
     ...(c.planner
       ? {
           planning: {
@@ -281,6 +301,7 @@ export function federationConfig(c: SimConfig): FederationConfigInput {
             lambda: c.lambda,
             minUplinkBits: PLANNED_MIN_BITS.uplink,
             minDownlinkBits: PLANNED_MIN_BITS.downlink,
+            minDepth: c.minDepth,
             // Time is virtual here (scripts/sim/fleet.ts): the sessions need not hold devices to it.
             pace: false,
           },

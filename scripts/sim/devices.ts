@@ -24,7 +24,7 @@ export interface Device {
    * this process's one thread, so their in-round timings include each
    * other's work: the emulated compute uses this instead.
    */
-  headMsPerSample?: number;
+  headMsPerSample: Record<string, number>;
 }
 
 export interface DeviceOptions {
@@ -63,7 +63,7 @@ export async function enrollDevices(admin: AdminClient, options: DeviceOptions):
       // It reports what it measures as the emulated device would: its compute at its speed, its link.
       adjustProfile: (measured) => emulatedProfile(emulated, measured, device.headMsPerSample),
     });
-    const device: Device = { id, trainer, data, emulated };
+    const device: Device = { id, trainer, data, emulated, headMsPerSample: {} };
     devices.push(device);
   }
   return devices;

@@ -54,19 +54,19 @@ export function emulatedFleet(kind: FleetKind, devices: number, seed: number): E
 }
 
 /**
- * What the device reports: its head time on the emulated hardware (`alone`,
- * the time measured without other devices sharing the thread, when known),
- * and the emulated link and power.
+ * What the device reports: its head time per cut on the emulated hardware
+ * (`alone`: the times measured without other devices sharing the thread,
+ * where known), and the emulated link and power.
  */
 export function emulatedProfile(
   device: EmulatedDevice,
   measured: DeviceProfileReport,
-  alone?: number,
+  alone: Readonly<Record<string, number>> = {},
 ): DeviceProfileReport {
   return {
     ...measured,
     headMsPerSample: Object.fromEntries(
-      Object.entries(measured.headMsPerSample).map(([cut, ms]) => [cut, (alone ?? ms) / device.speed]),
+      Object.entries(measured.headMsPerSample).map(([cut, ms]) => [cut, (alone[cut] ?? ms) / device.speed]),
     ),
     uplinkBps: device.uplinkBps,
     downlinkBps: device.downlinkBps,

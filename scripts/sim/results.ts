@@ -31,7 +31,7 @@ export interface RoundResult {
   latency_s: number;
   /** The devices' joules summed, on the same clock. */
   energy_j: number;
-  /** Devices per uplink/downlink encoding pair their tickets gave them. */
+  /** Devices per cut and uplink/downlink encodings their tickets gave them ("embed int8/int8"). */
   encodings: Record<string, number>;
   /** What the coordinator's plan expected of the round (planned federations only). */
   planned_latency_s?: number;

@@ -64,7 +64,7 @@ export async function runSimulation(
     progress.log(
       `federation ${federationId}: initial held-out accuracy ${(initialAccuracy * 100).toFixed(1)}%`,
     );
-    await reportProfiles(devices, config.modelId);
+    await reportProfiles(devices, [config.modelId, ...config.cuts]);
     progress.log('every device timed its head and reported its profile');
     await admin.start(federationId);
     const rounds: RoundResult[] = [];
@@ -87,7 +87,8 @@ export async function runSimulation(
           {
             ...report,
             headMs:
-              (device.headMsPerSample ?? report.headMs / report.samplesProcessed) * report.samplesProcessed,
+              (device.headMsPerSample[tickets.get(device.id)?.cut ?? ''] ??
+                report.headMs / report.samplesProcessed) * report.samplesProcessed,
           },
           tickets.get(device.id)?.plan?.rateBps ?? equalShare,
         ),
@@ -162,9 +163,12 @@ function encodingMix(tickets: ReadonlyArray<Ticket | undefined>): Record<string,
  * reports its profile with a join (which finds no round open yet), so the
  * first round is planned as well as the others.
  */
-async function reportProfiles(devices: readonly Device[], modelId: string): Promise<void> {
+async function reportProfiles(devices: readonly Device[], modelIds: readonly string[]): Promise<void> {
   for (const d of devices) {
-    d.headMsPerSample = (await d.trainer.calibrate(modelId)).msPerSample;
+    for (const modelId of modelIds) {
+      const { cut, msPerSample } = await d.trainer.calibrate(modelId);
+      d.headMsPerSample[cut] = msPerSample;
+    }
     const outcome = await d.trainer.runRound();
     if (!('skipped' in outcome) || outcome.skipped !== 'no-open-round') {
       throw new Error(`${d.id} found a round open before the federation started`);

@@ -115,7 +115,10 @@ function assign(
       const share = shareOf(c, o.cap, T, B, lambda, mu);
       if (share === null) continue;
       const cost = lambda * energyJ(c, share * B) + mu * share;
-      if (!best || cost < best.cost) best = { choice: c, share, cost };
+      // On a tie (a device with slack, or no power model) the faster option: it moves fewer bytes.
+      const tie = best !== null && Math.abs(cost - best.cost) <= 1e-12 * Math.max(1, Math.abs(cost));
+      if (!best || (tie ? latencyS(c, share * B) < latencyS(best.choice, best.share * B) : cost < best.cost))
+        best = { choice: c, share, cost };
     }
     if (!best) return null;
     picks.push(best);
