@@ -17,6 +17,7 @@ export class ProfileMeter {
   readonly #head = new Map<string, { ms: number; samples: number }>();
   #exchangeMs = 0;
   #exchangeBytes = 0;
+  #roundTripMs: number | undefined;
 
   constructor(private readonly declared: DeclaredProfile = {}) {}
 
@@ -34,6 +35,14 @@ export class ProfileMeter {
     this.#exchangeBytes += bytes;
   }
 
+  /**
+   * A small request (a join) took `ms` there and back. The smallest seen is
+   * kept: the link's round trip is what is left when nothing else is slow.
+   */
+  roundTrip(ms: number): void {
+    if (ms > 0 && (this.#roundTripMs === undefined || ms < this.#roundTripMs)) this.#roundTripMs = ms;
+  }
+
   /** The profile to report, or undefined before anything was measured or declared. */
   report(): DeviceProfileReport | undefined {
     const headMsPerSample = Object.fromEntries(
@@ -43,11 +52,13 @@ export class ProfileMeter {
       this.#exchangeMs > 0 && this.#exchangeBytes > 0
         ? (this.#exchangeBytes * 8) / (this.#exchangeMs / 1000)
         : undefined;
-    const measured = Object.keys(headMsPerSample).length > 0 || rate !== undefined;
+    const measured =
+      Object.keys(headMsPerSample).length > 0 || rate !== undefined || this.#roundTripMs !== undefined;
     if (!measured && !this.declared.power && this.declared.memoryLimitBytes === undefined) return undefined;
     return {
       headMsPerSample,
       ...(rate === undefined ? {} : { uplinkBps: rate, downlinkBps: rate }),
+      ...(this.#roundTripMs === undefined ? {} : { rttMs: this.#roundTripMs }),
       ...(this.declared.power ? { power: this.declared.power } : {}),
       ...(this.declared.samples ? { samples: this.declared.samples } : {}),
       ...(this.declared.memoryLimitBytes === undefined

@@ -197,7 +197,9 @@ export function createTrainer(options: CoreTrainerOptions): Trainer {
 
   const playRound = async (): Promise<RoundReport | Skipped> => {
     const startedAt = now();
+    const joinStart = performance.now();
     const joined = await joinRound(urls.join, ctx, options.federationId, profile());
+    meter.roundTrip(performance.now() - joinStart);
     if ('skipped' in joined) {
       emitter.emit('skipped', { reason: joined.skipped });
       return joined;

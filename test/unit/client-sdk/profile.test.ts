@@ -23,4 +23,12 @@ describe('ProfileMeter', () => {
     expect(report.uplinkBps).toBe(20e6);
     expect(report.power).toEqual({ computeW: 2, radioW: 0.5 });
   });
+
+  it('keeps the smallest round trip it saw', () => {
+    const meter = new ProfileMeter();
+    meter.roundTrip(80);
+    meter.roundTrip(35);
+    meter.roundTrip(120);
+    expect(DeviceProfileReport.parse(meter.report()).rttMs).toBe(35);
+  });
 });
