@@ -55,6 +55,12 @@ export interface SimConfig {
   cuts: string[];
   /** The planner's privacy floor: the fewest encoder blocks on a device. */
   minDepth: number;
+  /**
+   * Run in real time: sessions pace each device to its planned rate, each
+   * device's answers arrive after its round trip and downlink time, and its
+   * compute is this machine's. Checks the virtual clock.
+   */
+  realtime: boolean;
 }
 
 export const SIM_DEFAULTS = {
@@ -216,6 +222,8 @@ export function parseSimArgs(argv: string[]): SimConfig {
     .parse(argv, { from: 'user' });
   const o = program.opts();
   const perRound = Math.min(o.perRound as number, o.clients as number);
+  if (o.realtime && o.planner !== 'on')
+    program.error('--realtime needs --planner on: the plan sets each uplink rate');
   if ((o.cuts as string[] | undefined)?.length && o.planner !== 'on') {
     program.error('--cuts needs --planner on: the planner chooses each device’s cut');
   }
@@ -257,6 +265,7 @@ export function parseSimArgs(argv: string[]): SimConfig {
     lambda: o.lambda,
     cuts: (o.cuts as string[] | undefined) ?? [],
     minDepth: o.minDepth,
+    realtime: o.realtime,
   };
 }
 
@@ -302,8 +311,8 @@ export function federationConfig(c: SimConfig): FederationConfigInput {
             minUplinkBits: PLANNED_MIN_BITS.uplink,
             minDownlinkBits: PLANNED_MIN_BITS.downlink,
             minDepth: c.minDepth,
-            // Time is virtual here (scripts/sim/fleet.ts): the sessions need not hold devices to it.
-            pace: false,
+            // Time is virtual (scripts/sim/fleet.ts) unless the run checks it in real time.
+            pace: c.realtime,
           },
         }
       : {}),

@@ -10,7 +10,7 @@ import {
 } from '../../client-sdk/node.js';
 import type { LocalDataset } from '../../client-sdk/trainer/index.js';
 import type { AdminClient } from '../../operator/client.js';
-import { type EmulatedDevice, emulatedProfile } from './fleet.js';
+import { type EmulatedDevice, emulatedProfile, linkFetch } from './fleet.js';
 
 export interface Device {
   id: string;
@@ -25,6 +25,8 @@ export interface Device {
    * other's work: the emulated compute uses this instead.
    */
   headMsPerSample: Record<string, number>;
+  /** Real-time runs: the link emulation its requests go through. */
+  link?: ReturnType<typeof linkFetch>;
 }
 
 export interface DeviceOptions {
@@ -34,6 +36,8 @@ export interface DeviceOptions {
   fleet: readonly EmulatedDevice[];
   seed: number;
   runtime: 'wasm' | 'node';
+  /** Emulate each device's round trip and downlink in real time (its uplink is paced to its plan). */
+  realtime: boolean;
 }
 
 export const deviceId = (i: number) => `device-${String(i).padStart(3, '0')}`;
@@ -49,6 +53,7 @@ export async function enrollDevices(admin: AdminClient, options: DeviceOptions):
     const id = deviceId(i);
     const { token } = await admin.enroll(options.federationId, id);
     const emulated = options.fleet[i];
+    const link = options.realtime ? linkFetch(emulated) : undefined;
     const trainer = createTrainer({
       baseUrl: options.baseUrl,
       federationId: options.federationId,
@@ -62,8 +67,9 @@ export async function enrollDevices(admin: AdminClient, options: DeviceOptions):
       timeoutMs: 300_000,
       // It reports what it measures as the emulated device would: its compute at its speed, its link.
       adjustProfile: (measured) => emulatedProfile(emulated, measured, device.headMsPerSample),
+      ...(link ? { fetch: link.fetch } : {}),
     });
-    const device: Device = { id, trainer, data, emulated, headMsPerSample: {} };
+    const device: Device = { id, trainer, data, emulated, headMsPerSample: {}, ...(link ? { link } : {}) };
     devices.push(device);
   }
   return devices;

@@ -78,6 +78,8 @@ export function emulatedProfile(
 /** What one device did in a round, as measured. */
 export interface MeasuredRound {
   headMs: number;
+  /** The head update's bytes: about what the device also downloaded at the round's start. */
+  updateBytes: number;
   /** Step exchanges on loopback: the edge's compute (and loopback's negligible transfer). */
   exchangeMs: number;
   steps: number;
@@ -104,11 +106,56 @@ export function virtualRound(device: EmulatedDevice, m: MeasuredRound, uplinkRat
   const computeS = m.headMs / 1000 / device.speed;
   const uplinkS = (m.uplinkBytes * 8) / rate;
   const downlinkS = (m.downlinkBytes * 8) / device.downlinkBps;
-  const latencyS = computeS + m.exchangeMs / 1000 + uplinkS + downlinkS + (m.steps * device.rttMs) / 1000;
+  // Around the steps: the join, the head adapters' download and the update's upload, a round trip each.
+  const aroundS = (3 * device.rttMs) / 1000 + m.updateBytes * 8 * (1 / device.downlinkBps + 1 / rate);
+  const latencyS =
+    computeS + m.exchangeMs / 1000 + uplinkS + downlinkS + (m.steps * device.rttMs) / 1000 + aroundS;
   return {
     latencyS,
-    energyJ: computeS * device.computeW + uplinkS * device.radioW,
+    energyJ: computeS * device.computeW + (uplinkS + (m.updateBytes * 8) / rate) * device.radioW,
     computeS,
     uplinkS,
   };
+}
+
+/**
+ * A fetch that makes loopback behave like the device's link in real time: a
+ * request leaves after its bytes at the device's uplink rate (`uplinkRateBps`,
+ * set to the round's planned rate, never above the link), and its answer
+ * arrives after the round trip plus its bytes at the downlink rate.
+ * `delayedMs` counts what it added to step exchanges, which the virtual clock
+ * accounts for itself.
+ */
+export function linkFetch(device: EmulatedDevice): {
+  fetch: (input: string, init: RequestInit) => Promise<Response>;
+  uplinkRateBps: number;
+  readonly delayedMs: number;
+} {
+  let delayedMs = 0;
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  const sizeOf = (body: RequestInit['body']) =>
+    body == null
+      ? 0
+      : typeof body === 'string'
+        ? new TextEncoder().encode(body).byteLength
+        : ArrayBuffer.isView(body)
+          ? body.byteLength
+          : 0;
+  const link = {
+    uplinkRateBps: device.uplinkBps,
+    async fetch(input: string, init: RequestInit) {
+      const up = (sizeOf(init.body) * 8 * 1000) / Math.min(link.uplinkRateBps, device.uplinkBps);
+      await sleep(up);
+      const res = await globalThis.fetch(input, init);
+      const body = await res.arrayBuffer();
+      const down = device.rttMs + (body.byteLength * 8 * 1000) / device.downlinkBps;
+      await sleep(down);
+      if (input.includes('/steps/')) delayedMs += up + down;
+      return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
+    },
+    get delayedMs() {
+      return delayedMs;
+    },
+  };
+  return link;
 }

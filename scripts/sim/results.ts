@@ -46,6 +46,8 @@ export interface SimResults {
   mean_round_latency_s: number;
   /** Mean over every device's rounds of its joules. */
   mean_device_energy_j: number;
+  /** Mean over rounds of their wall time here: with --realtime, what the virtual clock is checked against. */
+  mean_round_seconds: number;
   rounds: RoundResult[];
   federation_id: string;
   eval_samples: number;

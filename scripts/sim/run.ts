@@ -44,14 +44,20 @@ export async function runSimulation(
     baseUrl,
     federationId,
     datasets,
-    fleet: emulatedFleet(config.fleet, datasets.length, config.seed),
+    // In real time the devices' compute is this machine's: their head runs here.
+    fleet: emulatedFleet(config.fleet, datasets.length, config.seed).map((d) =>
+      config.realtime ? { ...d, speed: 1 } : d,
+    ),
     seed: config.seed,
     runtime: config.deviceRuntime,
+    realtime: config.realtime,
   });
   const tickets = new Map<string, Ticket>();
   for (const d of devices) {
     d.trainer.on('joined', ({ ticket }) => {
       tickets.set(d.id, ticket);
+      // In real time the device's uplink runs at the share the round gave it.
+      if (d.link && ticket.plan) d.link.uplinkRateBps = ticket.plan.rateBps;
       const perEpoch = Math.ceil(d.data.size / Math.min(ticket.batchSize, manifest.wire.maxBatch));
       progress.addSteps(perEpoch * ticket.localEpochs);
     });
@@ -76,6 +82,7 @@ export async function runSimulation(
       progress.startRound(round);
       const roundStart = performance.now();
       tickets.clear();
+      const delayedBefore = new Map(devices.map((d) => [d.id, d.link?.delayedMs ?? 0]));
       const played = await playRound(devices);
       const reports = played.map((p) => p.report);
       const record = await waitForRound(admin, federationId, round);
@@ -86,6 +93,9 @@ export async function runSimulation(
           device.emulated,
           {
             ...report,
+            // The edge's part of the exchanges: what the link emulation added is the clock's to add.
+            exchangeMs:
+              report.exchangeMs - ((device.link?.delayedMs ?? 0) - (delayedBefore.get(device.id) ?? 0)),
             headMs:
               (device.headMsPerSample[tickets.get(device.id)?.cut ?? ''] ??
                 report.headMs / report.samplesProcessed) * report.samplesProcessed,
@@ -131,6 +141,7 @@ export async function runSimulation(
       initial_accuracy: initialAccuracy,
       final_accuracy: accuracy,
       mean_round_latency_s: mean(rounds.map((r) => r.latency_s)),
+      mean_round_seconds: mean(rounds.map((r) => r.seconds)),
       mean_device_energy_j: mean(deviceRounds.map((v) => v.energyJ)),
       rounds,
       federation_id: federationId,

@@ -30,7 +30,12 @@ export interface BaselineRound
 export interface BaselineResults
   extends Omit<
     SimResults,
-    'federation_id' | 'config' | 'rounds' | 'mean_round_latency_s' | 'mean_device_energy_j'
+    | 'federation_id'
+    | 'config'
+    | 'rounds'
+    | 'mean_round_latency_s'
+    | 'mean_device_energy_j'
+    | 'mean_round_seconds'
   > {
   setup: 'fedavg-lora';
   /** Parameters every device trains, uploads and downloads each round. */

@@ -34,11 +34,22 @@ describe('emulated fleet', () => {
 
   it('puts a round on the virtual clock: compute at speed, bytes at the granted rate, round trips', () => {
     const device = { uplinkBps: 4e6, downlinkBps: 8e6, rttMs: 50, speed: 2, computeW: 3, radioW: 2 };
-    const m = { headMs: 1000, exchangeMs: 500, steps: 10, uplinkBytes: 1e6, downlinkBytes: 2e6 };
+    const m = {
+      headMs: 1000,
+      exchangeMs: 500,
+      steps: 10,
+      uplinkBytes: 1e6,
+      downlinkBytes: 2e6,
+      updateBytes: 0,
+    };
     const v = virtualRound(device, m, 2e6);
-    // 0.5 s compute + 0.5 s edge + 4 s up + 2 s down + 0.5 s of round trips.
-    expect(v.latencyS).toBeCloseTo(7.5, 9);
+    // 0.5 s compute + 0.5 s edge + 4 s up + 2 s down + 0.5 s of step round trips + 3 more (join, adapters, submit).
+    expect(v.latencyS).toBeCloseTo(7.65, 9);
     expect(v.energyJ).toBeCloseTo(0.5 * 3 + 4 * 2, 9);
+    // The adapters down and the update up.
+    const withUpdate = virtualRound(device, { ...m, updateBytes: 1e5 }, 2e6);
+    expect(withUpdate.latencyS - v.latencyS).toBeCloseTo(0.1 + 0.4, 9);
+    expect(withUpdate.energyJ - v.energyJ).toBeCloseTo(0.4 * 2, 9);
     // A share above the device's own link is no faster than the link.
     expect(virtualRound(device, m, 1e9).uplinkS).toBeCloseTo(2, 9);
   });
