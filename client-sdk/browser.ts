@@ -2,7 +2,14 @@
 // megabytes; pages should not pay for it before they infer), or the caller
 // passes the ort namespace it already loaded. Where the .wasm files are served
 // from is the page's business: `wasmPaths`.
-import { createSplitClient as createCoreClient, type SplitClient, type SplitClientOptions } from './core.js';
+import {
+  createSplitClient as createCoreClient,
+  createDynamicClient as createCoreDynamicClient,
+  type DynamicClient,
+  type DynamicClientOptions,
+  type SplitClient,
+  type SplitClientOptions,
+} from './core.js';
 import { type OrtLike, type OrtSessionOptions, ortSessionFactory } from './runtime/ort.js';
 import type { SessionFactory } from './runtime/types.js';
 import {
@@ -47,6 +54,22 @@ export function browserSessionFactory(
 
 export function createSplitClient(options: BrowserSplitClientOptions): SplitClient {
   return createCoreClient({
+    ...options,
+    sessionFactory: options.sessionFactory ?? browserSessionFactory(options),
+  });
+}
+
+export interface BrowserDynamicClientOptions extends Omit<DynamicClientOptions, 'sessionFactory'> {
+  ort?: BrowserOrt;
+  wasmPaths?: WasmPaths;
+  numThreads?: number;
+  sessionOptions?: OrtSessionOptions;
+  sessionFactory?: SessionFactory;
+}
+
+/** Inference that picks per request where to run: in the page, or split at one of several builds' cuts. */
+export function createDynamicClient(options: BrowserDynamicClientOptions): DynamicClient {
+  return createCoreDynamicClient({
     ...options,
     sessionFactory: options.sessionFactory ?? browserSessionFactory(options),
   });

@@ -2,8 +2,16 @@
 // node.ts and browser.ts add a default runtime on top.
 
 export { argmaxRows, type Prediction, topKPredictions } from '../common/predictions.js';
+export {
+  createDynamicClient,
+  DEVICE_PLACEMENT,
+  type DynamicClient,
+  type DynamicClientOptions,
+  type DynamicInferResult,
+} from './dynamic-client.js';
 export * from './errors.js';
 export { sha256Hex, verifyArtifact } from './integrity.js';
+export { type Observation, type Placement, PlacementChooser } from './placement.js';
 export { type OrtLike, type OrtSessionOptions, ortSessionFactory } from './runtime/ort.js';
 export type { FloatTensor, HeadSession, SessionFactory } from './runtime/types.js';
 export {

@@ -4,6 +4,8 @@ export interface Endpoints {
   models: string;
   manifest: string;
   head: string;
+  /** The unsplit model, for a device that runs all of it. */
+  full: string;
   infer: string;
   /** A device-side training graph (manifest.training.artifacts). */
   training(artifact: 'headForward' | 'headBackward'): string;
@@ -20,6 +22,7 @@ export function endpoints(baseUrl: string, modelId: string): Endpoints {
     models: new URL('v1/models', base).href,
     manifest: new URL(`${model}/manifest`, base).href,
     head: new URL(`${model}/head`, base).href,
+    full: new URL(`${model}/full`, base).href,
     infer: new URL(`${model}/infer`, base).href,
     training: (artifact) => new URL(`${model}/training/${artifact}`, base).href,
     versionHead: (version) => new URL(`${model}/versions/${encodeURIComponent(version)}/head`, base).href,

@@ -1,7 +1,14 @@
 // Node entry point: the split client on onnxruntime-web's Node build (its WASM
 // backend, the same kernels browsers and workerd run, so numbers compare).
 import * as ort from 'onnxruntime-web';
-import { createSplitClient as createCoreClient, type SplitClient, type SplitClientOptions } from './core.js';
+import {
+  createSplitClient as createCoreClient,
+  createDynamicClient as createCoreDynamicClient,
+  type DynamicClient,
+  type DynamicClientOptions,
+  type SplitClient,
+  type SplitClientOptions,
+} from './core.js';
 import { type OrtSessionOptions, ortSessionFactory } from './runtime/ort.js';
 import type { SessionFactory } from './runtime/types.js';
 import {
@@ -37,6 +44,20 @@ export function nodeSessionFactory(
 
 export function createSplitClient(options: NodeSplitClientOptions): SplitClient {
   return createCoreClient({
+    ...options,
+    sessionFactory: options.sessionFactory ?? nodeSessionFactory(options),
+  });
+}
+
+export interface NodeDynamicClientOptions extends Omit<DynamicClientOptions, 'sessionFactory'> {
+  numThreads?: number;
+  sessionOptions?: OrtSessionOptions;
+  sessionFactory?: SessionFactory;
+}
+
+/** Inference that picks per request where to run: on the device, or split at one of several builds' cuts. */
+export function createDynamicClient(options: NodeDynamicClientOptions): DynamicClient {
+  return createCoreDynamicClient({
     ...options,
     sessionFactory: options.sessionFactory ?? nodeSessionFactory(options),
   });

@@ -57,6 +57,13 @@ export interface SplitClientOptions extends WireSettings {
    * for the server to reconstruct, at a cost in accuracy. Default 0.
    */
   activationNoise?: number;
+  /**
+   * Where the model runs: split at the manifest's cut (the head here, the
+   * tail at the edge), or all of it on this device (the manifest's unsplit
+   * graph, nothing sent; the model as published, so no `version`).
+   * Default 'split'. createDynamicClient chooses per request.
+   */
+  placement?: 'split' | 'device';
 }
 
 export interface CoreSplitClientOptions extends SplitClientOptions {
@@ -86,6 +93,8 @@ export interface InferStats {
   roundTripMs: number;
   /** HTTP attempts for the infer request. */
   attempts: number;
+  /** The edge's own time for the request (its Server-Timing), when it said. */
+  serverMs?: number;
 }
 
 export interface InferResult {
@@ -119,6 +128,10 @@ export function createSplitClient(options: CoreSplitClientOptions): SplitClient 
     !(options.activationNoise >= 0 && options.activationNoise <= MAX_TOKEN_NOISE)
   ) {
     throw new InputError(`activationNoise must be in [0, ${MAX_TOKEN_NOISE}]`);
+  }
+  const placement = options.placement ?? 'split';
+  if (placement === 'device' && options.version !== undefined) {
+    throw new InputError('a version runs split: the unsplit graph on the device is the model as published');
   }
   const noiseSource = cryptoUniform();
   const wanted: WireSettings = {
@@ -160,6 +173,24 @@ export function createSplitClient(options: CoreSplitClientOptions): SplitClient 
     headLoad ??= (async () => {
       const manifest = await loadManifest();
       const dl = deadline(timeoutMs, [options.signal]);
+      if (placement === 'device') {
+        const full = manifest.artifacts.full;
+        if (!full) throw new ManifestError(`${manifest.modelId} was published without its unsplit graph`);
+        const bytes = await download(urls.full, dl);
+        await verifyArtifact('full', bytes, full);
+        dl.throwIfAborted();
+        const session = await options.sessionFactory(bytes);
+        return {
+          session,
+          inputName: session.inputNames.includes(manifest.input.name)
+            ? manifest.input.name
+            : session.inputNames[0],
+          outputName: session.outputNames.includes(manifest.output.name)
+            ? manifest.output.name
+            : session.outputNames[0],
+          constants: {},
+        };
+      }
       if (options.version === undefined) {
         const bytes = await download(urls.head, dl);
         await verifyArtifact('head', bytes, manifest.artifacts.head);
@@ -201,6 +232,16 @@ export function createSplitClient(options: CoreSplitClientOptions): SplitClient 
         [head.inputName]: { data: input.pixels, dims: inputShape },
       });
       const headMs = performance.now() - headStart;
+      if (placement === 'device') {
+        const out = outputs[head.outputName];
+        const shape = [input.batch, out.data.length / input.batch];
+        return {
+          logits: out.data,
+          shape,
+          predictions: topKPredictions(out.data, shape, inferOptions.topK ?? DEFAULT_TOP_K, manifest.labels),
+          stats: { bytesUp: 0, bytesDown: 0, headMs, encodeMs: 0, roundTripMs: 0, attempts: 0 },
+        };
+      }
       const activation = outputs[head.outputName];
       const cutShape = concreteShape(manifest.cut.tensor, input.batch);
       if (!activation || !sameShape(activation.dims, cutShape)) {
@@ -245,6 +286,7 @@ export function createSplitClient(options: CoreSplitClientOptions): SplitClient 
           encodeMs,
           roundTripMs,
           attempts: res.attempts,
+          ...serverTiming(res.headers),
         },
       };
     },
@@ -278,6 +320,13 @@ function headTrainables(manifest: Manifest, file: Uint8Array): Record<string, Fl
     out[spec.name] = { data: t.data, dims: t.dims };
   }
   return out;
+}
+
+/** The edge's `edge;dur=` of a Server-Timing header, when present and sane. */
+function serverTiming(headers: Headers): { serverMs?: number } {
+  const m = /(?:^|,)\s*edge;dur=([0-9.]+)/.exec(headers.get('server-timing') ?? '');
+  const ms = m ? Number(m[1]) : Number.NaN;
+  return Number.isFinite(ms) && ms >= 0 ? { serverMs: ms } : {};
 }
 
 /** Validates the batch against the manifest; returns the concrete input shape. */

@@ -184,12 +184,15 @@ export function tailParameters(m: Manifest): number {
 
 /**
  * The artifacts the edge serves or runs, which a registry must hold for the
- * manifest to be published: the head and the device's training graphs (sent to
- * devices), the initial trainables, and every shard's graphs. The unsplit model
- * and the unsharded tail stay with the builder.
+ * manifest to be published: the head, the unsplit model where the manifest
+ * names one (for devices that run it all) and the device's training graphs
+ * (sent to devices), the initial trainables, and every shard's graphs. The
+ * unsharded tail stays with the builder.
  */
 export function edgeArtifacts(m: Manifest): Artifact[] {
   const out: Artifact[] = [m.artifacts.head];
+  // The unsplit graph, where a model keeps one, for devices that can run all of it.
+  if (m.artifacts.full) out.push(m.artifacts.full);
   const t = m.training?.artifacts;
   if (t) {
     out.push(t.headForward, t.trainables);

@@ -83,6 +83,11 @@ export const OPERATIONS: Record<string, Operation> = {
     security: 'public',
     answer: { type: ONNX_CONTENT_TYPE, description: 'ONNX model' },
   },
+  'GET /v1/models/:id/full': {
+    summary: 'The unsplit model’s ONNX bytes, for a device that runs it all (same access as the head)',
+    security: 'public',
+    answer: { type: ONNX_CONTENT_TYPE, description: 'ONNX model' },
+  },
   'GET /v1/models/:id/training/:artifact': {
     summary: 'A device training graph: headForward or headBackward',
     security: 'public',

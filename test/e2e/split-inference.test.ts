@@ -1,8 +1,13 @@
 // The device SDK in Node against the Worker under `wrangler dev` (workerd),
 // over real HTTP on loopback: the path `npm start` takes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSplitClient, ManifestError, ProblemError } from '../../client-sdk/node.js';
-import { batchOf, loadMnist } from '../../datasets/index.js';
+import {
+  createDynamicClient,
+  createSplitClient,
+  ManifestError,
+  ProblemError,
+} from '../../client-sdk/node.js';
+import { batchOf, loadDataset, loadMnist } from '../../datasets/index.js';
 import { FRAME_CONTENT_TYPE } from '../../protocol/media.js';
 import { buildModels } from '../../scripts/build-models.js';
 import { evaluateSplit } from '../../scripts/split-eval.js';
@@ -63,5 +68,39 @@ describe('split inference over loopback HTTP', () => {
     });
     expect(res.status).toBe(400);
     expect(res.headers.get('content-type')).toContain('application/problem+json');
+  });
+
+  it('places each request where it is expected to be fastest: split at either cut or all on the device', async () => {
+    const fashion = await loadDataset('fashion-mnist');
+    const batch = batchOf(fashion, [0, 1, 2, 3]);
+    const input = { pixels: batch.pixels, batch: 4 };
+    // A slow link: every exchange takes 300 ms more, as over a congested cell.
+    const slowFetch = async (url: string, init: RequestInit) => {
+      await new Promise((r) => setTimeout(r, 300));
+      return fetch(url, init);
+    };
+    const client = createDynamicClient({
+      baseUrl: worker.url,
+      models: ['vit-fashion', 'vit-fashion-deep'],
+      // fp32, so the three placements compute the same function and must agree.
+      encoding: 'fp32',
+      fetch: slowFetch,
+    });
+    const first = [];
+    for (let i = 0; i < 3; i++) first.push(await client.infer(input));
+    // Each placement is tried once, and all three agree on the classes.
+    expect(first.map((r) => r.placement).sort()).toEqual(['device', 'vit-fashion', 'vit-fashion-deep']);
+    const classes = first.map((r) => r.predictions.map((p) => p[0].index));
+    expect(classes[1]).toEqual(classes[0]);
+    expect(classes[2]).toEqual(classes[0]);
+    for (const r of first.filter((r) => r.placement !== 'device')) {
+      expect(r.stats.serverMs).toBeGreaterThanOrEqual(0);
+      expect(r.stats.bytesUp).toBeGreaterThan(0);
+    }
+    // Then the device, with nothing to send over the slow link.
+    const expected = await client.expected(4);
+    expect(expected.device).toBeLessThan(Math.min(expected['vit-fashion'], expected['vit-fashion-deep']));
+    for (let i = 0; i < 3; i++) expect((await client.infer(input)).placement).toBe('device');
+    await client.close();
   });
 });

@@ -129,6 +129,14 @@ modelsRoutes.get('/:id/head', artifactAccess, (c) =>
   serveArtifact(c.env, c.get('manifest').artifacts.head, c.req.header('if-none-match'), c.req.param('id')),
 );
 
+/** The unsplit model, for a device that can run all of it (the SDK's dynamic placement); 404 when not built. */
+modelsRoutes.get('/:id/full', artifactAccess, (c) => {
+  const full = c.get('manifest').artifacts.full;
+  if (!full)
+    throw new HttpProblem('not-found', `Model ${c.req.param('id')} was published without its unsplit graph.`);
+  return serveArtifact(c.env, full, c.req.header('if-none-match'), c.req.param('id'));
+});
+
 /** Device-side training artifacts named in manifest.training.artifacts (the tail side stays at the edge). */
 modelsRoutes.get('/:id/training/:artifact', artifactAccess, (c) => {
   const manifest = c.get('manifest');
@@ -181,6 +189,8 @@ modelsRoutes.post(
     const k = parseTopK(c.req.query('k'));
     const version = c.req.query('version');
     const activation = decodeActivation(new Uint8Array(await c.req.arrayBuffer()), manifest);
+    // The edge's own time, from the decoded activation to the logits: what a device weighs against its link.
+    const started = performance.now();
     const store = storeOf(c.env);
     const values =
       version === undefined
@@ -195,6 +205,7 @@ modelsRoutes.post(
         'The tail produced non-finite logits for this activation (its values are too large for the model).',
       );
     }
+    c.header('server-timing', `edge;dur=${(performance.now() - started).toFixed(1)}`);
     if (answer === 'json') {
       return c.json({
         model: manifest.modelId,
