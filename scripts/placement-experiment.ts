@@ -35,8 +35,13 @@ if (!(speed > 0 && speed <= 1)) throw new Error('--speed must be in (0, 1]');
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** A link in real time: the request's bytes up, the answer's bytes down, at `mbps`, plus the round trip. */
+/**
+ * A link in real time for the inference requests: the request's bytes up,
+ * the answer's bytes down, at `mbps`, plus the round trip. (The graphs are
+ * downloaded once, before the timing, at loopback speed.)
+ */
 const linkAt = (mbps: number) => async (url: string, init: RequestInit) => {
+  if (!url.includes('/infer')) return fetch(url, init);
   const up = init.body instanceof Uint8Array ? init.body.byteLength : 0;
   await sleep(RTT_MS / 2 + (up * 8) / (mbps * 1e3));
   const res = await fetch(url, init);
