@@ -4,7 +4,8 @@
 // data, seed and rounds. Writes results/fleet/fleet.json (every run's
 // summary and exact arguments), each run's own results, and a chart of round
 // latency against device energy; prints a Markdown table on stdout.
-import { mkdir, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import type { TopLevelSpec } from 'vega-lite';
@@ -24,6 +25,7 @@ const opts = new Command('experiment:fleet')
   .option('--rounds <n>', 'federated rounds of every run', intAtLeast(1), 6)
   .option('--uplink-budget <mbps>', 'uplink the round’s devices share (Mbit/s)', '20')
   .option('--quick', '10 devices, 5 per round, 64 examples each, 2 rounds: a smoke run', false)
+  .option('--runs <names...>', 'run only these (the table takes every run found under results/fleet)')
   .parse()
   .opts();
 
@@ -65,9 +67,8 @@ const RUNS: Array<{ name: string; label: string; args: string[] }> = [
 const say = (s: string) => process.stderr.write(`${s}\n`);
 await buildModels({ log: say });
 const worker = await startLocalWorker();
-const outcomes: Array<{ name: string; label: string; args: string[]; results: SimResults }> = [];
 try {
-  for (const run of RUNS) {
+  for (const run of RUNS.filter((r) => !opts.runs || (opts.runs as string[]).includes(r.name))) {
     const args = [...COMMON, ...run.args, '--out', join(OUT_DIR, run.name)];
     const config = parseSimArgs(args);
     say(`\n${run.label}: npm run sim -- ${args.join(' ')}`);
@@ -79,10 +80,18 @@ try {
       progress.stop();
     }
     await writeResults(config.out, results);
-    outcomes.push({ ...run, args, results });
   }
 } finally {
   await worker.stop();
+}
+
+// Every run on disk, this invocation's or an earlier one's (--runs), in the matrix's order.
+const outcomes: Array<{ name: string; label: string; args: string[]; results: SimResults }> = [];
+for (const run of RUNS) {
+  const file = join(OUT_DIR, run.name, 'results.json');
+  if (!existsSync(file)) continue;
+  const results = JSON.parse(await readFile(file, 'utf8')) as SimResults;
+  outcomes.push({ ...run, args: [...COMMON, ...run.args], results });
 }
 
 const rows = outcomes.map((o) => ({
@@ -93,6 +102,11 @@ const rows = outcomes.map((o) => ({
   mean_device_energy_j: o.results.mean_device_energy_j,
   uplink_mb_per_round:
     o.results.rounds.reduce((s, r) => s + r.uplink_bytes, 0) / 1e6 / o.results.rounds.length,
+  // Device-rounds per cut and encodings over the whole run.
+  mix: o.results.rounds.reduce<Record<string, number>>((m, r) => {
+    for (const [k, n] of Object.entries(r.encodings)) m[k] = (m[k] ?? 0) + n;
+    return m;
+  }, {}),
 }));
 await mkdir(OUT_DIR, { recursive: true });
 await writeFile(
@@ -128,6 +142,10 @@ console.log(
 console.log('|---|---|---|---|---|');
 for (const r of rows) {
   console.log(
-    `| ${r.label} | ${pct(r.final_accuracy)} | ${r.mean_round_latency_s.toFixed(1)} | ${r.mean_device_energy_j.toFixed(2)} | ${r.uplink_mb_per_round.toFixed(1)} |`,
+    `| ${r.label} | ${pct(r.final_accuracy)} | ${r.mean_round_latency_s.toFixed(1)} | ${r.mean_device_energy_j.toFixed(2)} | ${r.uplink_mb_per_round.toFixed(1)} | ${Object.entries(
+      r.mix,
+    )
+      .map(([k, n]) => `${k}: ${n}`)
+      .join(', ')} |`,
   );
 }

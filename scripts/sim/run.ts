@@ -161,11 +161,14 @@ export async function runSimulation(
 
 const mean = (xs: readonly number[]) => (xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length);
 
-/** How many of the round's devices sent each uplink/downlink pair, e.g. { "int4/int8": 7, "int8/int8": 3 }. */
+/** How many of the round's devices trained at each cut and encodings, e.g. { "embed int4/int8": 7, "block1 int8/int8": 3 }. */
 function encodingMix(tickets: ReadonlyArray<Ticket | undefined>): Record<string, number> {
   const mix: Record<string, number> = {};
-  for (const t of tickets)
-    if (t) mix[`${t.uplink}/${t.downlink}`] = (mix[`${t.uplink}/${t.downlink}`] ?? 0) + 1;
+  for (const t of tickets) {
+    if (!t) continue;
+    const key = `${t.cut} ${t.uplink}/${t.downlink}`;
+    mix[key] = (mix[key] ?? 0) + 1;
+  }
   return mix;
 }
 
