@@ -102,6 +102,9 @@ export async function trainLocally(input: LocalTrainingInput): Promise<LocalTrai
       const exchangeMs = performance.now() - exchangeStart - (channel.pacedMs - pacedBefore);
       input.meter.exchange(exchangeMs, channel.uplinkBytes + channel.downlinkBytes - bytesBefore);
       tally.exchangeMs += exchangeMs;
+      if (result.kind === 'answered') {
+        tally.fastestExchangeMsPerSample = Math.min(tally.fastestExchangeMsPerSample, exchangeMs / n);
+      }
       if (result.kind === 'budget-exhausted') return { tally, stoppedEarly: 'budget-exhausted' };
       if (result.kind === 'lost') {
         tally.addLost(batch.indices);

@@ -13,6 +13,8 @@ export class RoundTally {
   headMs = 0;
   /** Step exchanges' wall time (the link's and the edge's), waits for the planned rate left out. */
   exchangeMs = 0;
+  /** The quickest step exchange per sample (ms): the link's and the edge's time with the least waiting behind others. */
+  fastestExchangeMsPerSample = Number.POSITIVE_INFINITY;
   /** Examples of the answered steps: the denominator of meanLoss and accuracy. */
   private answered = 0;
   private lossSum = 0;

@@ -189,6 +189,9 @@ export function createTrainer(options: CoreTrainerOptions): Trainer {
       seconds: (now() - startedAt) / 1000,
       headMs: tally.headMs,
       exchangeMs: tally.exchangeMs,
+      fastestExchangeMsPerSample: Number.isFinite(tally.fastestExchangeMsPerSample)
+        ? tally.fastestExchangeMsPerSample
+        : null,
       ...(stoppedEarly ? { stoppedEarly } : {}),
       participants: accepted.participants,
       duplicate: accepted.duplicate,

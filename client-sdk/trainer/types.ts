@@ -98,6 +98,8 @@ export interface RoundReport {
   headMs: number;
   /** The step exchanges' wall time (ms): the link's and the edge's, not waits for the planned rate. */
   exchangeMs: number;
+  /** The quickest step exchange per sample (ms), null before any was answered: the least the link and the edge took. */
+  fastestExchangeMsPerSample: number | null;
   stoppedEarly?: EarlyStop;
   /** Participants the coordinator counts for the round after this submission. */
   participants: number;
