@@ -18,16 +18,16 @@ import { type SimResults, writeResults } from './sim/results.js';
 import { runSimulation } from './sim/run.js';
 import { startLocalWorker } from './wrangler-dev.js';
 
-const OUT_DIR = 'results/fleet';
-
 const opts = new Command('experiment:fleet')
   .description('fixed configurations vs the round planner on an emulated heterogeneous fleet')
   .option('--rounds <n>', 'federated rounds of every run', intAtLeast(1), 3)
   .option('--uplink-budget <mbps>', 'uplink the round’s devices share (Mbit/s)', '20')
   .option('--quick', '10 devices, 5 per round, 64 examples each, 2 rounds: a smoke run', false)
-  .option('--runs <names...>', 'run only these (the table takes every run found under results/fleet)')
+  .option('--runs <names...>', 'run only these (the table takes every run found in --out)')
+  .option('--out <dir>', 'where the runs and the table go', 'results/fleet')
   .parse()
   .opts();
+const OUT_DIR: string = opts.out;
 
 const COMMON = [
   ...(opts.quick
