@@ -251,6 +251,30 @@ function searchLatency(
   return best;
 }
 
+/**
+ * Hands the budget a plan leaves idle to the devices that can still use it,
+ * in proportion to their shares and up to their own links. When the slowest
+ * device's round is set by its compute or its own link, the others need only
+ * enough to finish by then, and the rest of the budget would idle; with more
+ * every device finishes sooner and spends less radio energy, so neither the
+ * round's latency nor the objective can grow, and a device whose compute or
+ * the edge's turns out slower than its profile has slack to absorb it.
+ */
+function spread(a: Assignment, opts: readonly Options[]): Assignment {
+  const picks = a.picks.map((p) => ({ ...p }));
+  for (let pass = 0; pass < picks.length; pass++) {
+    const left = 1 - picks.reduce((s, p) => s + p.share, 0);
+    const open = picks.filter((p, i) => p.choice.uplinkBits > 0 && p.share < opts[i].cap * (1 - 1e-12));
+    const base = open.reduce((s, p) => s + p.share, 0);
+    if (left <= 1e-12 || open.length === 0 || base <= 0) break;
+    for (const [i, p] of picks.entries()) {
+      if (!open.includes(p)) continue;
+      p.share = Math.min(opts[i].cap, p.share + (left * p.share) / base);
+    }
+  }
+  return { picks, total: picks.reduce((s, p) => s + p.share, 0) };
+}
+
 /** Plans one round for the selected devices. Throws PlanError when a device has no option at all. */
 export function planRound(input: PlanInput, force?: 'exact' | 'lagrangian'): Plan {
   const B = input.uplinkBudgetBps;
@@ -290,6 +314,7 @@ export function planRound(input: PlanInput, force?: 'exact' | 'lagrangian'): Pla
     best = searchLatency(opts, B, input.lambda, Tmin, to);
   }
   if (!best) throw new PlanError('no plan fits the uplink budget');
+  best = score(spread(best.assignment, opts), B, input.lambda);
   return {
     devices: best.assignment.picks.map(({ choice, share }, i) => ({
       deviceId: opts[i].device.deviceId,

@@ -123,6 +123,16 @@ describe('planRound', () => {
     expect(plan.latencyS).toBeCloseTo(slow.latencyS, 9);
   });
 
+  it('leaves no budget idle that a device could use, when the slowest is held back by its own compute', () => {
+    // A very slow device sets the round; the others would need only a little of the budget to keep up.
+    const devices = [device(0, 0.01, 50), device(1, 1, 50), device(2, 1, 50)];
+    const plan = planRound({ devices, cuts: CUTS, uplinkBudgetBps: 30e6, deadlineS: 3600, lambda: 0 });
+    const total = plan.devices.reduce((s, d) => s + d.share, 0);
+    const capped = plan.devices.filter((d) => d.rateBps >= 50e6 * (1 - 1e-9)).length;
+    expect(total > 1 - 1e-9 || capped === devices.length).toBe(true);
+    for (const d of plan.devices) expect(d.latencyS).toBeLessThanOrEqual(plan.latencyS * (1 + 1e-9));
+  });
+
   it('trades latency for energy as λ grows', () => {
     const devices = [device(0, 0.5, 5), device(1, 2, 40), device(2, 1, 1)];
     const plans = [0, 0.01, 0.1, 1].map((lambda) => planRound(inputOf(devices, lambda, 20)));
