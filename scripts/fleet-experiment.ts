@@ -65,24 +65,26 @@ const RUNS: Array<{ name: string; label: string; args: string[] }> = [
 ];
 
 const say = (s: string) => process.stderr.write(`${s}\n`);
+const todo = RUNS.filter((r) => !opts.runs || (opts.runs as string[]).includes(r.name));
 await buildModels({ log: say });
-const worker = await startLocalWorker();
+// No run asked for (--runs with none of the names): only the table, from the runs on disk.
+const worker = todo.length > 0 ? await startLocalWorker() : null;
 try {
-  for (const run of RUNS.filter((r) => !opts.runs || (opts.runs as string[]).includes(r.name))) {
+  for (const run of todo) {
     const args = [...COMMON, ...run.args, '--out', join(OUT_DIR, run.name)];
     const config = parseSimArgs(args);
     say(`\n${run.label}: npm run sim -- ${args.join(' ')}`);
     const progress = simProgress(config.rounds, config.perRound);
     let results: SimResults;
     try {
-      results = await runSimulation(config, worker.url, progress);
+      results = await runSimulation(config, worker!.url, progress);
     } finally {
       progress.stop();
     }
     await writeResults(config.out, results);
   }
 } finally {
-  await worker.stop();
+  await worker?.stop();
 }
 
 // Every run on disk, this invocation's or an earlier one's (--runs), in the matrix's order.
@@ -137,9 +139,9 @@ await writeFile(join(OUT_DIR, 'latency-energy.svg'), await renderSvg(spec));
 
 const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
 console.log(
-  '| run | final accuracy | mean round latency (s) | mean device energy (J) | uplink per round (MB) |',
+  '| run | final accuracy | mean round latency (s) | mean device energy (J) | uplink per round (MB) | device-rounds |',
 );
-console.log('|---|---|---|---|---|');
+console.log('|---|---|---|---|---|---|');
 for (const r of rows) {
   console.log(
     `| ${r.label} | ${pct(r.final_accuracy)} | ${r.mean_round_latency_s.toFixed(1)} | ${r.mean_device_energy_j.toFixed(2)} | ${r.uplink_mb_per_round.toFixed(1)} | ${Object.entries(
