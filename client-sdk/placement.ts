@@ -29,6 +29,19 @@ export interface Observation {
 
 /** Weight of the newest observation in the running means. */
 const SMOOTHING = 0.3;
+/**
+ * Each placement is measured twice before it is trusted: the first run of a
+ * graph pays for its own setup, and an estimate inflated by it would never be
+ * corrected, since a placement that looks slow is never chosen again.
+ */
+const TRIES = 2;
+/**
+ * A placement not chosen for this many requests is tried once more, if it is
+ * expected within RETRY_WITHIN of the best: links and loads change, and a
+ * close second may have become the first. A far slower one is not worth it.
+ */
+const STALE_AFTER = 25;
+const RETRY_WITHIN = 1.5;
 
 interface Running {
   deviceMsPerSample: number;
@@ -39,6 +52,8 @@ interface Running {
 export class PlacementChooser {
   readonly #placements: ReadonlyMap<string, Placement>;
   readonly #costs = new Map<string, Running>();
+  readonly #lastChosen = new Map<string, number>();
+  #requests = 0;
   /**
    * Remote exchanges by size (one running mean per power of two of bytes),
    * so the link's fixed and per-byte parts stay separable however long the
@@ -51,15 +66,27 @@ export class PlacementChooser {
     this.#placements = new Map(placements.map((p) => [p.id, p]));
   }
 
-  /** The placement for a request of `batch` samples: one not yet measured, else the fastest expected. */
+  /**
+   * The placement for a request of `batch` samples: one not yet measured
+   * twice, or a close second not chosen for a long while, else the fastest expected.
+   */
   choose(batch: number): string {
-    for (const id of this.#placements.keys()) if (!this.#costs.has(id)) return id;
+    const request = this.#requests++;
+    const pick = (id: string) => {
+      this.#lastChosen.set(id, request);
+      return id;
+    };
+    for (const id of this.#placements.keys()) if ((this.#costs.get(id)?.seen ?? 0) < TRIES) return pick(id);
     let best: { id: string; ms: number } | null = null;
     for (const id of this.#placements.keys()) {
       const ms = this.expectedMs(id, batch)!;
       if (!best || ms < best.ms) best = { id, ms };
     }
-    return best!.id;
+    for (const id of this.#placements.keys()) {
+      const stale = request - (this.#lastChosen.get(id) ?? 0) > STALE_AFTER;
+      if (stale && this.expectedMs(id, batch)! <= RETRY_WITHIN * best!.ms) return pick(id);
+    }
+    return pick(best!.id);
   }
 
   /** What a request of `batch` samples is expected to take at `id`, or undefined before it was measured. */
@@ -80,10 +107,13 @@ export class PlacementChooser {
     const prior = this.#costs.get(id);
     const mix = (old: number | undefined, now: number) =>
       old === undefined ? now : (1 - SMOOTHING) * old + SMOOTHING * now;
+    // Until a placement is settled each measurement replaces the last: the first pays for setup.
+    const settled = (prior?.seen ?? 0) >= TRIES;
+    const next = (old: number | undefined, now: number) => (settled ? mix(old, now) : now);
     const edge = (o.edgeMs ?? 0) / o.batch;
     this.#costs.set(id, {
-      deviceMsPerSample: mix(prior?.deviceMsPerSample, o.deviceMs / o.batch),
-      edgeMsPerSample: p.remote ? mix(prior?.edgeMsPerSample, edge) : 0,
+      deviceMsPerSample: next(prior?.deviceMsPerSample, o.deviceMs / o.batch),
+      edgeMsPerSample: p.remote ? next(prior?.edgeMsPerSample, edge) : 0,
       seen: (prior?.seen ?? 0) + 1,
     });
     if (p.remote && o.roundTripMs !== undefined && o.bytes !== undefined && o.bytes > 0) {

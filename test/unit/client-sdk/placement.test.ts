@@ -1,7 +1,8 @@
 // The per-request placement choice (client-sdk/placement.ts): it tries each
-// placement once, then takes the one its measurements expect to be fastest;
-// against a ground truth of device, link and edge costs it stays within 10%
-// of the best fixed placement at every link rate from 0.1 to 100 Mbit/s, with
+// placement twice, then takes the one its measurements expect to be fastest
+// (trying a long-unchosen one again now and then); against a ground truth of
+// device, link and edge costs its mean latency stays within 10% of the best
+// fixed placement's at every link rate from 0.1 to 100 Mbit/s, with
 // measurements 5% noisy.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -55,14 +56,14 @@ function run(t: Truth, batches: number[], noise: number, seed: number) {
 }
 
 describe('PlacementChooser', () => {
-  it('tries every placement once, then the fastest it expects', () => {
+  it('tries every placement twice, then the fastest it expects', () => {
     const truth: Truth = {
       deviceMs: { device: 4, embed: 0.3, block1: 0.8, image: 0 },
       edgeMs: { device: 0, embed: 0.5, block1: 0.4, image: 0.6 },
       rttMs: 40,
       bps: 10e6,
     };
-    const { chooser } = run(truth, [8, 8, 8, 8], 0, 1);
+    const { chooser } = run(truth, [8, 8, 8, 8, 8, 8, 8, 8], 0, 1);
     const expected = Object.fromEntries(PLACEMENTS.map((p) => [p.id, chooser.expectedMs(p.id, 8)!]));
     for (const p of PLACEMENTS) expect(expected[p.id]).toBeGreaterThan(0);
     const fastest = PLACEMENTS.reduce((a, b) => (trueMs(truth, a, 8) <= trueMs(truth, b, 8) ? a : b));
@@ -87,10 +88,11 @@ describe('PlacementChooser', () => {
               rttMs: r.rtt,
               bps: mbps * 1e6,
             };
-            const batches = Array.from({ length: 60 }, (_, i) => [1, 4, 16][i % 3]);
+            const batches = Array.from({ length: 120 }, (_, i) => [1, 4, 16][i % 3]);
             const { ratios } = run(truth, batches, 0.05, r.seed);
-            // After a few requests per batch size the choice has settled.
-            for (const ratio of ratios.slice(12)) expect(ratio).toBeLessThanOrEqual(1.1);
+            // Past the tries, the mean over requests (re-tries of stale placements included).
+            const settled = ratios.slice(PLACEMENTS.length * 2);
+            expect(settled.reduce((a, b) => a + b, 0) / settled.length).toBeLessThanOrEqual(1.1);
           }
         },
       ),
