@@ -198,6 +198,11 @@ export function parseSimArgs(argv: string[]): SimConfig {
       d.uplinkBudgetMbps,
     )
     .option(
+      '--realtime',
+      'emulate the links in real time (paced uplink, delayed answers) to check the virtual clock',
+      false,
+    )
+    .option(
       '--cuts <ids...>',
       'more builds of the model at other cuts, for the planner (e.g. vit-fashion-deep)',
     )
