@@ -262,15 +262,16 @@ function searchLatency(
  */
 function spread(a: Assignment, opts: readonly Options[]): Assignment {
   const picks = a.picks.map((p) => ({ ...p }));
+  // Each pass either hands out all that is left or caps at least one more device.
   for (let pass = 0; pass < picks.length; pass++) {
     const left = 1 - picks.reduce((s, p) => s + p.share, 0);
-    const open = picks.filter((p, i) => p.choice.uplinkBits > 0 && p.share < opts[i].cap * (1 - 1e-12));
-    const base = open.reduce((s, p) => s + p.share, 0);
+    const open = picks
+      .map((p, i) => i)
+      .filter((i) => picks[i].choice.uplinkBits > 0 && picks[i].share < opts[i].cap * (1 - 1e-12));
+    const base = open.reduce((s, i) => s + picks[i].share, 0);
     if (left <= 1e-12 || open.length === 0 || base <= 0) break;
-    for (const [i, p] of picks.entries()) {
-      if (!open.includes(p)) continue;
-      p.share = Math.min(opts[i].cap, p.share + (left * p.share) / base);
-    }
+    for (const i of open)
+      picks[i].share = Math.min(opts[i].cap, picks[i].share + (left * picks[i].share) / base);
   }
   return { picks, total: picks.reduce((s, p) => s + p.share, 0) };
 }
