@@ -266,7 +266,7 @@ function spread(a: Assignment, opts: readonly Options[]): Assignment {
   for (let pass = 0; pass < picks.length; pass++) {
     const left = 1 - picks.reduce((s, p) => s + p.share, 0);
     const open = picks
-      .map((p, i) => i)
+      .map((_, i) => i)
       .filter((i) => picks[i].choice.uplinkBits > 0 && picks[i].share < opts[i].cap * (1 - 1e-12));
     const base = open.reduce((s, i) => s + picks[i].share, 0);
     if (left <= 1e-12 || open.length === 0 || base <= 0) break;
