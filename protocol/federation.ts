@@ -143,6 +143,13 @@ export type SecureAggregationConfig = z.infer<typeof SecureAggregationConfig>;
  * profiles (protocol/profile.ts) when a round opens and puts each device's
  * encodings and uplink rate in its ticket; sessions pace steps to that rate.
  */
+export const SPLITFED_MODES = ['v1', 'v2'] as const;
+/** Per-device tails (v1) or one shared tail per round (v2). */
+export const SplitFedMode = z.enum(SPLITFED_MODES);
+export type SplitFedMode = z.infer<typeof SplitFedMode>;
+export const SplitFedConfig = z.enum([...SPLITFED_MODES, 'auto']);
+export type SplitFedConfig = z.infer<typeof SplitFedConfig>;
+
 export const PlanningConfig = z
   .object({
     /** The uplink capacity the round's devices share: the site's or cell's (bits per second). */
@@ -238,6 +245,17 @@ export const FederationConfig = z
      * profiles; absent: every device gets `uplink`, `downlink` and no pacing.
      */
     planning: PlanningConfig.optional(),
+    /**
+     * How the edge holds the tail during a round. `v1` (SplitFed V1): each
+     * selected device trains its own copy, and the tails are averaged like
+     * the heads. `v2` (SplitFed V2): one shared tail per round, which every
+     * device's steps update in turn; the round publishes it as it stands
+     * after the last submitted step, and averages only the heads. `auto`:
+     * the planner picks v2 for a round whose selected devices outnumber
+     * `planning.edgeSessions` (the per-device tails the edge holds at once),
+     * v1 otherwise.
+     */
+    splitfed: SplitFedConfig.default('v1'),
     /** Seeds client selection. */
     seed: z.number().int().default(0),
   })
@@ -257,6 +275,20 @@ export const FederationConfig = z
   .refine((c) => !c.cuts?.length || c.planning, {
     message: 'several cuts need planning: the planner chooses each device’s',
     path: ['cuts'],
+  })
+  .refine((c) => c.splitfed === 'v1' || c.strategy.kind === 'fedavg', {
+    message:
+      'a shared tail (splitfed v2 or auto) works with the fedavg strategy only: every step of every device moves it, so no strategy can leave one device out of it',
+    path: ['splitfed'],
+  })
+  .refine((c) => c.splitfed === 'v1' || (!c.secureAggregation && !c.cuts?.length), {
+    message:
+      'a shared tail (splitfed v2 or auto) needs one cut and the tail in the clear: not with secure aggregation or several cuts',
+    path: ['splitfed'],
+  })
+  .refine((c) => c.splitfed !== 'auto' || c.planning?.edgeSessions !== undefined, {
+    message: 'splitfed auto chooses by the edge’s capacity: declare planning.edgeSessions',
+    path: ['splitfed'],
   })
   .refine((c) => !c.secureAggregation || c.clientsPerRound >= 3, {
     message: 'secure aggregation needs at least 3 clients per round',
@@ -313,6 +345,8 @@ export const Ticket = z.object({
   decorrelation: z.number().min(0).max(100).optional(),
   /** Present when the round was planned: the device's share; `uplink` and `downlink` are its planned encodings. */
   plan: TicketPlan.optional(),
+  /** `v2`: the round trains one shared tail, and this device's steps take their turn on it. Absent: `v1`. */
+  splitfed: SplitFedMode.optional(),
   /**
    * Present when the round aggregates the device updates securely: the
    * device runs the protocol (protocol/secagg/) at …/rounds/:round/secagg and
@@ -411,6 +445,8 @@ export const RoundRecord = z.object({
   closedAt: z.number().int().nullable(),
   /** The version this round published (or held back), if it made one. */
   publishedVersion: z.number().int().nullable(),
+  /** Per-device tails (v1) or one shared tail that the devices' steps take turns on (v2). */
+  splitfed: SplitFedMode.optional(),
   /** Present when the round was planned: what the planner chose and expected. */
   plan: z
     .object({
@@ -421,6 +457,8 @@ export const RoundRecord = z.object({
       meetsDeadline: z.boolean(),
       /** Selected devices with no usable profile: they got the fixed encodings and an equal share. */
       unprofiled: z.array(DeviceId),
+      /** Per-device tails or one shared tail, as planned (federations with `splitfed: auto` follow it). */
+      splitfed: SplitFedMode.optional(),
     })
     .nullable()
     .optional(),

@@ -93,6 +93,12 @@ export class UpdateBuffer {
     return out;
   }
 
+  /** Forgets one device's values (a shared tail's reading replaced by a later one). */
+  drop(round: number, deviceId: string): void {
+    this.#table();
+    this.sql.exec('DELETE FROM updates WHERE round = ? AND device_id = ?', round, deviceId);
+  }
+
   clear(round: number): void {
     this.#table();
     this.sql.exec('DELETE FROM updates WHERE round = ?', round);

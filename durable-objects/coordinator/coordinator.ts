@@ -119,6 +119,8 @@ export interface SubmitUpdate {
   downlinkBytes: number;
   /** What the session measured of the tail (ms over samples): the planner's estimate of the edge's time. */
   tailTiming?: { ms: number; samples: number };
+  /** A shared tail's round (SplitFed V2): the steps the round's tail had taken when `tail` was read. */
+  sharedTailSteps?: number;
   idempotencyKey: string;
   /** The submitting token's generation (the Worker passes it; trusted callers may omit it). */
   generation?: number;
@@ -387,6 +389,7 @@ export class FederationCoordinator extends DurableObject<Env> {
         activationNoise: config.activationNoise ?? 0,
         decorrelation: config.decorrelation ?? 0,
         ...(assigned ? { plan: assigned.plan } : {}),
+        ...(round.splitfed === 'v2' ? { splitfed: 'v2' as const } : {}),
         ...(masking ? { secureAggregation: ticketPart(fed, masking) } : {}),
       });
     }, deviceId);
@@ -492,9 +495,16 @@ export class FederationCoordinator extends DurableObject<Env> {
       if (!head.ok) return fail('invalid-update', head.reason, { extensions: { code: head.code } });
       const tail = readTensors(s.tail, tailSpecs, 'tail update');
       if (!tail.ok) return fail('invalid-update', tail.reason, { extensions: { code: tail.code } });
+      if ((round.splitfed === 'v2') !== (s.sharedTailSteps !== undefined)) {
+        return fail(
+          'bad-request',
+          `round ${round.round}'s tail is ${round.splitfed === 'v2' ? '' : 'not '}shared`,
+        );
+      }
       const update = {
         claimedSamples: s.sampleCount,
         observedSamples: s.observedSamples,
+        ...(s.sharedTailSteps !== undefined ? { sharedTailSteps: s.sharedTailSteps } : {}),
         // Masked, the head's values are not the coordinator's to see: only the tail's are checked and folded.
         values: head.value instanceof Float64Array ? tail.value : new Map([...head.value, ...tail.value]),
       };

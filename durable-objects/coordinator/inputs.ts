@@ -53,6 +53,8 @@ export const SubmitInput = z.object({
   tailTiming: z
     .object({ ms: z.number().nonnegative().max(1e9), samples: z.number().int().nonnegative() })
     .optional(),
+  /** A shared tail's round: the steps the round's tail had taken when `tail` was read from it. */
+  sharedTailSteps: z.number().int().nonnegative().optional(),
   /** `head` is a masked update (protocol/update.ts), for a federation that aggregates securely. */
   masked: z.boolean().default(false),
   metrics: z.unknown(),

@@ -17,7 +17,15 @@ export interface Intake {
   observedSamples: number;
   /** Every trainable's new values, both sides. */
   values: ReadonlyMap<string, Float32Array>;
+  /** A shared tail's round (SplitFed V2): the steps the tail had taken when its values were read. */
+  sharedTailSteps?: number;
 }
+
+/**
+ * Where a shared tail's latest reading is kept in the update buffer: not a
+ * device id ('~' is not allowed in one), so it never meets a device's update.
+ */
+export const SHARED_TAIL_KEY = '~shared-tail';
 
 /** The round's starting version, every trainable. */
 export function baseValues(
@@ -72,9 +80,37 @@ export function keep(
     buffer.put(round.round, deviceId, update.values);
     return;
   }
+  const shared = round.splitfed === 'v2' ? sharedNames(fed) : new Set<string>();
+  if (shared.size > 0) keepSharedTail(store, buffer, round, update, shared);
   for (const [name, data] of update.values) {
+    if (shared.has(name)) continue;
     const acc = store.readAccumulator(round.round, name, data.length);
     accumulate(acc, data, update.observedSamples);
     store.writeAccumulator(round.round, name, acc);
   }
+}
+
+/** The trainables a shared tail holds: the tail's. */
+export const sharedNames = (fed: FederationRow): Set<string> =>
+  new Set(fed.trainables.filter((t) => t.owner === 'tail').map((t) => t.name));
+
+/**
+ * A shared tail is not averaged: every device's steps already moved the one
+ * tail. What the round publishes is the reading with the most steps, the
+ * latest state any submission saw (readings taken in one order may arrive
+ * in another).
+ */
+function keepSharedTail(
+  store: CoordinatorStore,
+  buffer: UpdateBuffer,
+  round: RoundRow,
+  update: Intake,
+  names: ReadonlySet<string>,
+): void {
+  const steps = update.sharedTailSteps;
+  if (steps === undefined) throw new Error('a shared-tail round took an update without its tail reading');
+  if (round.sharedTailSteps !== null && steps <= round.sharedTailSteps) return;
+  buffer.drop(round.round, SHARED_TAIL_KEY);
+  buffer.put(round.round, SHARED_TAIL_KEY, new Map([...update.values].filter(([n]) => names.has(n))));
+  store.setSharedTailSteps(round.round, steps);
 }

@@ -26,6 +26,7 @@ export function roundRecord(store: CoordinatorStore, round: RoundRow, totals: Ro
     openedAt: round.openedAt,
     closedAt: round.closedAt,
     publishedVersion: round.publishedVersion,
+    splitfed: round.splitfed,
     plan: round.plan,
     aggregation: round.aggregation
       ? {

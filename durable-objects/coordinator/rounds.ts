@@ -16,7 +16,7 @@ import {
 import { type ConfigureInput, configureRound, type RoundPlan } from '../../strategy/plan/configure.js';
 import { PlanError } from '../../strategy/plan/planner.js';
 import { aggregationSlice, type UpdateBuffer } from './buffer.js';
-import { baseValues } from './intake.js';
+import { baseValues, SHARED_TAIL_KEY, sharedNames } from './intake.js';
 import { exceedsBudget, roundPrivacy } from './privacy.js';
 import { advanceSecure, maskedSide, openSecureRound, secure, secureAlarm } from './secure.js';
 import type { CoordinatorStore, FederationRow, RoundRow } from './storage.js';
@@ -33,7 +33,9 @@ export function openRound(store: CoordinatorStore, fed: FederationRow, round: nu
   const selected = selectDevices(store.deviceIds(), fed.config.clientsPerRound, fed.config.seed, round);
   const deadline = now + Math.max(1, Math.round(fed.config.roundDeadlineSeconds * 1000));
   store.insertRound({ round, baseVersion: fed.currentVersion, openedAt: now, deadline }, selected);
-  planRoundOf(store, fed, round, selected);
+  const plan = planRoundOf(store, fed, round, selected);
+  const mode = fed.config.splitfed === 'auto' ? (plan?.summary.splitfed ?? 'v1') : fed.config.splitfed;
+  store.setRoundMode(round, mode);
   if (secure(fed)) openSecureRound(store, fed, round, selected, now, deadline);
   store.setCurrentRound(round);
   logEvent('info', 'round-opened', {
@@ -51,15 +53,21 @@ export function openRound(store: CoordinatorStore, fed: FederationRow, round: nu
  * fits (the budget too small for the deadline, say) still opens, with every
  * device on the fixed encodings and an equal share.
  */
-function planRoundOf(store: CoordinatorStore, fed: FederationRow, round: number, selected: string[]): void {
+function planRoundOf(
+  store: CoordinatorStore,
+  fed: FederationRow,
+  round: number,
+  selected: string[],
+): RoundPlan | null {
   const planning = fed.config.planning;
-  if (!planning || fed.cuts.length === 0) return;
+  if (!planning || fed.cuts.length === 0) return null;
   const input: ConfigureInput = {
     planning,
     fixed: fed.config,
     cuts: fed.cuts,
     tailMsPerSample: store.tailMsPerSample(),
     deadlineS: fed.config.roundDeadlineSeconds,
+    splitfed: fed.config.splitfed,
     devices: selected.map((deviceId) => ({ deviceId, profile: store.device(deviceId)?.profile ?? null })),
   };
   let plan: RoundPlan;
@@ -80,7 +88,9 @@ function planRoundOf(store: CoordinatorStore, fed: FederationRow, round: number,
     energyJ,
     meetsDeadline,
     unprofiled: unprofiled.length,
+    splitfed: plan.summary.splitfed,
   });
+  return plan;
 }
 
 /** The next version's values of every trainable, by the federation's strategy, and what it did. */
@@ -94,10 +104,13 @@ function aggregateRound(
   const strategy = fed.config.strategy;
   if (!keepsUpdates(strategy)) {
     const { samples } = store.roundTotals(round.round);
+    const shared = round.splitfed === 'v2' ? sharedNames(fed) : new Set<string>();
     const values = new Map(
       fed.trainables.map((t) => [
         t.name,
-        finalize(store.readAccumulator(round.round, t.name, numel(t.shape)), samples),
+        shared.has(t.name)
+          ? buffer.read(round.round, SHARED_TAIL_KEY, t.name, 0, numel(t.shape))
+          : finalize(store.readAccumulator(round.round, t.name, numel(t.shape)), samples),
       ]),
     );
     const kept = submissions.map((s) => s.deviceId);

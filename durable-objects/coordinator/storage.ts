@@ -3,7 +3,7 @@
 // not rebuild from these tables after an eviction.
 
 import { EvaluationRecord } from '../../protocol/evaluation.js';
-import { FederationConfig, type RoundStatus } from '../../protocol/federation.js';
+import { FederationConfig, type RoundStatus, type SplitFedMode } from '../../protocol/federation.js';
 import type { TrainableSpec } from '../../protocol/manifest.js';
 import type { DeviceProfileReport } from '../../protocol/profile.js';
 import type { SecAggState } from '../../protocol/secagg/server.js';
@@ -56,6 +56,10 @@ export interface RoundRow {
   aggregation: AggregationSummary | null;
   /** What the planner chose for the round as a whole, when the federation plans. */
   plan: RoundPlan['summary'] | null;
+  /** Per-device tails (v1) or one shared tail (v2). */
+  splitfed: SplitFedMode;
+  /** A shared tail's round: the steps of the reading kept for publishing (the most yet submitted). */
+  sharedTailSteps: number | null;
 }
 
 export interface VersionRow {
@@ -145,7 +149,9 @@ CREATE TABLE IF NOT EXISTS rounds (
   closed_at INTEGER,
   published_version INTEGER,
   aggregation TEXT,
-  plan TEXT
+  plan TEXT,
+  splitfed TEXT,
+  shared_tail_steps INTEGER
 );
 CREATE TABLE IF NOT EXISTS selections (
   round INTEGER NOT NULL,
@@ -246,6 +252,8 @@ export class CoordinatorStore {
     add('federation', 'pinned', 'INTEGER NOT NULL DEFAULT 0');
     add('federation', 'evaluation_set', 'TEXT');
     add('rounds', 'aggregation', 'TEXT');
+    add('rounds', 'splitfed', 'TEXT');
+    add('rounds', 'shared_tail_steps', 'INTEGER');
     add('submissions', 'norm', 'REAL');
     add('devices', 'last_seen_at', 'INTEGER');
     add('devices', 'profile', 'TEXT');
@@ -514,6 +522,14 @@ export class CoordinatorStore {
     return this.sql.exec<RawRound>('SELECT * FROM rounds ORDER BY round').toArray().map(toRound);
   }
 
+  setRoundMode(round: number, mode: SplitFedMode): void {
+    this.sql.exec('UPDATE rounds SET splitfed = ? WHERE round = ?', mode, round);
+  }
+
+  setSharedTailSteps(round: number, steps: number): void {
+    this.sql.exec('UPDATE rounds SET shared_tail_steps = ? WHERE round = ?', steps, round);
+  }
+
   setRoundStatus(round: number, status: RoundStatus): void {
     this.sql.exec('UPDATE rounds SET status = ? WHERE round = ?', status, round);
   }
@@ -760,6 +776,8 @@ type RawRound = {
   published_version: number | null;
   aggregation: string | null;
   plan: string | null;
+  splitfed?: string | null;
+  shared_tail_steps?: number | null;
 };
 
 function toRound(r: RawRound): RoundRow {
@@ -773,6 +791,8 @@ function toRound(r: RawRound): RoundRow {
     publishedVersion: r.published_version,
     aggregation: r.aggregation ? (JSON.parse(r.aggregation) as AggregationSummary) : null,
     plan: r.plan ? (JSON.parse(r.plan) as RoundPlan['summary']) : null,
+    splitfed: r.splitfed === 'v2' ? 'v2' : 'v1',
+    sharedTailSteps: r.shared_tail_steps ?? null,
   };
 }
 

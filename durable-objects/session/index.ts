@@ -1,4 +1,5 @@
-// The per-client training session Durable Object and the types of its RPC.
+// The per-client training session Durable Object, the round's shared tail
+// (SplitFed V2) and the types of their RPC.
 export {
   ClientSession,
   type FinishValue,
@@ -6,3 +7,4 @@ export {
   type SessionStatus,
   type StepValue,
 } from './session.js';
+export { type SharedStepValue, SharedTail, type SharedTailInit } from './shared-tail.js';

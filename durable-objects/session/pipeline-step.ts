@@ -5,8 +5,10 @@
 // storage, so redoing a step that was interrupted halfway applies it once on
 // every shard (see durable-objects/shard/tail-shard.ts).
 import { type Activation, shardService, shardSessionName } from '../../edge/pipeline.js';
-import type { PipelineSpec } from '../../protocol/manifest.js';
-import { ok, type RpcResult } from '../rpc.js';
+import type { OptimizerConfig, Ticket } from '../../protocol/federation.js';
+import type { Manifest, PipelineSpec } from '../../protocol/manifest.js';
+import type { ParamSet } from '../params.js';
+import { fail, ok, type RpcResult } from '../rpc.js';
 import type { ForwardValue, TailShard, TrainValue } from '../shard/tail-shard.js';
 
 export interface PipelineStepResult {
@@ -75,4 +77,43 @@ export async function pipelineStep(
     gradient = r.value.gradInput;
   }
   return ok({ loss, logits, gradient });
+}
+
+/**
+ * Sets up the tail's state on every shard for one owner (a device's session,
+ * or a round's shared tail): the shard's trainables at the round's version
+ * and its optimizer. A shard already set up for the same ticket answers as
+ * before, so a join that failed halfway is simply redone.
+ */
+export async function initShards(
+  env: object,
+  ownerId: string,
+  manifest: Manifest,
+  ticket: Ticket,
+  optimizer: OptimizerConfig,
+  params: ParamSet,
+): Promise<RpcResult<void>> {
+  const training = manifest.training;
+  if (!training) return fail('bad-request', `${manifest.modelId} is not built for training`);
+  const specs = new Map(training.trainables.map((s) => [s.name, s]));
+  const stubs = await shardStubs(env, ownerId, manifest.pipeline);
+  const results: RpcResult<{ nextSeq: number }>[] = await Promise.all(
+    manifest.pipeline.shards.map((shard, i) =>
+      stubs[i].init({
+        setup: {
+          ticket,
+          shard,
+          microBatch: manifest.pipeline.microBatch,
+          gradInput: manifest.pipeline.gradInput,
+          labels: training.labels.name,
+          last: i === manifest.pipeline.shards.length - 1,
+          specs: shard.trainables.map((n) => specs.get(n)!),
+          optimizer,
+        },
+        values: Object.fromEntries(shard.trainables.map((n) => [n, params.views[n]])),
+      }),
+    ),
+  );
+  const failed = results.find((r) => !r.ok);
+  return failed && !failed.ok ? failed : ok(undefined);
 }

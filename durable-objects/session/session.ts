@@ -4,7 +4,10 @@
 // pipeline, one TailShard object per shard for this client (each in its shard's
 // own Worker script); this object drives a step through them
 // (pipeline-step.ts). The coordinator never sees a step, only the tail update
-// that finish() gathers from the shards for the Worker's submit route.
+// that finish() gathers from the shards for the Worker's submit route. In a
+// SplitFed V2 round the tail is the round's, not the client's: the session
+// keeps everything else and hands each step's tail part to the round's
+// SharedTail (shared-tail.ts), whose shards it reads at handover.
 //
 // Steps are numbered from 0. Step `next` trains; step `next − 1` is a retry
 // and gets the stored answer, byte for byte, without training or counting
@@ -16,6 +19,7 @@ import { sha256Hex } from '../../common/digest.js';
 import { OptimizerError } from '../../common/optim/index.js';
 import { argmaxRows } from '../../common/predictions.js';
 import { ArtifactStore } from '../../edge/artifacts.js';
+import type { Activation } from '../../edge/pipeline.js';
 import { OptimizerConfig, Ticket } from '../../protocol/federation.js';
 import { encodeFrame, FrameError, frameSize } from '../../protocol/frame.js';
 import { Pacer } from '../../protocol/pacing.js';
@@ -26,9 +30,10 @@ import { RETENTION_MS } from '../retention.js';
 import { fail, ok, type RpcFailure, type RpcResult } from '../rpc.js';
 import { Serial } from '../serial.js';
 import { CredentialFloor, type FloorReason } from './credential.js';
-import { pipelineStep, shardStubs } from './pipeline-step.js';
+import { initShards, type PipelineStepResult, pipelineStep, shardStubs } from './pipeline-step.js';
 import { checkStep, decodeActivation } from './request.js';
 import { roundingRandom } from './seed.js';
+import { isShared, sharedTail, sharedTailOwner } from './shared-tail.js';
 import { type SessionRow, SessionStore } from './store.js';
 
 export interface InitInput {
@@ -61,6 +66,12 @@ export interface FinishValue {
   samples: number;
   /** Milliseconds the tail took over the samples it took them for, since this object last started (an estimate for planning). */
   tailTiming: { ms: number; samples: number };
+  /**
+   * A shared tail (SplitFed V2): the steps it had taken this round, every
+   * device's, when `tail` was read. The round publishes the reading with the
+   * most steps: the tail only moves forward.
+   */
+  sharedTailSteps?: number;
 }
 
 export type SessionStatus =
@@ -221,29 +232,12 @@ export class ClientSession extends DurableObject<Env> {
       throw err;
     }
 
-    // Shards first: a join that fails halfway is retried, and a shard that is
-    // already set up for this ticket answers as before.
-    const specs = new Map(training.trainables.map((s) => [s.name, s]));
-    const stubs = await shardStubs(this.env, this.ctx.id.toString(), manifest.pipeline);
-    const results: RpcResult<{ nextSeq: number }>[] = await Promise.all(
-      manifest.pipeline.shards.map((shard, i) =>
-        stubs[i].init({
-          setup: {
-            ticket: t,
-            shard,
-            microBatch: manifest.pipeline.microBatch,
-            gradInput: manifest.pipeline.gradInput,
-            labels: training.labels.name,
-            last: i === manifest.pipeline.shards.length - 1,
-            specs: shard.trainables.map((n) => specs.get(n)!),
-            optimizer: optimizer.data,
-          },
-          values: Object.fromEntries(shard.trainables.map((n) => [n, parsed.params.views[n]])),
-        }),
-      ),
-    );
-    const failed = results.find((r) => !r.ok);
-    if (failed && !failed.ok) return failed;
+    // The tail first: a join that fails halfway is retried, and a shard (or
+    // the round's shared tail) already set up for this ticket answers as before.
+    const tailReady = isShared(t)
+      ? await sharedTail(this.env, t).init({ ticket: t, tailOptimizer: optimizer.data, tail: input.tail })
+      : await initShards(this.env, this.ctx.id.toString(), manifest, t, optimizer.data, parsed.params);
+    if (!tailReady.ok) return tailReady;
 
     const row: SessionRow = {
       ticket: t,
@@ -310,18 +304,11 @@ export class ClientSession extends DurableObject<Env> {
     if (!(data instanceof Float32Array)) return data;
     const digest = await sha256Hex(body);
 
-    const started = performance.now();
-    const out = await pipelineStep(
-      await shardStubs(this.env, this.ctx.id.toString(), row.manifest.pipeline),
-      seq,
-      digest,
-      { shape: header.shape, data },
-      labels,
-    );
+    const out = await this.#train(t, seq, digest, { shape: header.shape, data }, labels);
     if (!out.ok) return out;
-    this.#tailMs += performance.now() - started;
+    this.#tailMs += out.value.ms;
     this.#tailSamples += labels.length;
-    const { loss, logits, gradient: cutGrad } = out.value;
+    const { loss, logits, gradient: cutGrad } = out.value.result;
     let gradient: Uint8Array;
     try {
       gradient = encodeFrame(
@@ -361,6 +348,26 @@ export class ClientSession extends DurableObject<Env> {
     this.#row = next;
     this.#report(next);
     return ok({ answer, bytesUsed: next.uplinkBytes + next.downlinkBytes, budgetBytes: t.budgetBytes });
+  }
+
+  /** The tail's part of a step: on this session's own shards, or in its turn on the round's shared tail. */
+  async #train(
+    t: Ticket,
+    seq: number,
+    digest: string,
+    activation: Activation,
+    labels: Int32Array,
+  ): Promise<RpcResult<{ result: PipelineStepResult; ms: number }>> {
+    if (isShared(t)) return sharedTail(this.env, t).step(t.deviceId, seq, digest, activation, labels);
+    const started = performance.now();
+    const stubs = await shardStubs(this.env, this.ctx.id.toString(), this.#load()!.manifest.pipeline);
+    const out = await pipelineStep(stubs, seq, digest, activation, labels);
+    return out.ok ? ok({ result: out.value, ms: performance.now() - started }) : out;
+  }
+
+  /** The id this session's tail shards are named after: its own, or the round's shared tail's. */
+  #tailOwner(t: Ticket): string {
+    return isShared(t) ? sharedTailOwner(this.env, t) : this.ctx.id.toString();
   }
 
   /** Milliseconds this step must wait under the ticket's planned rate (0: it may go now). */
@@ -410,10 +417,15 @@ export class ClientSession extends DurableObject<Env> {
         extensions: { code: 'no-steps' },
       });
     }
+    // A shared tail goes on training for the round's other devices: it is read, never closed.
+    const shared = isShared(row.ticket);
+    let tailSteps = Number.POSITIVE_INFINITY;
     const values = await this.#gather(async (stub): Promise<RpcResult<Record<string, Float32Array>>> => {
-      if (close) return stub.finish();
+      if (close && !shared) return stub.finish();
       const r: RpcResult<{ nextSeq: number; values: Record<string, Float32Array> }> = await stub.values();
-      return r.ok ? ok(r.value.values) : r;
+      if (!r.ok) return r;
+      tailSteps = Math.min(tailSteps, r.value.nextSeq);
+      return ok(r.value.values);
     });
     if (!values.ok) return values;
     if (close && row.finishedAt === null) {
@@ -428,6 +440,7 @@ export class ClientSession extends DurableObject<Env> {
       steps: row.nextSeq,
       samples: row.samples,
       tailTiming: { ms: this.#tailMs, samples: this.#tailSamples },
+      ...(shared ? { sharedTailSteps: tailSteps } : {}),
     });
   }
 
@@ -468,7 +481,7 @@ export class ClientSession extends DurableObject<Env> {
   ): Promise<RpcResult<ReturnType<typeof paramsFrom>>> {
     const row = this.#load();
     if (!row?.manifest.training) return notInitialised();
-    const stubs = await shardStubs(this.env, this.ctx.id.toString(), row.manifest.pipeline);
+    const stubs = await shardStubs(this.env, this.#tailOwner(row.ticket), row.manifest.pipeline);
     // In shard order, so what read() collects lines up with the shards.
     const parts: RpcResult<Record<string, Float32Array>>[] = [];
     for (const stub of stubs) parts.push(await read(stub));

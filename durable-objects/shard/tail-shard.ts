@@ -1,4 +1,5 @@
-// One client's training state on one shard of the tail, for one round: the
+// One owner's training state on one shard of the tail, for one round (the
+// owner is a client's session, or a SplitFed V2 round's shared tail): the
 // shard's LoRA adapters (and full-mode parameters), their optimizer, and the
 // step counter. It lives in the shard's own Worker script, so its isolate
 // holds that shard's weights and no other's; the client's session object
@@ -19,7 +20,6 @@ import {
   type Optimizer,
   OptimizerError,
 } from '../../common/optim/index.js';
-import { decodeSafetensors, encodeSafetensors } from '../../common/safetensors.js';
 import { ArtifactStore } from '../../edge/artifacts.js';
 import { hold } from '../../edge/memory.js';
 import { withSession } from '../../edge/sessions.js';
@@ -36,6 +36,7 @@ import { type ParamSet, paramBytes, paramsFrom, paramsFromBytes } from '../param
 import { RETENTION_MS } from '../retention.js';
 import { fail, ok, type RpcFailure, type RpcResult } from '../rpc.js';
 import { Serial } from '../serial.js';
+import { decodeAnswer, encodeAnswer } from './answer.js';
 import { type ShardRow, ShardSetup, ShardStore } from './store.js';
 
 export interface ShardEnv {
@@ -321,30 +322,6 @@ export class TailShard extends DurableObject<ShardEnv> {
 
 function copyValues(params: ParamSet): Record<string, Float32Array> {
   return Object.fromEntries(Object.entries(params.views).map(([k, v]) => [k, v.slice()]));
-}
-
-function encodeAnswer(a: TrainValue): Uint8Array {
-  const tensors = new Map([
-    ['gradInput', { dtype: 'float32' as const, dims: a.gradInput.shape, data: a.gradInput.data }],
-  ]);
-  if (a.logits) tensors.set('logits', { dtype: 'float32', dims: a.logits.shape, data: a.logits.data });
-  // The loss travels as text in the metadata: a float32 tensor would round the replayed value.
-  return encodeSafetensors(tensors, a.loss !== undefined ? { loss: String(a.loss) } : {});
-}
-
-function decodeAnswer(bytes: Uint8Array): TrainValue {
-  const { tensors: t, metadata } = decodeSafetensors(bytes);
-  const tensor = (name: string): Activation | undefined => {
-    const v = t.get(name);
-    return v && v.dtype === 'float32' ? { shape: v.dims, data: v.data } : undefined;
-  };
-  const gradInput = tensor('gradInput');
-  if (!gradInput) throw new Error('a stored shard answer has no gradInput');
-  return {
-    gradInput,
-    ...(metadata.loss !== undefined ? { loss: Number(metadata.loss) } : {}),
-    ...(tensor('logits') ? { logits: tensor('logits') } : {}),
-  };
 }
 
 function closedProblem(row: ShardRow): RpcFailure | null {

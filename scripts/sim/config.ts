@@ -55,6 +55,8 @@ export interface SimConfig {
   cuts: string[];
   /** The planner's privacy floor: the fewest encoder blocks on a device. */
   minDepth: number;
+  /** Per-device tails (v1) or one shared tail per round (v2); v2 aggregates by plain FedAvg. */
+  splitfed: 'v1' | 'v2';
   /**
    * Run in real time: sessions pace each device to its planned rate, each
    * device's answers arrive after its round trip and downlink time, and its
@@ -218,6 +220,14 @@ export function parseSimArgs(argv: string[]): SimConfig {
       nonNegative,
       d.lambda,
     )
+    .addOption(
+      new Option(
+        '--splitfed <mode>',
+        'a tail per device (v1) or one shared tail per round (v2, implies --fedavg)',
+      )
+        .choices(['v1', 'v2'])
+        .default('v1'),
+    )
     .option('--fedavg', 'aggregate by plain sample-weighted FedAvg (default: clipped FedAvg)', false)
     .option(
       '--secure-aggregation',
@@ -231,6 +241,11 @@ export function parseSimArgs(argv: string[]): SimConfig {
     program.error('--realtime needs --planner on: the plan sets each uplink rate');
   if ((o.cuts as string[] | undefined)?.length && o.planner !== 'on') {
     program.error('--cuts needs --planner on: the planner chooses each device’s cut');
+  }
+  if (o.splitfed === 'v2' && (o.secureAggregation || (o.cuts as string[] | undefined)?.length)) {
+    program.error(
+      '--splitfed v2 shares one tail in the clear at one cut: not with --secure-aggregation or --cuts',
+    );
   }
   const quorum = (o.quorum as number | undefined) ?? Math.max(1, Math.ceil(0.8 * perRound));
   if (quorum > perRound) program.error(`--quorum ${quorum} exceeds the devices per round (${perRound})`);
@@ -258,10 +273,10 @@ export function parseSimArgs(argv: string[]): SimConfig {
     json: o.json,
     out:
       o.out ??
-      `results/sim-${o.uplink}-a${o.alpha}-s${o.seed}${o.fleet === 'heterogeneous' ? '-het' : ''}${o.planner === 'on' ? `-plan-l${o.lambda}` : ''}`,
+      `results/sim-${o.uplink}-a${o.alpha}-s${o.seed}${o.fleet === 'heterogeneous' ? '-het' : ''}${o.planner === 'on' ? `-plan-l${o.lambda}` : ''}${o.splitfed === 'v2' ? '-v2' : ''}`,
     modelId: o.model,
     secureAggregation: o.secureAggregation,
-    plainFedAvg: o.fedavg || o.secureAggregation,
+    plainFedAvg: o.fedavg || o.secureAggregation || o.splitfed === 'v2',
     decorrelation: o.decorrelation,
     activationNoise: o.activationNoise,
     fleet: o.fleet,
@@ -270,6 +285,7 @@ export function parseSimArgs(argv: string[]): SimConfig {
     lambda: o.lambda,
     cuts: (o.cuts as string[] | undefined) ?? [],
     minDepth: o.minDepth,
+    splitfed: o.splitfed,
     realtime: o.realtime,
   };
 }
@@ -308,6 +324,7 @@ export function federationConfig(c: SimConfig): FederationConfigInput {
     ...(c.decorrelation > 0 ? { decorrelation: c.decorrelation } : {}),
     ...(c.activationNoise > 0 ? { activationNoise: c.activationNoise } : {}),
     ...(c.cuts.length > 0 ? { cuts: c.cuts } : {}),
+    ...(c.splitfed === 'v2' ? { splitfed: 'v2' } : {}),
     ...(c.planner
       ? {
           planning: {

@@ -35,6 +35,13 @@ export interface RoundResult {
   encodings: Record<string, number>;
   /** What the coordinator's plan expected of the round (planned federations only). */
   planned_latency_s?: number;
+  /** Per-device tails (v1) or one shared tail (v2), as the coordinator ran the round. */
+  splitfed?: 'v1' | 'v2';
+  /** The edge's seconds of tail compute for the round, every device's summed (virtual clock). */
+  edge_s?: number;
+  /** Tail copies the edge held at once (one per device in v1, one in v2), and their trainables with optimizer state. */
+  edge_tails?: number;
+  edge_state_bytes?: number;
   /** From the first join to the published version, wall time on this machine. */
   seconds: number;
 }

@@ -105,6 +105,15 @@ export async function runSimulation(
         ),
       );
       deviceRounds.push(...virtual);
+      const shared = record.splitfed === 'v2';
+      const edgeS =
+        played.reduce(
+          (t, { device, report }) => t + edgeMs(device, report, delayedBefore.get(device.id) ?? 0),
+          0,
+        ) / 1000;
+      // A shared tail takes the devices' steps one at a time: the round lasts at least their sum.
+      const latencyS = Math.max(0, ...virtual.map((v) => v.latencyS), shared ? edgeS : 0);
+      const edgeTails = shared ? 1 : played.length;
       const seconds = (performance.now() - roundStart) / 1000;
       if (record.status === 'published' && record.publishedVersion !== null) {
         version = record.publishedVersion;
@@ -126,10 +135,14 @@ export async function runSimulation(
         steps: reports.reduce((s, r) => s + r.steps, 0),
         update_bytes: reports.reduce((s, r) => s + r.updateBytes, 0),
         protocol_bytes: reports.reduce((s, r) => s + (r.protocolBytes ?? 0), 0),
-        latency_s: Math.max(0, ...virtual.map((v) => v.latencyS)),
+        latency_s: latencyS,
         energy_j: virtual.reduce((s, v) => s + v.energyJ, 0),
         encodings: encodingMix(played.map(({ device }) => tickets.get(device.id))),
         ...(record.plan ? { planned_latency_s: record.plan.latencyS } : {}),
+        splitfed: record.splitfed ?? 'v1',
+        edge_s: edgeS,
+        edge_tails: edgeTails,
+        edge_state_bytes: edgeTails * tailStateBytes(manifest, config),
         seconds,
       });
       progress.endRound(accuracy);
@@ -171,6 +184,15 @@ function encodingMix(tickets: ReadonlyArray<Ticket | undefined>): Record<string,
     mix[key] = (mix[key] ?? 0) + 1;
   }
   return mix;
+}
+
+/** One tail copy at the edge: its trainables, and as much again for SGD momentum or twice for AdamW. */
+function tailStateBytes(manifest: Manifest, c: SimConfig): number {
+  const floats = (manifest.training?.trainables ?? [])
+    .filter((t) => t.owner === 'tail')
+    .reduce((n, t) => n + t.shape.reduce((a, b) => a * b, 1), 0);
+  const copies = c.optimizer === 'adamw' ? 3 : c.momentum > 0 ? 2 : 1;
+  return floats * 4 * copies;
 }
 
 /** The edge's time for a device's round on the virtual clock (see the call). */

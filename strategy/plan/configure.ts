@@ -9,7 +9,7 @@
 // fixed encodings and an equal share of the budget, and the others are
 // planned within what is left.
 import { BITS, type Encoding } from '../../protocol/encoding.js';
-import type { PlanningConfig, TicketPlan } from '../../protocol/federation.js';
+import type { PlanningConfig, SplitFedConfig, SplitFedMode, TicketPlan } from '../../protocol/federation.js';
 import type { Manifest } from '../../protocol/manifest.js';
 import type { DeviceProfileReport } from '../../protocol/profile.js';
 import { bytesPerSample, type CutCost, type DeviceProfile } from './model.js';
@@ -60,6 +60,8 @@ export interface ConfigureInput {
   /** The tail's time per sample at the edge as sessions measured it, per model; absent before any did. */
   tailMsPerSample: ReadonlyMap<string, number>;
   deadlineS: number;
+  /** The federation's SplitFed mode; `auto` is decided here (splitFedMode). Default v1. */
+  splitfed?: SplitFedConfig;
   devices: ReadonlyArray<{ deviceId: string; profile: DeviceProfileReport | null }>;
 }
 
@@ -80,7 +82,22 @@ export interface RoundPlan {
     energyJ: number;
     meetsDeadline: boolean;
     unprofiled: string[];
+    /** Per-device tails or one shared tail this round. */
+    splitfed: SplitFedMode;
   };
+}
+
+/**
+ * Per-device tails (v1) unless the round's devices outnumber the tails the
+ * edge holds at once (`edgeSessions`): then one shared tail (v2), whose cost
+ * at the edge is one tail's memory and state whatever the round's size. What
+ * v2 gives up is parallelism, as the planner then counts it: the devices'
+ * steps take turns, so each device's tail time is scaled by the round's
+ * devices rather than by devices per tail slot.
+ */
+export function splitFedMode(mode: SplitFedConfig, devices: number, edgeSessions?: number): SplitFedMode {
+  if (mode !== 'auto') return mode;
+  return edgeSessions !== undefined && devices > edgeSessions ? 'v2' : 'v1';
 }
 
 /**
@@ -132,6 +149,7 @@ export function cutCost(cut: CutSpec, planning: PlanningConfig, tailMsPerSample?
 export function configureRound(input: ConfigureInput): RoundPlan {
   const { planning, fixed, cuts } = input;
   const n = input.devices.length;
+  const splitfed = splitFedMode(input.splitfed ?? 'v1', n, planning.edgeSessions);
   const pace = planning.pace;
   const byId = new Map(cuts.map((c) => [c.id, c]));
   const allowed = cuts.filter((c) => c.depth >= planning.minDepth);
@@ -167,7 +185,7 @@ export function configureRound(input: ConfigureInput): RoundPlan {
   if (profiles.length === 0) {
     return {
       assignments,
-      summary: { method: 'exact', latencyS: 0, energyJ: 0, meetsDeadline: true, unprofiled },
+      summary: { method: 'exact', latencyS: 0, energyJ: 0, meetsDeadline: true, unprofiled, splitfed },
     };
   }
   const budget = planning.uplinkBudgetBps * (profiles.length / n);
@@ -178,7 +196,12 @@ export function configureRound(input: ConfigureInput): RoundPlan {
     deadlineS: input.deadlineS,
     lambda: planning.lambda,
     minDepth: planning.minDepth,
-    ...(planning.edgeSessions ? { edgeSessions: planning.edgeSessions } : {}),
+    // A shared tail serves one step at a time: as an edge of one session.
+    ...(splitfed === 'v2'
+      ? { edgeSessions: 1 }
+      : planning.edgeSessions
+        ? { edgeSessions: planning.edgeSessions }
+        : {}),
   });
   for (const d of plan.devices) {
     assignments.set(d.deviceId, {
@@ -203,6 +226,7 @@ export function configureRound(input: ConfigureInput): RoundPlan {
       energyJ: plan.energyJ,
       meetsDeadline: plan.meetsDeadline,
       unprofiled,
+      splitfed,
     },
   };
 }

@@ -372,6 +372,7 @@ const submitHandler = (masked: boolean) => async (c: Context<AuthEnv>) => {
       uplinkBytes: finished.uplinkBytes,
       downlinkBytes: finished.downlinkBytes,
       tailTiming: finished.tailTiming,
+      ...(finished.sharedTailSteps !== undefined ? { sharedTailSteps: finished.sharedTailSteps } : {}),
       idempotencyKey: meta.idempotencyKey,
       generation,
     }),

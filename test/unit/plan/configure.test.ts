@@ -10,6 +10,7 @@ import {
   cutCost,
   cutDepth,
   plannerProfile,
+  splitFedMode,
 } from '../../../strategy/plan/configure.js';
 
 const CUT: CutSpec = {
@@ -153,5 +154,32 @@ describe('configureRound', () => {
     expect([cutDepth('embed'), cutDepth('block0'), cutDepth('block11'), cutDepth('tensor:x')]).toEqual([
       0, 1, 12, 0,
     ]);
+  });
+});
+
+describe('splitFedMode and a shared-tail round', () => {
+  it('shares the tail only under auto, and only when the devices outnumber the edge’s sessions', () => {
+    expect(splitFedMode('v1', 100, 1)).toBe('v1');
+    expect(splitFedMode('v2', 1, 100)).toBe('v2');
+    expect(splitFedMode('auto', 3, 3)).toBe('v1');
+    expect(splitFedMode('auto', 4, 3)).toBe('v2');
+    expect(splitFedMode('auto', 4)).toBe('v1');
+  });
+
+  it('plans a shared-tail round with the tail’s time taken by every device in turn', () => {
+    const devices = ['a', 'b', 'c', 'd'].map((deviceId) => ({ deviceId, profile: profile(10, 2) }));
+    // A slow tail, so that its time shows in the plan.
+    const slow = (splitfed: 'v1' | 'auto', edgeSessions: number) => ({
+      ...input(devices, planning({ edgeSessions })),
+      tailMsPerSample: new Map([['vit', 20]]),
+      splitfed,
+    });
+    const own = configureRound(slow('v1', 4));
+    const shared = configureRound(slow('auto', 2));
+    expect(own.summary.splitfed).toBe('v1');
+    expect(shared.summary.splitfed).toBe('v2');
+    // 1000 samples × 20 ms: 20 s of tail per device, alone (v1 with room) or × 4 devices in turn.
+    expect(own.summary.latencyS).toBeGreaterThan(20);
+    expect(shared.summary.latencyS - own.summary.latencyS).toBeGreaterThan(3 * 20 - 1);
   });
 });
