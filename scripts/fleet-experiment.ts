@@ -57,6 +57,22 @@ const RUNS: Array<{ name: string; label: string; args: string[] }> = [
     label: `planner, embed, λ = ${lambda}`,
     args: ['--planner', 'on', '--lambda', String(lambda)],
   })),
+  // SplitFed V1 and V2 compared at the same fixed configuration and plain FedAvg (what V2 aggregates by).
+  {
+    name: 'v1-fedavg-int8',
+    label: 'SplitFed V1 (a tail per device), embed, int8, FedAvg',
+    args: ['--uplink', 'int8', '--fedavg'],
+  },
+  {
+    name: 'v2-fedavg-int8',
+    label: 'SplitFed V2 (one shared tail), embed, int8, FedAvg',
+    args: ['--uplink', 'int8', '--splitfed', 'v2'],
+  },
+  {
+    name: 'planner-auto-l1',
+    label: 'planner, λ = 1, the edge holds 4 tails (auto)',
+    args: ['--planner', 'on', '--lambda', '1', '--splitfed', 'auto', '--edge-sessions', '4'],
+  },
   {
     name: 'planner-cuts-l1',
     label: 'planner, embed or block1, λ = 1',
@@ -96,6 +112,7 @@ for (const run of RUNS) {
   outcomes.push({ ...run, args: [...COMMON, ...run.args], results });
 }
 
+const mean = (xs: readonly number[]) => (xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length);
 const rows = outcomes.map((o) => ({
   run: o.name,
   label: o.label,
@@ -104,6 +121,10 @@ const rows = outcomes.map((o) => ({
   mean_device_energy_j: o.results.mean_device_energy_j,
   uplink_mb_per_round:
     o.results.rounds.reduce((s, r) => s + r.uplink_bytes, 0) / 1e6 / o.results.rounds.length,
+  splitfed: [...new Set(o.results.rounds.map((r) => r.splitfed ?? 'v1'))].join('+'),
+  edge_tails: mean(o.results.rounds.map((r) => r.edge_tails ?? 0)),
+  edge_state_mb: mean(o.results.rounds.map((r) => r.edge_state_bytes ?? 0)) / 1e6,
+  edge_s: mean(o.results.rounds.map((r) => r.edge_s ?? 0)),
   // Device-rounds per cut and encodings over the whole run.
   mix: o.results.rounds.reduce<Record<string, number>>((m, r) => {
     for (const [k, n] of Object.entries(r.encodings)) m[k] = (m[k] ?? 0) + n;
@@ -139,12 +160,12 @@ await writeFile(join(OUT_DIR, 'latency-energy.svg'), await renderSvg(spec));
 
 const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
 console.log(
-  '| run | final accuracy | mean round latency (s) | mean device energy (J) | uplink per round (MB) | device-rounds |',
+  '| run | final accuracy | mean round latency (s) | mean device energy (J) | uplink per round (MB) | tails at the edge | their state (MB) | edge compute per round (s) | device-rounds |',
 );
-console.log('|---|---|---|---|---|---|');
+console.log('|---|---|---|---|---|---|---|---|---|');
 for (const r of rows) {
   console.log(
-    `| ${r.label} | ${pct(r.final_accuracy)} | ${r.mean_round_latency_s.toFixed(1)} | ${r.mean_device_energy_j.toFixed(2)} | ${r.uplink_mb_per_round.toFixed(1)} | ${Object.entries(
+    `| ${r.label} | ${pct(r.final_accuracy)} | ${r.mean_round_latency_s.toFixed(1)} | ${r.mean_device_energy_j.toFixed(2)} | ${r.uplink_mb_per_round.toFixed(1)} | ${r.edge_tails.toFixed(0)} (${r.splitfed}) | ${r.edge_state_mb.toFixed(2)} | ${r.edge_s.toFixed(1)} | ${Object.entries(
       r.mix,
     )
       .map(([k, n]) => `${k}: ${n}`)

@@ -55,8 +55,10 @@ export interface SimConfig {
   cuts: string[];
   /** The planner's privacy floor: the fewest encoder blocks on a device. */
   minDepth: number;
-  /** Per-device tails (v1) or one shared tail per round (v2); v2 aggregates by plain FedAvg. */
-  splitfed: 'v1' | 'v2';
+  /** Per-device tails (v1), one shared tail per round (v2), or the planner's choice (auto); v2 and auto aggregate by plain FedAvg. */
+  splitfed: 'v1' | 'v2' | 'auto';
+  /** The tails the edge holds at once, for the planner (planning.edgeSessions); 0: no limit. */
+  edgeSessions: number;
   /**
    * Run in real time: sessions pace each device to its planned rate, each
    * device's answers arrive after its round trip and downlink time, and its
@@ -223,11 +225,12 @@ export function parseSimArgs(argv: string[]): SimConfig {
     .addOption(
       new Option(
         '--splitfed <mode>',
-        'a tail per device (v1) or one shared tail per round (v2, implies --fedavg)',
+        'a tail per device (v1), one shared tail per round (v2), or the planner’s choice by --edge-sessions (auto); v2 and auto imply --fedavg',
       )
-        .choices(['v1', 'v2'])
+        .choices(['v1', 'v2', 'auto'])
         .default('v1'),
     )
+    .option('--edge-sessions <n>', 'tails the edge holds at once, for the planner (0: no limit)', int(0), 0)
     .option('--fedavg', 'aggregate by plain sample-weighted FedAvg (default: clipped FedAvg)', false)
     .option(
       '--secure-aggregation',
@@ -242,7 +245,12 @@ export function parseSimArgs(argv: string[]): SimConfig {
   if ((o.cuts as string[] | undefined)?.length && o.planner !== 'on') {
     program.error('--cuts needs --planner on: the planner chooses each device’s cut');
   }
-  if (o.splitfed === 'v2' && (o.secureAggregation || (o.cuts as string[] | undefined)?.length)) {
+  if (o.splitfed === 'auto' && (o.planner !== 'on' || !(o.edgeSessions > 0))) {
+    program.error(
+      '--splitfed auto needs --planner on and --edge-sessions: the planner chooses by the edge’s capacity',
+    );
+  }
+  if (o.splitfed !== 'v1' && (o.secureAggregation || (o.cuts as string[] | undefined)?.length)) {
     program.error(
       '--splitfed v2 shares one tail in the clear at one cut: not with --secure-aggregation or --cuts',
     );
@@ -273,10 +281,10 @@ export function parseSimArgs(argv: string[]): SimConfig {
     json: o.json,
     out:
       o.out ??
-      `results/sim-${o.uplink}-a${o.alpha}-s${o.seed}${o.fleet === 'heterogeneous' ? '-het' : ''}${o.planner === 'on' ? `-plan-l${o.lambda}` : ''}${o.splitfed === 'v2' ? '-v2' : ''}`,
+      `results/sim-${o.uplink}-a${o.alpha}-s${o.seed}${o.fleet === 'heterogeneous' ? '-het' : ''}${o.planner === 'on' ? `-plan-l${o.lambda}` : ''}${o.splitfed !== 'v1' ? `-${o.splitfed}` : ''}`,
     modelId: o.model,
     secureAggregation: o.secureAggregation,
-    plainFedAvg: o.fedavg || o.secureAggregation || o.splitfed === 'v2',
+    plainFedAvg: o.fedavg || o.secureAggregation || o.splitfed !== 'v1',
     decorrelation: o.decorrelation,
     activationNoise: o.activationNoise,
     fleet: o.fleet,
@@ -286,6 +294,7 @@ export function parseSimArgs(argv: string[]): SimConfig {
     cuts: (o.cuts as string[] | undefined) ?? [],
     minDepth: o.minDepth,
     splitfed: o.splitfed,
+    edgeSessions: o.edgeSessions,
     realtime: o.realtime,
   };
 }
@@ -324,7 +333,7 @@ export function federationConfig(c: SimConfig): FederationConfigInput {
     ...(c.decorrelation > 0 ? { decorrelation: c.decorrelation } : {}),
     ...(c.activationNoise > 0 ? { activationNoise: c.activationNoise } : {}),
     ...(c.cuts.length > 0 ? { cuts: c.cuts } : {}),
-    ...(c.splitfed === 'v2' ? { splitfed: 'v2' } : {}),
+    ...(c.splitfed !== 'v1' ? { splitfed: c.splitfed } : {}),
     ...(c.planner
       ? {
           planning: {
@@ -333,6 +342,7 @@ export function federationConfig(c: SimConfig): FederationConfigInput {
             minUplinkBits: PLANNED_MIN_BITS.uplink,
             minDownlinkBits: PLANNED_MIN_BITS.downlink,
             minDepth: c.minDepth,
+            ...(c.edgeSessions > 0 ? { edgeSessions: c.edgeSessions } : {}),
             // Time is virtual (scripts/sim/fleet.ts) unless the run checks it in real time.
             pace: c.realtime,
           },
