@@ -175,6 +175,14 @@ export const PlanningConfig = z
     tailMsPerSample: z.number().positive().max(60_000).default(1),
     /** Sessions hold each device to its planned uplink rate (429 with Retry-After past it). */
     pace: z.boolean().default(true),
+    /**
+     * The least share of the round's samples the plan keeps (0–1]. Below 1,
+     * a device whose planned round would end after the time by which the
+     * round's devices finish this share does only the local steps that fit by
+     * then, and the round is planned again with that work. 1: every device
+     * does all of its work.
+     */
+    minWork: z.number().gt(0).max(1).default(1),
   })
   .strict();
 export type PlanningConfig = z.infer<typeof PlanningConfig>;
@@ -319,6 +327,8 @@ export const TicketPlan = z.object({
   energyJ: z.number().nonnegative(),
   /** Whether its session holds the device's steps to `rateBps`. */
   paced: z.boolean(),
+  /** The local steps the plan gives the device this round, when it trims its work (planning.minWork); absent: all. */
+  steps: z.number().int().positive().optional(),
 });
 export type TicketPlan = z.infer<typeof TicketPlan>;
 
@@ -459,6 +469,8 @@ export const RoundRecord = z.object({
       unprofiled: z.array(DeviceId),
       /** Per-device tails or one shared tail, as planned (federations with `splitfed: auto` follow it). */
       splitfed: SplitFedMode.optional(),
+      /** The share of the selected devices' samples the plan keeps (below 1 when it trimmed work). */
+      work: z.number().min(0).max(1).optional(),
     })
     .nullable()
     .optional(),

@@ -57,6 +57,12 @@ const RUNS: Array<{ name: string; label: string; args: string[] }> = [
     label: `planner, embed, λ = ${lambda}`,
     args: ['--planner', 'on', '--lambda', String(lambda)],
   })),
+  // The stragglers' steps trimmed, so that the round keeps 90% or 75% of its samples.
+  ...[0.9, 0.75].map((minWork) => ({
+    name: `planner-l1-work${Math.round(minWork * 100)}`,
+    label: `planner, embed, λ = 1, keeps ${Math.round(minWork * 100)}% of the samples`,
+    args: ['--planner', 'on', '--lambda', '1', '--min-work', String(minWork)],
+  })),
   // SplitFed V1 and V2 compared at the same fixed configuration and plain FedAvg (what V2 aggregates by).
   {
     name: 'v1-fedavg-int8',

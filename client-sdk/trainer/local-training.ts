@@ -77,11 +77,14 @@ export async function trainLocally(input: LocalTrainingInput): Promise<LocalTrai
   const tally = new RoundTally(dataset.size);
   // A smoothed upper estimate of one step, so the last step still ends before stopBy.
   let stepMs = 0;
+  const planned = ticket.plan?.steps;
 
   for (let epoch = 0; epoch < ticket.localEpochs; epoch++) {
     const order = epochOrder(dataset.size, input.seed, ticket.round, epoch);
     for (const batch of epochBatches(dataset, order, input.batchSize, input.perExample)) {
       input.throwIfAborted();
+      // The round's plan may give a slow device fewer steps than its data makes (planning.minWork).
+      if (planned !== undefined && tally.steps >= planned) return { tally };
       if (now() + stepMs > input.stopBy) return { tally, stoppedEarly: 'deadline' };
       const stepStart = now();
       const n = batch.indices.length;

@@ -59,6 +59,8 @@ export interface SimConfig {
   splitfed: 'v1' | 'v2' | 'auto';
   /** The tails the edge holds at once, for the planner (planning.edgeSessions); 0: no limit. */
   edgeSessions: number;
+  /** The least share of a round's samples the planner keeps when it trims stragglers' steps (planning.minWork). */
+  minWork: number;
   /**
    * Run in real time: sessions pace each device to its planned rate, each
    * device's answers arrive after its round trip and downlink time, and its
@@ -230,6 +232,12 @@ export function parseSimArgs(argv: string[]): SimConfig {
         .choices(['v1', 'v2', 'auto'])
         .default('v1'),
     )
+    .option(
+      '--min-work <share>',
+      'the least share of a round’s samples the planner keeps, trimming the stragglers’ steps (1: none trimmed)',
+      positive,
+      1,
+    )
     .option('--edge-sessions <n>', 'tails the edge holds at once, for the planner (0: no limit)', int(0), 0)
     .option('--fedavg', 'aggregate by plain sample-weighted FedAvg (default: clipped FedAvg)', false)
     .option(
@@ -245,6 +253,9 @@ export function parseSimArgs(argv: string[]): SimConfig {
   if ((o.cuts as string[] | undefined)?.length && o.planner !== 'on') {
     program.error('--cuts needs --planner on: the planner chooses each device’s cut');
   }
+  if (o.minWork > 1) program.error('--min-work is a share of the round’s samples: at most 1');
+  if (o.minWork < 1 && o.planner !== 'on')
+    program.error('--min-work needs --planner on: the planner trims the work');
   if (o.splitfed === 'auto' && (o.planner !== 'on' || !(o.edgeSessions > 0))) {
     program.error(
       '--splitfed auto needs --planner on and --edge-sessions: the planner chooses by the edge’s capacity',
@@ -295,6 +306,7 @@ export function parseSimArgs(argv: string[]): SimConfig {
     minDepth: o.minDepth,
     splitfed: o.splitfed,
     edgeSessions: o.edgeSessions,
+    minWork: o.minWork,
     realtime: o.realtime,
   };
 }
@@ -343,6 +355,7 @@ export function federationConfig(c: SimConfig): FederationConfigInput {
             minDownlinkBits: PLANNED_MIN_BITS.downlink,
             minDepth: c.minDepth,
             ...(c.edgeSessions > 0 ? { edgeSessions: c.edgeSessions } : {}),
+            ...(c.minWork < 1 ? { minWork: c.minWork } : {}),
             // Time is virtual (scripts/sim/fleet.ts) unless the run checks it in real time.
             pace: c.realtime,
           },

@@ -84,6 +84,8 @@ export interface RoundPlan {
     unprofiled: string[];
     /** Per-device tails or one shared tail this round. */
     splitfed: SplitFedMode;
+    /** The share of the planned devices' samples kept, when the plan trimmed stragglers' steps. */
+    work?: number;
   };
 }
 
@@ -189,21 +191,39 @@ export function configureRound(input: ConfigureInput): RoundPlan {
     };
   }
   const budget = planning.uplinkBudgetBps * (profiles.length / n);
-  const plan = planRound({
-    devices: profiles,
-    cuts: cuts.map((c) => cutCost(c, planning, input.tailMsPerSample.get(c.modelId))),
-    uplinkBudgetBps: budget,
-    deadlineS: input.deadlineS,
-    lambda: planning.lambda,
-    minDepth: planning.minDepth,
-    // A shared tail serves one step at a time: as an edge of one session.
-    ...(splitfed === 'v2'
-      ? { edgeSessions: 1 }
-      : planning.edgeSessions
-        ? { edgeSessions: planning.edgeSessions }
-        : {}),
-  });
-  for (const d of plan.devices) {
+  const planFor = (devices: DeviceProfile[]) =>
+    planRound({
+      devices,
+      cuts: cuts.map((c) => cutCost(c, planning, input.tailMsPerSample.get(c.modelId))),
+      uplinkBudgetBps: budget,
+      deadlineS: input.deadlineS,
+      lambda: planning.lambda,
+      minDepth: planning.minDepth,
+      // A shared tail serves one step at a time: as an edge of one session.
+      ...(splitfed === 'v2'
+        ? { edgeSessions: 1 }
+        : planning.edgeSessions
+          ? { edgeSessions: planning.edgeSessions }
+          : {}),
+    });
+  let plan = planFor(profiles);
+  let planned = profiles;
+  let work = 1;
+  if (planning.minWork < 1) {
+    const trimmed = trimWork(
+      profiles,
+      plan.devices.map((d) => d.latencyS),
+      planning.minWork,
+    );
+    // Planned again: the work a straggler no longer does frees budget for the others.
+    if (trimmed.work < 1) {
+      planned = trimmed.devices;
+      work = trimmed.work;
+      plan = planFor(planned);
+    }
+  }
+  plan.devices.forEach((d, i) => {
+    const trimmed = planned[i].steps < profiles[i].steps;
     assignments.set(d.deviceId, {
       modelId: byId.get(d.cut)!.modelId,
       cut: d.cut,
@@ -215,9 +235,10 @@ export function configureRound(input: ConfigureInput): RoundPlan {
         latencyS: d.latencyS,
         energyJ: d.energyJ,
         paced: pace,
+        ...(trimmed ? { steps: planned[i].steps } : {}),
       },
     });
-  }
+  });
   return {
     assignments,
     summary: {
@@ -227,6 +248,39 @@ export function configureRound(input: ConfigureInput): RoundPlan {
       meetsDeadline: plan.meetsDeadline,
       unprofiled,
       splitfed,
+      ...(work < 1 ? { work } : {}),
     },
   };
+}
+
+/**
+ * Trims the stragglers' work: T is the earliest time by which the devices,
+ * each at its planned latency `latencyS[i]` for all of its work, would have
+ * done `minWork` of the round's samples between them, a device's work taken
+ * to scale with its steps (its compute, transfers and round trips all do). A
+ * device planned past T keeps the steps that fit by T, rounded up, so the
+ * round keeps at least `minWork`; the others keep all of theirs.
+ */
+export function trimWork(
+  devices: readonly DeviceProfile[],
+  latencyS: readonly number[],
+  minWork: number,
+): { devices: DeviceProfile[]; work: number } {
+  const total = devices.reduce((n, d) => n + d.samples, 0);
+  if (minWork >= 1 || total === 0) return { devices: [...devices], work: 1 };
+  const kept = (T: number) =>
+    devices.reduce((n, d, i) => n + d.samples * Math.min(1, latencyS[i] > 0 ? T / latencyS[i] : 1), 0);
+  let lo = 0;
+  let hi = Math.max(0, ...latencyS);
+  for (let k = 0; k < 60 && hi - lo > 1e-9 * hi; k++) {
+    const mid = (lo + hi) / 2;
+    if (kept(mid) >= minWork * total) hi = mid;
+    else lo = mid;
+  }
+  const out = devices.map((d, i) => {
+    if (!(latencyS[i] > hi) || d.steps <= 1) return d;
+    const steps = Math.max(1, Math.ceil((d.steps * hi) / latencyS[i]));
+    return { ...d, steps, samples: (d.samples * steps) / d.steps };
+  });
+  return { devices: out, work: out.reduce((n, d) => n + d.samples, 0) / total };
 }

@@ -1,5 +1,6 @@
 // The configure step of a planned federation (strategy/plan/configure.ts):
 // from reported profiles to each selected device's encodings and share.
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BITS } from '../../../protocol/encoding.js';
 import { PlanningConfig } from '../../../protocol/federation.js';
@@ -11,6 +12,7 @@ import {
   cutDepth,
   plannerProfile,
   splitFedMode,
+  trimWork,
 } from '../../../strategy/plan/configure.js';
 
 const CUT: CutSpec = {
@@ -181,5 +183,63 @@ describe('splitFedMode and a shared-tail round', () => {
     // 1000 samples × 20 ms: 20 s of tail per device, alone (v1 with room) or × 4 devices in turn.
     expect(own.summary.latencyS).toBeGreaterThan(20);
     expect(shared.summary.latencyS - own.summary.latencyS).toBeGreaterThan(3 * 20 - 1);
+  });
+});
+
+describe('trimming the stragglers’ work (planning.minWork)', () => {
+  const devices = [
+    { deviceId: 'fast-a', profile: profile(50, 1) },
+    { deviceId: 'fast-b', profile: profile(40, 1) },
+    { deviceId: 'slow', profile: profile(0.5, 1) },
+  ];
+
+  it('gives the device that holds the round back fewer steps, keeps the share asked for, and plans a shorter round', () => {
+    const full = configureRound(input(devices));
+    const trimmed = configureRound(input(devices, planning({ minWork: 0.8 })));
+    expect(full.summary.work).toBeUndefined();
+    expect(trimmed.summary.work).toBeGreaterThanOrEqual(0.8);
+    expect(trimmed.summary.work).toBeLessThan(1);
+    expect(trimmed.assignments.get('slow')!.plan.steps).toBeLessThan(Math.ceil(1000 / 32));
+    expect(trimmed.assignments.get('fast-a')!.plan.steps).toBeUndefined();
+    expect(trimmed.summary.latencyS).toBeLessThan(full.summary.latencyS * 0.8);
+  });
+
+  it('keeps at least the share of samples asked for, whatever the latencies', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            samples: fc.integer({ min: 32, max: 5000 }),
+            latency: fc.double({ min: 0.1, max: 1000, noNaN: true }),
+          }),
+          {
+            minLength: 1,
+            maxLength: 20,
+          },
+        ),
+        fc.double({ min: 0.05, max: 1, noNaN: true }),
+        (ds, minWork) => {
+          const profiles = ds.map((d, i) => ({
+            deviceId: `d${i}`,
+            headMsPerSample: { embed: 1 },
+            uplinkBps: 1e6,
+            downlinkBps: 1e6,
+            rttMs: 10,
+            samples: d.samples,
+            steps: Math.ceil(d.samples / 32),
+          }));
+          const out = trimWork(
+            profiles,
+            ds.map((d) => d.latency),
+            minWork,
+          );
+          expect(out.work).toBeGreaterThanOrEqual(minWork - 1e-9);
+          out.devices.forEach((d, i) => {
+            expect(d.steps).toBeGreaterThanOrEqual(1);
+            expect(d.steps).toBeLessThanOrEqual(profiles[i].steps);
+          });
+        },
+      ),
+    );
   });
 });

@@ -313,6 +313,18 @@ describe('trainer.runRound', () => {
     }
   });
 
+  it('takes only the steps its ticket plans, and submits them as the round’s work', async () => {
+    const fed = fakeFederation(
+      server,
+      ticket({ plan: { share: 1, rateBps: 1e9, latencyS: 1, energyJ: 0, paced: false, steps: 2 } }),
+    );
+    const report = (await trainer().runRound()) as RoundReport;
+    expect(report).toMatchObject({ steps: 2, samples: 8 });
+    expect(report.stoppedEarly).toBeUndefined();
+    expect(fed.applied).toEqual([0, 1]);
+    expect(readUpdate(fed.submits[0].body).meta.sampleCount).toBe(8);
+  });
+
   it('calibrates a cut without sending anything and reports it, with its examples, at the next join', async () => {
     fakeFederation(server);
     const t = trainer({ power: { computeW: 3, radioW: 1 } });
