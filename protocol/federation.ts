@@ -522,6 +522,12 @@ export const FederationState = z.object({
   /** The operator's held-out set, if one was given: its sha256 and size. */
   evaluationSet: z.object({ digest: z.string(), samples: z.number().int().positive() }).nullable(),
   /**
+   * The tail's time per training sample at the edge (ms), per build of the
+   * model, as its sessions measured it (their own steps, not a shared tail's
+   * queue): what the planner plans with. Absent before any session reported.
+   */
+  tailMsPerSample: z.record(z.string(), z.number().nonnegative()).optional(),
+  /**
    * DP-FedAvg federations: ε spent so far at the configured δ, the budget, and
    * whether the federation finished because another round would exceed it.
    */

@@ -46,6 +46,11 @@ export function history(store: CoordinatorStore): RoundRecord[] {
   return store.rounds().map((r) => roundRecord(store, r, totals.get(r.round) ?? EMPTY_TOTALS));
 }
 
+function tailTimes(store: CoordinatorStore): { tailMsPerSample?: Record<string, number> } {
+  const times = store.tailMsPerSample();
+  return times.size > 0 ? { tailMsPerSample: Object.fromEntries(times) } : {};
+}
+
 export function federationState(store: CoordinatorStore, fed: FederationRow): FederationState {
   const round = fed.currentRound === null ? null : store.round(fed.currentRound);
   return {
@@ -62,6 +67,7 @@ export function federationState(store: CoordinatorStore, fed: FederationRow): Fe
     pinned: fed.pinned,
     evaluationSet: fed.evaluationSet,
     privacy: privacyState(store, fed),
+    ...tailTimes(store),
   };
 }
 

@@ -106,9 +106,13 @@ export async function runSimulation(
       );
       deviceRounds.push(...virtual);
       const shared = record.splitfed === 'v2';
+      // The edge's compute for the round: every sample at the tail's own time per sample, as the
+      // sessions measured it (not a step's wall time, which holds the queue for a shared tail).
+      const tailMs = (await admin.state(federationId)).tailMsPerSample ?? {};
       const edgeS =
         played.reduce(
-          (t, { device, report }) => t + edgeMs(device, report, delayedBefore.get(device.id) ?? 0),
+          (t, { device, report }) =>
+            t + (tailMs[tickets.get(device.id)?.modelId ?? config.modelId] ?? 0) * report.samplesProcessed,
           0,
         ) / 1000;
       // A shared tail takes the devices' steps one at a time: the round lasts at least their sum.
