@@ -21,4 +21,21 @@ describe('the simulator’s federation', () => {
     expect(c.decorrelation).toBe(2);
     expect(configOf(['--fedavg']).strategy.kind).toBe('fedavg');
   });
+
+  it('shares the tail with --splitfed, which implies plain FedAvg, and trims work with --min-work', () => {
+    const v2 = configOf(['--splitfed', 'v2']);
+    expect(v2).toMatchObject({ splitfed: 'v2', strategy: { kind: 'fedavg' } });
+    const auto = configOf([
+      '--planner',
+      'on',
+      '--splitfed',
+      'auto',
+      '--edge-sessions',
+      '4',
+      '--min-work',
+      '0.9',
+    ]);
+    expect(auto).toMatchObject({ splitfed: 'auto', planning: { edgeSessions: 4, minWork: 0.9 } });
+    expect(configOf([]).splitfed).toBe('v1');
+  });
 });
