@@ -80,6 +80,19 @@ const RUNS: Array<{ name: string; label: string; args: string[] }> = [
     args: ['--planner', 'on', '--lambda', '1', '--splitfed', 'auto', '--edge-sessions', '4'],
   },
   {
+    name: 'v2-fedavg-int4',
+    label: 'SplitFed V2 (one shared tail), embed, int4 up, int8 down, FedAvg',
+    args: ['--uplink', 'int4', '--splitfed', 'v2'],
+  },
+  ...[0.75, 0.5].map((minWork) => ({
+    name: `planner-auto-l1-work${Math.round(minWork * 100)}`,
+    label: `planner, λ = 1, the edge holds 4 tails (auto), keeps ${Math.round(minWork * 100)}% of the samples`,
+    args: [
+      ...['--planner', 'on', '--lambda', '1', '--splitfed', 'auto', '--edge-sessions', '4'],
+      ...['--min-work', String(minWork)],
+    ],
+  })),
+  {
     name: 'planner-cuts-l1',
     label: 'planner, embed or block1, λ = 1',
     args: ['--planner', 'on', '--lambda', '1', '--cuts', 'vit-fashion-deep'],

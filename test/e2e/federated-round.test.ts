@@ -156,4 +156,22 @@ describe('federated split fine-tuning over loopback HTTP', () => {
       expect(Math.sqrt(err / Math.max(norm, 1e-30)), name).toBeLessThan(1e-4);
     }
   });
+
+  it('trains one shared tail with every device’s steps in turn (SplitFed V2) and publishes it', async () => {
+    const config = parseSimArgs([
+      ...['--clients', '3', '--per-round', '3', '--rounds', '1', '--samples-per-client', '128'],
+      ...['--eval-samples', '200', '--uplink', 'int8', '--splitfed', 'v2'],
+    ]);
+    const quiet = new Writable({ write: (_chunk, _enc, done) => done() }) as unknown as typeof process.stderr;
+    const results = await runSimulation(
+      config,
+      worker.url,
+      simProgress(config.rounds, config.perRound, quiet),
+    );
+    const [round] = results.rounds;
+    expect(round).toMatchObject({ status: 'published', participants: 3, splitfed: 'v2', edge_tails: 1 });
+    expect(results.final_accuracy).toBeGreaterThan(results.initial_accuracy);
+    const admin = adminClient(worker.url, await localAdminKey());
+    expect((await admin.state(results.federation_id)).tailMsPerSample?.['vit-fashion']).toBeGreaterThan(0);
+  });
 });
