@@ -2,10 +2,14 @@
 // issue's target: under 1 s of coordinator CPU for 1,000), each device with
 // its own compute speed (0.25–4×), link (0.5–100 Mbit/s, log-uniform) and
 // power model, two cuts and every encoding, by the Lagrangian relaxation.
+// And 1,000 devices with a radio model (strategy/plan/radio.ts), 10–500 m
+// from a cell with 1 MHz of band per device, whose transmit power and
+// bandwidth share the planner chooses.
 import { mulberry32 } from '../common/random.js';
 import { round } from '../scripts/lib/stats.js';
 import { bytesPerSample, type CutCost, type DeviceProfile } from '../strategy/plan/model.js';
-import { planRound } from '../strategy/plan/planner.js';
+import { type PlanInput, planRound } from '../strategy/plan/planner.js';
+import { dbmToW, pathGain } from '../strategy/plan/radio.js';
 
 /** The reference ViT's cut activation, [17 tokens, 64]. */
 const bytes = bytesPerSample([17, 64]);
@@ -48,9 +52,25 @@ function fleet(n: number): DeviceProfile[] {
   });
 }
 
-function timeIt(n: number): { ms: number; latency_s: number; method: string } {
-  const devices = fleet(n);
-  const input = { devices, cuts: CUTS, uplinkBudgetBps: n * 5e6, deadlineS: 3600, lambda: 0.01 };
+/** The same fleet on radios: 10–500 m out, evenly over the cell's area, at most 23 dBm. */
+function radioFleet(n: number): DeviceProfile[] {
+  const u = mulberry32(n + 1);
+  return fleet(n).map((d) => ({
+    ...d,
+    radio: { channelGain: pathGain(Math.sqrt(100 + u() * (500 ** 2 - 100))), maxPowerW: dbmToW(23) },
+  }));
+}
+
+function timeIt(n: number, radio = false): { ms: number; latency_s: number; method: string } {
+  const devices = radio ? radioFleet(n) : fleet(n);
+  const input: PlanInput = {
+    devices,
+    cuts: CUTS,
+    uplinkBudgetBps: n * 5e6,
+    ...(radio ? { bandwidthHz: n * 1e6 } : {}),
+    deadlineS: 3600,
+    lambda: 0.01,
+  };
   const times: number[] = [];
   let last = planRound(input);
   for (let i = 0; i < 3; i++) {
@@ -65,9 +85,12 @@ function timeIt(n: number): { ms: number; latency_s: number; method: string } {
 export function benchPlanner() {
   const small = timeIt(100);
   const large = timeIt(1000);
+  const radio = timeIt(1000, true);
   return {
     devices_100: small,
     devices_1000: large,
+    /** 1,000 devices whose transmit power and share of the cell's band are planned. */
+    devices_1000_radio: radio,
     /** Time per device planned, 1,000 against 100: 1.0 is linear scaling. */
     per_device_ratio_1000_vs_100: round(large.ms / 1000 / (small.ms / 100), 2),
   };

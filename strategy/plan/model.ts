@@ -7,6 +7,7 @@
 // at each encoding, the tail's time at the edge).
 import { BITS, ENCODINGS, type Encoding } from '../../protocol/encoding.js';
 import { frameSize } from '../../protocol/frame.js';
+import { type Cell, type RadioLink, type RadioModel, radioLink } from './radio.js';
 
 /** One cut a model was built with, and what training at it moves and costs the edge. */
 export interface CutCost {
@@ -59,6 +60,12 @@ export interface DeviceProfile {
   downlinkBps: number;
   rttMs: number;
   power?: PowerModel;
+  /**
+   * A radio whose transmit power and bandwidth the planner chooses (strategy/plan/radio.ts).
+   * With one the uplink runs at its Shannon rate, not at `uplinkBps`, and transmitting costs
+   * the chosen power, not `power.radioW`.
+   */
+  radio?: RadioModel;
   /** Samples the device processes this round (local examples × epochs) and the steps they take. */
   samples: number;
   steps: number;
@@ -75,31 +82,36 @@ export interface Choice {
   uplinkBits: number;
   /** Joules of compute (0 without a power model). */
   computeJ: number;
-  /** Watts while transmitting (0 without a power model). */
+  /** Watts while transmitting (0 without a power model); a radio device's maximum. */
   radioW: number;
+  /** A radio device's link to the cell: its rate and power follow from its share (strategy/plan/radio.ts). */
+  radio?: RadioLink;
 }
 
 /** The round's seconds for a device under a choice and an uplink rate. */
 export const latencyS = (c: Choice, rateBps: number): number =>
   c.uplinkBits === 0 ? c.fixedS : c.fixedS + c.uplinkBits / rateBps;
 
-/** The round's joules for a device under a choice and an uplink rate. */
-export const energyJ = (c: Choice, rateBps: number): number =>
-  c.computeJ + (c.uplinkBits === 0 ? 0 : (c.radioW * c.uplinkBits) / rateBps);
+/** The round's joules for a device under a choice, an uplink rate and the power it transmits at. */
+export const energyJ = (c: Choice, rateBps: number, powerW = c.radioW): number =>
+  c.computeJ + (c.uplinkBits === 0 ? 0 : (powerW * c.uplinkBits) / rateBps);
 
 /**
  * Every choice a device may make: cuts it can run (and hold in memory) at
  * least as deep as the privacy floor, each uplink and downlink encoding the
  * cut allows that is in `allowed`. `edgeLoad` scales the tail's time when
- * more devices train than the edge runs at once.
+ * more devices train than the edge runs at once. A device's radio model is
+ * used only with the `cell` it shares.
  */
 export function choicesOf(
   d: DeviceProfile,
   cuts: readonly CutCost[],
   allowed: { uplink: readonly Encoding[]; downlink: readonly Encoding[]; minDepth: number },
   edgeLoad: number,
+  cell?: Cell,
 ): Choice[] {
   const out: Choice[] = [];
+  const radio = d.radio && cell ? radioLink(d.radio, cell) : undefined;
   for (const cut of cuts) {
     const headMs = d.headMsPerSample[cut.cut];
     if (headMs === undefined || cut.depth < allowed.minDepth) continue;
@@ -120,7 +132,9 @@ export function choicesOf(
           fixedS: computeS + downS + (d.steps * d.rttMs) / 1000,
           uplinkBits: d.samples * upBytes * 8,
           computeJ: d.power ? ((d.samples * headMs) / 1000) * d.power.computeW : 0,
-          radioW: d.power?.radioW ?? 0,
+          radioW: radio ? radio.maxPowerW : (d.power?.radioW ?? 0),
+          // Present (if undefined) on every choice: one object shape in the planner's hot loop.
+          radio,
         });
       }
     }

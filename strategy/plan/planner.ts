@@ -19,18 +19,36 @@
 //   finds the cheapest price that fits the budget.
 // - T itself is one scalar: the objective is searched over [T_min, deadline]
 //   on a logarithmic grid refined by golden section.
+// - A device with a radio model (strategy/plan/radio.ts) has a share of the
+//   cell's bandwidth instead of the budget's bits, under the same Σ b ≤ 1,
+//   and a transmit power. At T its least-energy power is the least that
+//   finishes its upload by T (energy p·slack falls as the slack is used), so
+//   power follows from the share; its energy is then convex and decreasing
+//   in the share, and at the price μ its best share is the closed-form
+//   stationary point (Lambert's W) clamped to where power ≤ P_max. It slots
+//   into the same relaxation and the same exact enumeration, over its
+//   choices that no other beats on every count (see `undominated`).
 // Where the discrete space is small (choices^devices ≤ EXACT_LIMIT) every
 // combination is solved and the best kept: the plan is exact up to the 1-D
 // search. Beyond that the relaxation is used ("lagrangian"); its gap comes
 // only from devices at a price where two choices tie.
 import type { Encoding } from '../../protocol/encoding.js';
 import { type Choice, type CutCost, choicesOf, type DeviceProfile, energyJ, latencyS } from './model.js';
+import { leastPowerW, type RadioPick, radioPick, shannonRateBps } from './radio.js';
 
 export interface PlanInput {
   devices: readonly DeviceProfile[];
   cuts: readonly CutCost[];
   /** The uplink capacity the operator declares for the site or cell, shared by the round's devices (bits/s). */
   uplinkBudgetBps: number;
+  /**
+   * The cell's bandwidth (Hz), which devices with a radio model share instead
+   * of the budget's bits (a share is of both: Σ shares ≤ 1 over all devices).
+   * Needed when any device has one.
+   */
+  bandwidthHz?: number;
+  /** The cell's noise density (W/Hz); thermal, −174 dBm/Hz, by default. */
+  noisePsdWPerHz?: number;
   deadlineS: number;
   /** Joules are worth λ seconds. 0: latency only. */
   lambda: number;
@@ -48,9 +66,11 @@ export interface DevicePlan {
   cut: string;
   uplink: Encoding;
   downlink: Encoding;
-  /** Share of the declared uplink budget. */
+  /** Share of the declared uplink budget, or for a radio device of the cell's bandwidth. */
   share: number;
   rateBps: number;
+  /** A radio device's transmit power (W): the least that finishes its upload in its planned time. */
+  powerW?: number;
   latencyS: number;
   energyJ: number;
 }
@@ -82,10 +102,29 @@ interface Options {
   cap: number;
 }
 
+/** A choice with its share and the power it transmits at (a device without a radio model: its declared radio power). */
+interface Pick {
+  choice: Choice;
+  share: number;
+  powerW: number;
+}
+
 interface Assignment {
-  picks: Array<{ choice: Choice; share: number }>;
+  picks: Pick[];
   total: number;
 }
+
+const rateOf = (p: Pick, B: number): number =>
+  p.choice.radio ? shannonRateBps(p.choice.radio, p.share, p.powerW) : p.share * B;
+const latencyOf = (p: Pick, B: number): number => latencyS(p.choice, rateOf(p, B));
+const energyOf = (p: Pick, B: number): number => energyJ(p.choice, rateOf(p, B), p.powerW);
+
+/** Where `assign` has a radio's share and power written. */
+const scratch: RadioPick = { share: 0, powerW: 0 };
+
+/** When a choice finishes at a share, a radio's at T (its power is chosen for that). */
+const finishS = (c: Choice, share: number, T: number, B: number): number =>
+  c.radio && c.uplinkBits > 0 ? T : latencyS(c, share * B);
 
 /** The share a choice takes at round latency T and price μ, or null when it cannot finish by T. */
 function shareOf(c: Choice, cap: number, T: number, B: number, lambda: number, mu: number): number | null {
@@ -110,19 +149,46 @@ function assign(
   const picks: Assignment['picks'] = [];
   let total = 0;
   for (const o of opts) {
-    let best: { choice: Choice; share: number; cost: number } | null = null;
+    // The best so far in locals, not an object per improvement: this loop is the planner's hot path.
+    let best: Choice | null = null;
+    let bestShare = 0;
+    let bestPowerW = 0;
+    let bestCost = 0;
     for (const c of o.choices) {
-      const share = shareOf(c, o.cap, T, B, lambda, mu);
-      if (share === null) continue;
-      const cost = lambda * energyJ(c, share * B) + mu * share;
+      let share: number;
+      let powerW: number;
+      let energy: number;
+      if (c.radio !== undefined && c.uplinkBits > 0) {
+        // A radio's least-energy power finishes its upload at T exactly.
+        const slack = T - c.fixedS;
+        if (!(slack > 0) || !radioPick(c.radio, c.uplinkBits / slack, slack, lambda, mu, o.cap, scratch))
+          continue;
+        share = scratch.share;
+        powerW = scratch.powerW;
+        energy = c.computeJ + powerW * slack;
+      } else {
+        const s = shareOf(c, o.cap, T, B, lambda, mu);
+        if (s === null) continue;
+        share = s;
+        powerW = c.radioW;
+        energy = energyJ(c, share * B);
+      }
+      const cost = lambda * energy + mu * share;
       // On a tie (a device with slack, or no power model) the faster option: it moves fewer bytes.
-      const tie = best !== null && Math.abs(cost - best.cost) <= 1e-12 * Math.max(1, Math.abs(cost));
-      if (!best || (tie ? latencyS(c, share * B) < latencyS(best.choice, best.share * B) : cost < best.cost))
-        best = { choice: c, share, cost };
+      const tie = best !== null && Math.abs(cost - bestCost) <= 1e-12 * Math.max(1, Math.abs(cost));
+      if (
+        best === null ||
+        (tie ? finishS(c, share, T, B) < finishS(best, bestShare, T, B) : cost < bestCost)
+      ) {
+        best = c;
+        bestShare = share;
+        bestPowerW = powerW;
+        bestCost = cost;
+      }
     }
-    if (!best) return null;
-    picks.push(best);
-    total += best.share;
+    if (best === null) return null;
+    picks.push({ choice: best, share: bestShare, powerW: bestPowerW });
+    total += bestShare;
   }
   return { picks, total };
 }
@@ -187,8 +253,8 @@ function score(a: Assignment, B: number, lambda: number): Scored {
   let latency = 0;
   let energy = 0;
   for (const p of a.picks) {
-    latency = Math.max(latency, latencyS(p.choice, p.share * B));
-    energy += energyJ(p.choice, p.share * B);
+    latency = Math.max(latency, latencyOf(p, B));
+    energy += energyOf(p, B);
   }
   return { assignment: a, latency, energy, objective: latency + lambda * energy };
 }
@@ -258,10 +324,13 @@ function searchLatency(
  * enough to finish by then, and the rest of the budget would idle; with more
  * every device finishes sooner and spends less radio energy, so neither the
  * round's latency nor the objective can grow, and a device whose compute or
- * the edge's turns out slower than its profile has slack to absorb it.
+ * the edge's turns out slower than its profile has slack to absorb it. A
+ * radio device keeps its finishing time and transmits at less power instead:
+ * the round is no faster either way, and its energy falls.
  */
-function spread(a: Assignment, opts: readonly Options[]): Assignment {
+function spread(a: Assignment, opts: readonly Options[], B: number): Assignment {
   const picks = a.picks.map((p) => ({ ...p }));
+  const rates = picks.map((p) => rateOf(p, B));
   // Each pass either hands out all that is left or caps at least one more device.
   for (let pass = 0; pass < picks.length; pass++) {
     const left = 1 - picks.reduce((s, p) => s + p.share, 0);
@@ -273,13 +342,50 @@ function spread(a: Assignment, opts: readonly Options[]): Assignment {
     for (const i of open)
       picks[i].share = Math.min(opts[i].cap, picks[i].share + (left * picks[i].share) / base);
   }
+  picks.forEach((p, i) => {
+    if (p.choice.radio && p.choice.uplinkBits > 0) p.powerW = leastPowerW(p.choice.radio, p.share, rates[i]);
+  });
   return { picks, total: picks.reduce((s, p) => s + p.share, 0) };
+}
+
+/**
+ * A radio device's choices less those another beats on every count: no
+ * later start, no more bits, no more compute energy (the first of equals
+ * kept). Fewer bits in more time need less power at any share, so such a
+ * choice is never the cheaper at any latency or price, and solving a radio's
+ * choice costs a Lambert W at every price tried. Devices without a radio
+ * keep every choice, as they always have: their count decides whether a
+ * round is solved exactly.
+ */
+function undominated(choices: readonly Choice[]): Choice[] {
+  return choices.filter(
+    (c, i) =>
+      !choices.some(
+        (d, j) =>
+          j !== i &&
+          d.fixedS <= c.fixedS &&
+          d.uplinkBits <= c.uplinkBits &&
+          d.computeJ <= c.computeJ &&
+          (j < i || d.fixedS < c.fixedS || d.uplinkBits < c.uplinkBits || d.computeJ < c.computeJ),
+      ),
+  );
 }
 
 /** Plans one round for the selected devices. Throws PlanError when a device has no option at all. */
 export function planRound(input: PlanInput, force?: 'exact' | 'lagrangian'): Plan {
   const B = input.uplinkBudgetBps;
-  if (!(B > 0)) throw new PlanError('the uplink budget must be positive');
+  // A round of radio devices alone shares the cell's band, not the bit budget.
+  const allRadio = input.devices.length > 0 && input.devices.every((d) => d.radio);
+  if (!(B > 0) && !allRadio) throw new PlanError('the uplink budget must be positive');
+  const cell =
+    input.bandwidthHz === undefined
+      ? undefined
+      : { bandwidthHz: input.bandwidthHz, noisePsdWPerHz: input.noisePsdWPerHz };
+  const radioDevice = input.devices.find((d) => d.radio);
+  if (radioDevice && !(cell && cell.bandwidthHz > 0))
+    throw new PlanError(
+      `device ${radioDevice.deviceId} has a radio model: the cell's bandwidth must be given`,
+    );
   const edgeLoad = input.edgeSessions ? Math.max(1, input.devices.length / input.edgeSessions) : 1;
   const allowed = {
     uplink: input.uplink ?? ALL,
@@ -287,10 +393,12 @@ export function planRound(input: PlanInput, force?: 'exact' | 'lagrangian'): Pla
     minDepth: input.minDepth ?? 0,
   };
   const opts: Options[] = input.devices.map((device) => {
-    const choices = choicesOf(device, input.cuts, allowed, edgeLoad);
+    const choices = choicesOf(device, input.cuts, allowed, edgeLoad, cell);
     if (choices.length === 0) {
       throw new PlanError(`device ${device.deviceId} can run no allowed cut and encoding`);
     }
+    // A radio device's rate is its Shannon rate, which its share of the band already bounds.
+    if (device.radio) return { device, choices: undominated(choices), cap: 1 };
     return { device, choices, cap: Math.min(1, device.uplinkBps / B) };
   });
   const Tmin = fastest(opts, B, input.deadlineS);
@@ -315,17 +423,18 @@ export function planRound(input: PlanInput, force?: 'exact' | 'lagrangian'): Pla
     best = searchLatency(opts, B, input.lambda, Tmin, to);
   }
   if (!best) throw new PlanError('no plan fits the uplink budget');
-  best = score(spread(best.assignment, opts), B, input.lambda);
+  best = score(spread(best.assignment, opts, B), B, input.lambda);
   return {
-    devices: best.assignment.picks.map(({ choice, share }, i) => ({
+    devices: best.assignment.picks.map((p, i) => ({
       deviceId: opts[i].device.deviceId,
-      cut: choice.cut,
-      uplink: choice.uplink,
-      downlink: choice.downlink,
-      share,
-      rateBps: share * B,
-      latencyS: latencyS(choice, share * B),
-      energyJ: energyJ(choice, share * B),
+      cut: p.choice.cut,
+      uplink: p.choice.uplink,
+      downlink: p.choice.downlink,
+      share: p.share,
+      rateBps: rateOf(p, B),
+      ...(p.choice.radio ? { powerW: p.choice.uplinkBits > 0 ? p.powerW : 0 } : {}),
+      latencyS: latencyOf(p, B),
+      energyJ: energyOf(p, B),
     })),
     latencyS: best.latency,
     energyJ: best.energy,
