@@ -1,7 +1,15 @@
 // The simulator's emulated fleet (scripts/sim/fleet.ts): seeded draws within
 // the stated ranges, and the virtual clock's arithmetic.
 import { describe, expect, it } from 'vitest';
-import { emulatedFleet, emulatedProfile, virtualRound } from '../../../scripts/sim/fleet.js';
+import {
+  emulatedFleet,
+  emulatedProfile,
+  emulatedRadio,
+  SHANNON_CELL,
+  shannonRateBps,
+  virtualRound,
+} from '../../../scripts/sim/fleet.js';
+import { pathGain } from '../../../strategy/plan/radio.js';
 
 describe('emulated fleet', () => {
   it('draws links, speeds and power within their ranges, the same for the same seed', () => {
@@ -52,5 +60,56 @@ describe('emulated fleet', () => {
     expect(withUpdate.energyJ - v.energyJ).toBeCloseTo(0.4 * 2, 9);
     // A share above the device's own link is no faster than the link.
     expect(virtualRound(device, m, 1e9).uplinkS).toBeCloseTo(2, 9);
+  });
+
+  it('places radios in a Shannon cell: seeded distances spread over its area, rates from share and power', () => {
+    const radios = Array.from({ length: 2000 }, (_, i) => emulatedRadio(5, i));
+    expect(emulatedRadio(5, 7)).toEqual(radios[7]);
+    expect(emulatedRadio(6, 7)).not.toEqual(radios[7]);
+    for (const r of radios) {
+      expect(r.distanceM).toBeGreaterThanOrEqual(10);
+      expect(r.distanceM).toBeLessThanOrEqual(500);
+      expect(r.channelGain).toBeCloseTo(pathGain(r.distanceM), 25);
+      expect(r.maxPowerW).toBeCloseTo(0.1995, 4);
+    }
+    // Even over the area: about a quarter of the devices within half the radius.
+    const inner = radios.filter((r) => r.distanceM < 250).length / radios.length;
+    expect(inner).toBeGreaterThan(0.2);
+    expect(inner).toBeLessThan(0.3);
+    // 100 m out on the 20 MHz carrier: a tenth of it at 0.2 W is 2 MHz · log2(1 + 0.2 · g / (N0 · 2 MHz)).
+    const r = { distanceM: 100, channelGain: pathGain(100), maxPowerW: 0.2 };
+    const snr = (0.2 * 10 ** -9.05) / (10 ** -20.4 * 2e6);
+    expect(shannonRateBps(r, SHANNON_CELL, 0.1, 0.2) / (2e6 * Math.log2(1 + snr))).toBeCloseTo(1, 9);
+    // At its limit by default, and never above it; more share or power, more rate.
+    expect(shannonRateBps(r, SHANNON_CELL, 0.1)).toBe(shannonRateBps(r, SHANNON_CELL, 0.1, 0.2));
+    expect(shannonRateBps(r, SHANNON_CELL, 0.1, 5)).toBe(shannonRateBps(r, SHANNON_CELL, 0.1, 0.2));
+    expect(shannonRateBps(r, SHANNON_CELL, 0.2, 0.1)).toBeGreaterThan(
+      shannonRateBps(r, SHANNON_CELL, 0.1, 0.1),
+    );
+  });
+
+  it('draws a fleet in a Shannon cell that differs from the log-uniform one only in its links', () => {
+    const plain = emulatedFleet('heterogeneous', 50, 3);
+    const cell = emulatedFleet('heterogeneous', 50, 3, SHANNON_CELL);
+    for (const [i, d] of cell.entries()) {
+      expect(d.radio).toEqual(emulatedRadio(3, i));
+      expect(d.uplinkBps).toBeCloseTo(shannonRateBps(d.radio!, SHANNON_CELL, 1), 6);
+      expect(d.downlinkBps).toBeLessThanOrEqual(200e6);
+      expect(d.radioW).toBe(SHANNON_CELL.maxPowerW);
+      expect({ ...d, uplinkBps: 0, downlinkBps: 0, radioW: 0, radio: undefined }).toEqual({
+        ...plain[i],
+        uplinkBps: 0,
+        downlinkBps: 0,
+        radioW: 0,
+        radio: undefined,
+      });
+    }
+    // The virtual clock charges the planned power, not the limit.
+    const m = { headMs: 0, exchangeMs: 0, steps: 0, uplinkBytes: 1e6, downlinkBytes: 0, updateBytes: 0 };
+    const [d] = cell;
+    const rate = shannonRateBps(d.radio!, SHANNON_CELL, 0.05, 0.01);
+    const v = virtualRound(d, m, rate, 0.01);
+    expect(v.uplinkS).toBeCloseTo(8e6 / rate, 9);
+    expect(v.energyJ).toBeCloseTo(v.uplinkS * 0.01, 9);
   });
 });
