@@ -185,6 +185,13 @@ export const PlanningConfig = z
      * does all of its work.
      */
     minWork: z.number().gt(0).max(1).default(1),
+    /**
+     * The cell's bandwidth (Hz), for devices that report a radio model: they
+     * share it, and the planner chooses each one's transmit power, instead
+     * of sharing `uplinkBudgetBps`. Absent: every device is planned by its
+     * measured link.
+     */
+    bandwidthHz: z.number().positive().max(1e11).optional(),
   })
   .strict();
 export type PlanningConfig = z.infer<typeof PlanningConfig>;
@@ -331,6 +338,8 @@ export const TicketPlan = z.object({
   paced: z.boolean(),
   /** The local steps the plan gives the device this round, when it trims its work (planning.minWork); absent: all. */
   steps: z.number().int().positive().optional(),
+  /** A radio device's planned transmit power (W): the least that finishes its upload in its planned time. */
+  powerW: z.number().nonnegative().optional(),
 });
 export type TicketPlan = z.infer<typeof TicketPlan>;
 

@@ -19,6 +19,20 @@ export const PowerModel = z
   .strict();
 export type PowerModel = z.infer<typeof PowerModel>;
 
+/**
+ * A device's radio, as its platform knows it: the channel's power gain to
+ * the cell (path loss included, linear) and its transmit power limit. With
+ * it, and a cell bandwidth in the planning config, the planner chooses the
+ * device's transmit power as well as its share (strategy/plan/radio.ts).
+ */
+export const RadioReport = z
+  .object({
+    channelGain: z.number().positive().max(1),
+    maxPowerW: z.number().positive().max(10),
+  })
+  .strict();
+export type RadioReport = z.infer<typeof RadioReport>;
+
 export const DeviceProfileReport = z
   .object({
     /** Head forward and backward per training sample (ms), per cut the device has trained at. */
@@ -30,6 +44,7 @@ export const DeviceProfileReport = z
     downlinkBps: z.number().positive().max(1e12).optional(),
     rttMs: z.number().nonnegative().max(600_000).optional(),
     power: PowerModel.optional(),
+    radio: RadioReport.optional(),
     /** Training examples the device holds: with the ticket's epochs and batch, its work in a round. */
     samples: z.number().int().positive().max(1e9).optional(),
     memoryLimitBytes: z

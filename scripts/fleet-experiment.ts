@@ -92,6 +92,17 @@ const RUNS: Array<{ name: string; label: string; args: string[] }> = [
       ...['--min-work', String(minWork)],
     ],
   })),
+  // A Shannon cell (20 MHz, 23 dBm handsets, 10–500 m): equal shares at full power against the planner's shares and powers.
+  {
+    name: 'shannon-fixed-int4',
+    label: 'Shannon cell, fixed: embed, int4 up, int8 down, equal shares, full power',
+    args: ['--link', 'shannon', '--uplink', 'int4'],
+  },
+  ...[1, 10].map((lambda) => ({
+    name: `shannon-planner-l${lambda}`,
+    label: `Shannon cell, planner (shares and powers), λ = ${lambda}`,
+    args: ['--link', 'shannon', '--planner', 'on', '--lambda', String(lambda)],
+  })),
   {
     name: 'planner-cuts-l1',
     label: 'planner, embed or block1, λ = 1',

@@ -62,6 +62,12 @@ export interface SimConfig {
   /** The least share of a round's samples the planner keeps when it trims stragglers' steps (planning.minWork). */
   minWork: number;
   /**
+   * Links from a Shannon cell of this bandwidth (Hz; scripts/sim/fleet.ts):
+   * devices report their radio and the planner chooses their power. 0:
+   * log-uniform link rates.
+   */
+  bandwidthHz: number;
+  /**
    * Run in real time: sessions pace each device to its planned rate, each
    * device's answers arrive after its round trip and downlink time, and its
    * compute is this machine's. Checks the virtual clock.
@@ -232,6 +238,12 @@ export function parseSimArgs(argv: string[]): SimConfig {
         .choices(['v1', 'v2', 'auto'])
         .default('v1'),
     )
+    .addOption(
+      new Option('--link <kind>', 'device uplinks: log-uniform rates, or from distance in a Shannon cell')
+        .choices(['loguniform', 'shannon'])
+        .default('loguniform'),
+    )
+    .option('--bandwidth-mhz <mhz>', 'the Shannon cell’s bandwidth (MHz)', positive, 20)
     .option(
       '--min-work <share>',
       'the least share of a round’s samples the planner keeps, trimming the stragglers’ steps (1: none trimmed)',
@@ -307,6 +319,7 @@ export function parseSimArgs(argv: string[]): SimConfig {
     splitfed: o.splitfed,
     edgeSessions: o.edgeSessions,
     minWork: o.minWork,
+    bandwidthHz: o.link === 'shannon' ? o.bandwidthMhz * 1e6 : 0,
     realtime: o.realtime,
   };
 }
@@ -356,6 +369,7 @@ export function federationConfig(c: SimConfig): FederationConfigInput {
             minDepth: c.minDepth,
             ...(c.edgeSessions > 0 ? { edgeSessions: c.edgeSessions } : {}),
             ...(c.minWork < 1 ? { minWork: c.minWork } : {}),
+            ...(c.bandwidthHz > 0 ? { bandwidthHz: c.bandwidthHz } : {}),
             // Time is virtual (scripts/sim/fleet.ts) unless the run checks it in real time.
             pace: c.realtime,
           },

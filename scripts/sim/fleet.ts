@@ -159,6 +159,9 @@ export function emulatedProfile(
     downlinkBps: device.downlinkBps,
     rttMs: device.rttMs,
     power: { computeW: device.computeW, radioW: device.radioW },
+    ...(device.radio
+      ? { radio: { channelGain: device.radio.channelGain, maxPowerW: device.radio.maxPowerW } }
+      : {}),
   };
 }
 

@@ -15,7 +15,14 @@ import { federationConfig, type SimConfig } from './config.js';
 import { federatedData } from './data.js';
 import { type Device, enrollDevices } from './devices.js';
 import { createEvaluator } from './evaluate.js';
-import { emulatedFleet, type VirtualRound, virtualRound } from './fleet.js';
+import {
+  emulatedFleet,
+  SHANNON_CELL,
+  type ShannonCell,
+  shannonRateBps,
+  type VirtualRound,
+  virtualRound,
+} from './fleet.js';
 import type { SimProgress } from './progress.js';
 import type { RoundResult, SimResults } from './results.js';
 
@@ -39,13 +46,14 @@ export async function runSimulation(
 
   const admin = adminClient(baseUrl, await localAdminKey());
   const federationId = `sim-${Date.now().toString(36)}-${config.seed}`;
+  const cell = config.bandwidthHz > 0 ? { ...SHANNON_CELL, bandwidthHz: config.bandwidthHz } : undefined;
   await admin.create(federationId, federationConfig(config));
   const devices = await enrollDevices(admin, {
     baseUrl,
     federationId,
     datasets,
     // In real time the devices' compute is this machine's: their head runs here.
-    fleet: emulatedFleet(config.fleet, datasets.length, config.seed).map((d) =>
+    fleet: emulatedFleet(config.fleet, datasets.length, config.seed, cell).map((d) =>
       config.realtime ? { ...d, speed: 1 } : d,
     ),
     seed: config.seed,
@@ -101,7 +109,8 @@ export async function runSimulation(
               (device.headMsPerSample[tickets.get(device.id)?.cut ?? ''] ??
                 report.headMs / report.samplesProcessed) * report.samplesProcessed,
           },
-          tickets.get(device.id)?.plan?.rateBps ?? equalShare,
+          uplinkRate(device, tickets.get(device.id), equalShare, cell, config.perRound),
+          tickets.get(device.id)?.plan?.powerW ?? device.emulated.radioW,
         ),
       );
       deviceRounds.push(...virtual);
@@ -188,6 +197,24 @@ function encodingMix(tickets: ReadonlyArray<Ticket | undefined>): Record<string,
     mix[key] = (mix[key] ?? 0) + 1;
   }
   return mix;
+}
+
+/**
+ * A device's uplink on the virtual clock: a radio's Shannon rate at its
+ * planned share of the band and power (or an equal share at full power);
+ * otherwise its planned rate, or an equal share of the budget.
+ */
+function uplinkRate(
+  device: Device,
+  ticket: Ticket | undefined,
+  equalShare: number,
+  cell: ShannonCell | undefined,
+  perRound: number,
+): number {
+  const radio = device.emulated.radio;
+  if (radio && cell)
+    return shannonRateBps(radio, cell, ticket?.plan?.share ?? 1 / perRound, ticket?.plan?.powerW);
+  return ticket?.plan?.rateBps ?? equalShare;
 }
 
 /** One tail copy at the edge: its trainables, and as much again for SGD momentum or twice for AdamW. */

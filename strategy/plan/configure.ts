@@ -112,6 +112,8 @@ export function plannerProfile(
   profile: DeviceProfileReport | null,
   cuts: readonly string[],
   work: { batchSize: number; localEpochs: number },
+  /** Whether the round has a cell to give a reported radio a share of (planning.bandwidthHz). */
+  cell = false,
 ): DeviceProfile | null {
   if (!profile?.uplinkBps || !profile.downlinkBps) return null;
   const timed = cuts.filter((c) => profile.headMsPerSample[c] !== undefined);
@@ -126,6 +128,7 @@ export function plannerProfile(
     downlinkBps: profile.downlinkBps,
     rttMs: profile.rttMs ?? 0,
     ...(profile.power ? { power: { computeW: profile.power.computeW, radioW: profile.power.radioW } } : {}),
+    ...(cell && profile.radio ? { radio: { ...profile.radio } } : {}),
     samples: held * work.localEpochs,
     steps: Math.ceil(held / work.batchSize) * work.localEpochs,
   };
@@ -169,6 +172,7 @@ export function configureRound(input: ConfigureInput): RoundPlan {
       d.profile,
       allowed.map((c) => c.id),
       fixed,
+      planning.bandwidthHz !== undefined,
     );
     if (p) profiles.push(p);
     else unprofiled.push(d.deviceId);
@@ -196,6 +200,8 @@ export function configureRound(input: ConfigureInput): RoundPlan {
       devices,
       cuts: cuts.map((c) => cutCost(c, planning, input.tailMsPerSample.get(c.modelId))),
       uplinkBudgetBps: budget,
+      // The unprofiled devices' equal parts are taken from the band as from the budget.
+      ...(planning.bandwidthHz ? { bandwidthHz: (planning.bandwidthHz * profiles.length) / n } : {}),
       deadlineS: input.deadlineS,
       lambda: planning.lambda,
       minDepth: planning.minDepth,
@@ -236,6 +242,7 @@ export function configureRound(input: ConfigureInput): RoundPlan {
         energyJ: d.energyJ,
         paced: pace,
         ...(trimmed ? { steps: planned[i].steps } : {}),
+        ...(d.powerW !== undefined ? { powerW: d.powerW } : {}),
       },
     });
   });

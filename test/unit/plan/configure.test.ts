@@ -14,6 +14,7 @@ import {
   splitFedMode,
   trimWork,
 } from '../../../strategy/plan/configure.js';
+import { pathGain } from '../../../strategy/plan/radio.js';
 
 const CUT: CutSpec = {
   modelId: 'vit',
@@ -241,5 +242,25 @@ describe('trimming the stragglers’ work (planning.minWork)', () => {
         },
       ),
     );
+  });
+});
+
+describe('devices that report a radio', () => {
+  const near = { channelGain: pathGain(50), maxPowerW: 0.2 };
+  const far = { channelGain: pathGain(400), maxPowerW: 0.2 };
+  const devices = [
+    { deviceId: 'near', profile: { ...profile(20, 1), radio: near } },
+    { deviceId: 'far', profile: { ...profile(5, 1), radio: far } },
+  ];
+
+  it('get a transmit power at most their limit when the planning declares a cell, and none without one', () => {
+    const cell = configureRound(input(devices, planning({ bandwidthHz: 10e6, lambda: 1 })));
+    for (const d of ['near', 'far']) {
+      const plan = cell.assignments.get(d)!.plan;
+      expect(plan.powerW).toBeGreaterThan(0);
+      expect(plan.powerW).toBeLessThanOrEqual(0.2 * (1 + 1e-9));
+    }
+    const measured = configureRound(input(devices, planning({ lambda: 1 })));
+    expect(measured.assignments.get('near')!.plan.powerW).toBeUndefined();
   });
 });
