@@ -4,10 +4,11 @@
 // its step exchanges (bytes both ways over their wall time, the edge's
 // compute included, so a lower bound on the link). Reported with the next
 // join, beside what the application declares (power model, memory).
-import type { DeviceProfileReport, PowerModel } from '../../protocol/profile.js';
+import type { DeviceProfileReport, PowerModel, RadioReport } from '../../protocol/profile.js';
 
 export interface DeclaredProfile {
   power?: PowerModel;
+  radio?: RadioReport;
   memoryLimitBytes?: number;
   /** Training examples the device holds. */
   samples?: number;
@@ -60,6 +61,7 @@ export class ProfileMeter {
       ...(rate === undefined ? {} : { uplinkBps: rate, downlinkBps: rate }),
       ...(this.#roundTripMs === undefined ? {} : { rttMs: this.#roundTripMs }),
       ...(this.declared.power ? { power: this.declared.power } : {}),
+      ...(this.declared.radio ? { radio: this.declared.radio } : {}),
       ...(this.declared.samples ? { samples: this.declared.samples } : {}),
       ...(this.declared.memoryLimitBytes === undefined
         ? {}

@@ -70,6 +70,7 @@ export function createTrainer(options: CoreTrainerOptions): Trainer {
   const throwIfAborted = () => deadline(undefined, [options.signal]).throwIfAborted();
   const meter = new ProfileMeter({
     power: options.power,
+    ...(options.radio ? { radio: options.radio } : {}),
     memoryLimitBytes: options.memoryLimitBytes,
     samples: options.dataset.size,
   });

@@ -2,7 +2,7 @@
 // and the events it emits while it runs.
 
 import type { Ticket } from '../../protocol/federation.js';
-import type { DeviceProfileReport, PowerModel } from '../../protocol/profile.js';
+import type { DeviceProfileReport, PowerModel, RadioReport } from '../../protocol/profile.js';
 import type { WarningSink } from '../privacy-warning.js';
 import type { RetryPolicy } from '../transport/backoff.js';
 import type { FetchLike } from '../transport/http.js';
@@ -51,6 +51,12 @@ export interface TrainerOptions {
    * (protocol/profile.ts) for the coordinator's round planning.
    */
   power?: PowerModel;
+  /**
+   * The device's radio (its channel's gain to the cell and its transmit
+   * limit), reported likewise: in a cell the planning declares, the planner
+   * chooses its transmit power (ticket.plan.powerW).
+   */
+  radio?: RadioReport;
   /** Memory the head may use on this device (bytes), reported likewise. */
   memoryLimitBytes?: number;
   /**

@@ -327,7 +327,8 @@ describe('trainer.runRound', () => {
 
   it('calibrates a cut without sending anything and reports it, with its examples, at the next join', async () => {
     fakeFederation(server);
-    const t = trainer({ power: { computeW: 3, radioW: 1 } });
+    const radio = { channelGain: 1e-11, maxPowerW: 0.2 };
+    const t = trainer({ power: { computeW: 3, radioW: 1 }, radio });
     const { cut, msPerSample } = await t.calibrate(MODEL_ID);
     expect(msPerSample).toBeGreaterThan(0);
     expect(server.requests.some((r) => r.path.includes('/steps/') || r.path.endsWith('/join'))).toBe(false);
@@ -335,7 +336,7 @@ describe('trainer.runRound', () => {
     const join = server.requests.find((r) => r.path.endsWith('/join'))!;
     const { profile } = JSON.parse(new TextDecoder().decode(join.body));
     expect(profile.headMsPerSample[cut]).toBeCloseTo(msPerSample, 9);
-    expect(profile).toMatchObject({ samples: 10, power: { computeW: 3, radioW: 1 } });
+    expect(profile).toMatchObject({ samples: 10, power: { computeW: 3, radioW: 1 }, radio });
   });
 
   it('stops early on budget-exhausted and submits what it trained', async () => {
