@@ -11,7 +11,11 @@ import { bytesPerSample, type CutCost, type DeviceProfile } from '../strategy/pl
 import { type PlanInput, planRound } from '../strategy/plan/planner.js';
 import { dbmToW, pathGain } from '../strategy/plan/radio.js';
 
-/** The reference ViT's cut activation, [17 tokens, 64]. */
+/**
+ * The reference ViT's cut activation, [17 tokens, 64], at both cuts. The edge's
+ * tail time is set so that neither cut is best for every device: block1 is the
+ * faster round for devices above 1× and costs them more compute energy.
+ */
 const bytes = bytesPerSample([17, 64]);
 const CUTS: CutCost[] = [
   {
@@ -19,7 +23,7 @@ const CUTS: CutCost[] = [
     depth: 0,
     uplinkBytesPerSample: bytes,
     downlinkBytesPerSample: bytes,
-    tailMsPerSample: 0.4,
+    tailMsPerSample: 1.0,
     minUplinkBits: 4,
     minDownlinkBits: 8,
   },
@@ -28,7 +32,7 @@ const CUTS: CutCost[] = [
     depth: 2,
     uplinkBytesPerSample: bytes,
     downlinkBytesPerSample: bytes,
-    tailMsPerSample: 0.25,
+    tailMsPerSample: 0.4,
     minUplinkBits: 4,
     minDownlinkBits: 8,
   },

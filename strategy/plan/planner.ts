@@ -26,8 +26,9 @@
 //   power follows from the share; its energy is then convex and decreasing
 //   in the share, and at the price μ its best share is the closed-form
 //   stationary point (Lambert's W) clamped to where power ≤ P_max. It slots
-//   into the same relaxation and the same exact enumeration, over its
-//   choices that no other beats on every count (see `undominated`).
+//   into the same relaxation and the same exact enumeration.
+// - Every device's choices are first cut to those no other beats on every
+//   count (see `undominated`): usually one per cut.
 // Where the discrete space is small (choices^devices ≤ EXACT_LIMIT) every
 // combination is solved and the best kept: the plan is exact up to the 1-D
 // search. Beyond that the relaxation is used ("lagrangian"); its gap comes
@@ -349,13 +350,15 @@ function spread(a: Assignment, opts: readonly Options[], B: number): Assignment 
 }
 
 /**
- * A radio device's choices less those another beats on every count: no
- * later start, no more bits, no more compute energy (the first of equals
- * kept). Fewer bits in more time need less power at any share, so such a
- * choice is never the cheaper at any latency or price, and solving a radio's
- * choice costs a Lambert W at every price tried. Devices without a radio
- * keep every choice, as they always have: their count decides whether a
- * round is solved exactly.
+ * A device's choices less those another beats on every count: no later
+ * start, no more bits, no more compute energy (the first of equals kept).
+ * Such a choice is never the cheaper at any latency, share, power or price:
+ * fewer bits in no more time need no more share and no more transmit energy.
+ * Encodings are weighed only by their bits (accuracy enters as the per-cut
+ * minimum widths), so of a cut's encodings usually only the narrowest
+ * allowed each way survives, and a device is left with about one choice per
+ * cut: the relaxation's hot loop and the exact enumeration both run over
+ * what is left.
  */
 function undominated(choices: readonly Choice[]): Choice[] {
   return choices.filter(
@@ -398,8 +401,8 @@ export function planRound(input: PlanInput, force?: 'exact' | 'lagrangian'): Pla
       throw new PlanError(`device ${device.deviceId} can run no allowed cut and encoding`);
     }
     // A radio device's rate is its Shannon rate, which its share of the band already bounds.
-    if (device.radio) return { device, choices: undominated(choices), cap: 1 };
-    return { device, choices, cap: Math.min(1, device.uplinkBps / B) };
+    const cap = device.radio ? 1 : Math.min(1, device.uplinkBps / B);
+    return { device, choices: undominated(choices), cap };
   });
   const Tmin = fastest(opts, B, input.deadlineS);
   if (Tmin === null) throw new PlanError('no plan fits the uplink budget');

@@ -134,8 +134,9 @@ describe('planRound', () => {
   });
 
   it('trades latency for energy as λ grows', () => {
-    const devices = [device(0, 0.5, 5), device(1, 2, 40), device(2, 1, 1)];
-    const plans = [0, 0.01, 0.1, 1].map((lambda) => planRound(inputOf(devices, lambda, 20)));
+    // Links that together exceed the budget, so that a later round frees share for the devices whose radios cost most.
+    const devices = [device(0, 4, 50), device(1, 2, 40), device(2, 1, 30)];
+    const plans = [0, 0.01, 0.1, 1].map((lambda) => planRound(inputOf(devices, lambda, 50)));
     for (let i = 1; i < plans.length; i++) {
       expect(plans[i].energyJ).toBeLessThanOrEqual(plans[i - 1].energyJ * (1 + 1e-6));
       expect(plans[i].latencyS).toBeGreaterThanOrEqual(plans[i - 1].latencyS * (1 - 1e-6));
