@@ -98,7 +98,7 @@ const RUNS: Array<{ name: string; label: string; args: string[] }> = [
     label: 'Shannon cell, fixed: embed, int4 up, int8 down, equal shares, full power',
     args: ['--link', 'shannon', '--uplink', 'int4'],
   },
-  ...[1, 10].map((lambda) => ({
+  ...[0.1, 1, 10].map((lambda) => ({
     name: `shannon-planner-l${lambda}`,
     label: `Shannon cell, planner (shares and powers), λ = ${lambda}`,
     args: ['--link', 'shannon', '--planner', 'on', '--lambda', String(lambda)],

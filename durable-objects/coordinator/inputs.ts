@@ -49,7 +49,7 @@ export const SubmitInput = z.object({
     message: `the head update is over ${UPDATE_LIMITS.maxBytes} bytes`,
   }),
   tail: Bytes,
-  /** What the device's session measured of the tail: milliseconds of its steps over their samples. */
+  /** What the device's session measured of the tail: milliseconds for its samples, at its quickest step's time per sample. */
   tailTiming: z
     .object({ ms: z.number().nonnegative().max(1e9), samples: z.number().int().nonnegative() })
     .optional(),

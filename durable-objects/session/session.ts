@@ -64,7 +64,7 @@ export interface FinishValue {
   downlinkBytes: number;
   steps: number;
   samples: number;
-  /** Milliseconds the tail took over the samples it took them for, since this object last started (an estimate for planning). */
+  /** The tail's milliseconds for these samples at its quickest step's time per sample, since this object last started (an estimate for planning). */
   tailTiming: { ms: number; samples: number };
   /**
    * A shared tail (SplitFed V2): the steps it had taken this round, every
@@ -126,7 +126,13 @@ export class ClientSession extends DurableObject<Env> {
   #watched = true;
   /** Holds the steps to the ticket's planned uplink rate, when it has one. */
   #pacer: Pacer | undefined;
-  #tailMs = 0;
+  /**
+   * The tail's time per sample, as the planner charges it: the quickest step's.
+   * A step's wall time also holds its wait behind other objects' steps on the
+   * same machine (every one of them, under local workerd), which is not this
+   * tail's cost and would make the planner expect every round to be slower.
+   */
+  #tailMsPerSample = Number.POSITIVE_INFINITY;
   #tailSamples = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -306,7 +312,7 @@ export class ClientSession extends DurableObject<Env> {
 
     const out = await this.#train(t, seq, digest, { shape: header.shape, data }, labels);
     if (!out.ok) return out;
-    this.#tailMs += out.value.ms;
+    this.#tailMsPerSample = Math.min(this.#tailMsPerSample, out.value.ms / labels.length);
     this.#tailSamples += labels.length;
     const { loss, logits, gradient: cutGrad } = out.value.result;
     let gradient: Uint8Array;
@@ -439,7 +445,10 @@ export class ClientSession extends DurableObject<Env> {
       downlinkBytes: row.downlinkBytes,
       steps: row.nextSeq,
       samples: row.samples,
-      tailTiming: { ms: this.#tailMs, samples: this.#tailSamples },
+      tailTiming:
+        this.#tailSamples > 0
+          ? { ms: this.#tailMsPerSample * this.#tailSamples, samples: this.#tailSamples }
+          : { ms: 0, samples: 0 },
       ...(shared ? { sharedTailSteps: tailSteps } : {}),
     });
   }

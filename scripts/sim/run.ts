@@ -94,6 +94,9 @@ export async function runSimulation(
       const played = await playRound(devices);
       const reports = played.map((p) => p.report);
       const record = await waitForRound(admin, federationId, round);
+      // The tail's own time per sample, per build, as the sessions measured it (their quickest steps).
+      const tailMs = (await admin.state(federationId)).tailMsPerSample ?? {};
+      const tailMsOf = (device: Device) => tailMs[tickets.get(device.id)?.modelId ?? config.modelId];
       // On the virtual clock: each device at the uplink rate its ticket planned, or an equal share.
       const equalShare = config.uplinkBudgetBps / config.perRound;
       const virtual = played.map(({ device, report }) =>
@@ -102,9 +105,10 @@ export async function runSimulation(
           {
             ...report,
             // The edge's part of the exchanges. Here ten devices' sessions share one workerd on two
-            // cores, and most of a step's wait is queueing behind the others, which the edge's own
-            // isolates do not do: the round counts every sample at the quickest step's time per sample.
-            exchangeMs: edgeMs(device, report, delayedBefore.get(device.id) ?? 0),
+            // cores, and a step's wait, even the quickest one's, is mostly queueing behind the others,
+            // which the edge's own isolates do not do: the round counts every sample at the tail's
+            // time per sample, the one the planner is given.
+            exchangeMs: edgeMs(device, report, delayedBefore.get(device.id) ?? 0, tailMsOf(device)),
             headMs:
               (device.headMsPerSample[tickets.get(device.id)?.cut ?? ''] ??
                 report.headMs / report.samplesProcessed) * report.samplesProcessed,
@@ -115,15 +119,11 @@ export async function runSimulation(
       );
       deviceRounds.push(...virtual);
       const shared = record.splitfed === 'v2';
-      // The edge's compute for the round: every sample at the tail's own time per sample, as the
-      // sessions measured it (not a step's wall time, which holds the queue for a shared tail).
-      const tailMs = (await admin.state(federationId)).tailMsPerSample ?? {};
+      // The edge's compute for the round: every sample at the tail's own time per sample (not a
+      // step's wall time, which holds the queue for a shared tail).
       const edgeS =
-        played.reduce(
-          (t, { device, report }) =>
-            t + (tailMs[tickets.get(device.id)?.modelId ?? config.modelId] ?? 0) * report.samplesProcessed,
-          0,
-        ) / 1000;
+        played.reduce((t, { device, report }) => t + (tailMsOf(device) ?? 0) * report.samplesProcessed, 0) /
+        1000;
       // A shared tail takes the devices' steps one at a time: the round lasts at least their sum.
       const latencyS = Math.max(0, ...virtual.map((v) => v.latencyS), shared ? edgeS : 0);
       const edgeTails = shared ? 1 : played.length;
@@ -227,12 +227,18 @@ function tailStateBytes(manifest: Manifest, c: SimConfig): number {
 }
 
 /** The edge's time for a device's round on the virtual clock (see the call). */
-function edgeMs(device: Device, report: RoundReport, delayedBefore: number): number {
+function edgeMs(
+  device: Device,
+  report: RoundReport,
+  delayedBefore: number,
+  tailMsPerSample: number | undefined,
+): number {
   if (device.link) {
     // In real time the clock is checked against the wall: what was measured, less the emulated link.
     return report.exchangeMs - (device.link.delayedMs - delayedBefore);
   }
-  return (report.fastestExchangeMsPerSample ?? 0) * report.samplesProcessed;
+  // No session measured the tail (none reported): the device's own quickest exchange.
+  return (tailMsPerSample ?? report.fastestExchangeMsPerSample ?? 0) * report.samplesProcessed;
 }
 
 /**
