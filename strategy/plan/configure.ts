@@ -94,8 +94,7 @@ export interface RoundPlan {
  * edge holds at once (`edgeSessions`): then one shared tail (v2), whose cost
  * at the edge is one tail's memory and state whatever the round's size. What
  * v2 gives up is parallelism, as the planner then counts it: the devices'
- * steps take turns, so each device's tail time is scaled by the round's
- * devices rather than by devices per tail slot.
+ * steps take turns, so the round lasts at least the sum of their tail times.
  */
 export function splitFedMode(mode: SplitFedConfig, devices: number, edgeSessions?: number): SplitFedMode {
   if (mode !== 'auto') return mode;
@@ -205,9 +204,8 @@ export function configureRound(input: ConfigureInput): RoundPlan {
       deadlineS: input.deadlineS,
       lambda: planning.lambda,
       minDepth: planning.minDepth,
-      // A shared tail serves one step at a time: as an edge of one session.
       ...(splitfed === 'v2'
-        ? { edgeSessions: 1 }
+        ? { sharedTail: true }
         : planning.edgeSessions
           ? { edgeSessions: planning.edgeSessions }
           : {}),

@@ -78,6 +78,8 @@ export interface Choice {
   downlink: Encoding;
   /** Seconds of the round that do not depend on the uplink share: compute, downlink, round trips. */
   fixedS: number;
+  /** The tail's seconds at the edge for this device's samples (in `fixedS` too, scaled by the edge's load). */
+  edgeS: number;
   /** Bits the device sends up this round. */
   uplinkBits: number;
   /** Joules of compute (0 without a power model). */
@@ -123,13 +125,15 @@ export function choicesOf(
       for (const down of allowed.downlink) {
         const downBytes = cut.downlinkBytesPerSample[down];
         if (downBytes === undefined || BITS[down] < cut.minDownlinkBits) continue;
-        const computeS = (d.samples * (headMs + cut.tailMsPerSample * edgeLoad)) / 1000;
+        const edgeS = (d.samples * cut.tailMsPerSample) / 1000;
+        const computeS = (d.samples * headMs) / 1000 + edgeS * edgeLoad;
         const downS = (d.samples * downBytes * 8) / d.downlinkBps;
         out.push({
           cut: cut.cut,
           uplink: up,
           downlink: down,
           fixedS: computeS + downS + (d.steps * d.rttMs) / 1000,
+          edgeS,
           uplinkBits: d.samples * upBytes * 8,
           computeJ: d.power ? ((d.samples * headMs) / 1000) * d.power.computeW : 0,
           radioW: radio ? radio.maxPowerW : (d.power?.radioW ?? 0),

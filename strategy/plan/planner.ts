@@ -27,6 +27,9 @@
 //   in the share, and at the price μ its best share is the closed-form
 //   stationary point (Lambert's W) clamped to where power ≤ P_max. It slots
 //   into the same relaxation and the same exact enumeration.
+// - With one tail shared by the round (SplitFed V2) the round lasts at least
+//   the sum of the devices' tail times: T is searched from there, and each
+//   device counts only its own tail time.
 // - Every device's choices are first cut to those no other beats on every
 //   count (see `undominated`): usually one per cut.
 // Where the discrete space is small (choices^devices ≤ EXACT_LIMIT) every
@@ -60,6 +63,12 @@ export interface PlanInput {
   minDepth?: number;
   /** Devices the edge trains at once; more share its time (default: no limit). */
   edgeSessions?: number;
+  /**
+   * One tail serves the round's devices one step at a time (SplitFed V2): each
+   * device's steps take its own tail time, and the round lasts at least the
+   * sum of them all. `edgeSessions` is then ignored.
+   */
+  sharedTail?: boolean;
 }
 
 export interface DevicePlan {
@@ -250,8 +259,11 @@ interface Scored {
   objective: number;
 }
 
-function score(a: Assignment, B: number, lambda: number): Scored {
-  let latency = 0;
+/** A shared tail's least round: every device's tail time, one after another. */
+const serialS = (picks: readonly Pick[]): number => picks.reduce((s, p) => s + p.choice.edgeS, 0);
+
+function score(a: Assignment, B: number, lambda: number, shared: boolean): Scored {
+  let latency = shared ? serialS(a.picks) : 0;
   let energy = 0;
   for (const p of a.picks) {
     latency = Math.max(latency, latencyOf(p, B));
@@ -285,11 +297,12 @@ function searchLatency(
   lambda: number,
   from: number,
   to: number,
+  shared: boolean,
 ): Scored | null {
   const hint = { mu: 1 };
   const at = (T: number) => {
     const a = solveAt(opts, T, B, lambda, hint);
-    return a ? score(a, B, lambda) : null;
+    return a ? score(a, B, lambda, shared) : null;
   };
   let best = at(from);
   if (lambda === 0 || to <= from) return best;
@@ -389,7 +402,8 @@ export function planRound(input: PlanInput, force?: 'exact' | 'lagrangian'): Pla
     throw new PlanError(
       `device ${radioDevice.deviceId} has a radio model: the cell's bandwidth must be given`,
     );
-  const edgeLoad = input.edgeSessions ? Math.max(1, input.devices.length / input.edgeSessions) : 1;
+  const shared = input.sharedTail === true;
+  const edgeLoad = input.edgeSessions && !shared ? Math.max(1, input.devices.length / input.edgeSessions) : 1;
   const allowed = {
     uplink: input.uplink ?? ALL,
     downlink: input.downlink ?? ALL,
@@ -404,8 +418,12 @@ export function planRound(input: PlanInput, force?: 'exact' | 'lagrangian'): Pla
     const cap = device.radio ? 1 : Math.min(1, device.uplinkBps / B);
     return { device, choices: undominated(choices), cap };
   });
-  const Tmin = fastest(opts, B, input.deadlineS);
-  if (Tmin === null) throw new PlanError('no plan fits the uplink budget');
+  const fastestT = fastest(opts, B, input.deadlineS);
+  if (fastestT === null) throw new PlanError('no plan fits the uplink budget');
+  // A shared tail's round is no shorter than its devices' tail times in turn: no device need finish sooner.
+  const floorOf = (os: readonly Options[]) =>
+    shared ? os.reduce((s, o) => s + Math.min(...o.choices.map((c) => c.edgeS)), 0) : 0;
+  const Tmin = Math.max(fastestT, floorOf(opts));
   const to = Math.max(Tmin, input.deadlineS);
   const combos = opts.reduce((n, o) => n * o.choices.length, 1);
   const method = force ?? (combos <= EXACT_LIMIT ? 'exact' : 'lagrangian');
@@ -415,18 +433,20 @@ export function planRound(input: PlanInput, force?: 'exact' | 'lagrangian'): Pla
     const index = new Array<number>(opts.length).fill(0);
     for (let k = 0; k < combos; k++) {
       const fixed = opts.map((o, i) => ({ ...o, choices: [o.choices[index[i]]] }));
-      const single = fastest(fixed, B, to);
-      const s = single === null || single > to ? null : searchLatency(fixed, B, input.lambda, single, to);
+      const fast = fastest(fixed, B, to);
+      const single = fast === null ? null : Math.max(fast, floorOf(fixed));
+      const s =
+        single === null || single > to ? null : searchLatency(fixed, B, input.lambda, single, to, shared);
       if (s && (!best || s.objective < best.objective)) best = s;
       for (let i = 0; i < index.length && ++index[i] === opts[i].choices.length; i++) index[i] = 0;
     }
     // The deadline cannot be met by any combination: the fastest plan, flagged.
-    best ??= searchLatency(opts, B, 0, Tmin, Tmin);
+    best ??= searchLatency(opts, B, 0, Tmin, Tmin, shared);
   } else {
-    best = searchLatency(opts, B, input.lambda, Tmin, to);
+    best = searchLatency(opts, B, input.lambda, Tmin, to, shared);
   }
   if (!best) throw new PlanError('no plan fits the uplink budget');
-  best = score(spread(best.assignment, opts, B), B, input.lambda);
+  best = score(spread(best.assignment, opts, B), B, input.lambda, shared);
   return {
     devices: best.assignment.picks.map((p, i) => ({
       deviceId: opts[i].device.deviceId,
