@@ -41,15 +41,18 @@ export function browserSessionFactory(
   options: Pick<BrowserSplitClientOptions, 'ort' | 'wasmPaths' | 'numThreads' | 'sessionOptions'> = {},
 ): SessionFactory {
   let factory: Promise<SessionFactory> | undefined;
-  return async (model) => {
+  let loaded: SessionFactory | undefined;
+  const create = async (model: Uint8Array) => {
     factory ??= (async () => {
       const ort: BrowserOrt = options.ort ?? (await import('onnxruntime-web'));
       if (options.wasmPaths !== undefined) ort.env.wasm.wasmPaths = options.wasmPaths;
       if (options.numThreads !== undefined) ort.env.wasm.numThreads = options.numThreads;
-      return ortSessionFactory(ort, { executionProviders: ['wasm'], ...options.sessionOptions });
+      loaded = ortSessionFactory(ort, { executionProviders: ['wasm'], ...options.sessionOptions });
+      return loaded;
     })();
     return (await factory)(model);
   };
+  return Object.assign(create, { heapBytes: () => loaded?.heapBytes?.() });
 }
 
 export function createSplitClient(options: BrowserSplitClientOptions): SplitClient {

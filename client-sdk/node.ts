@@ -32,7 +32,7 @@ export function nodeSessionFactory(
   options: Pick<NodeSplitClientOptions, 'numThreads' | 'sessionOptions'> = {},
 ) {
   const factory = ortSessionFactory(ort, { executionProviders: ['wasm'], ...options.sessionOptions });
-  return (model: Uint8Array) => {
+  const create = (model: Uint8Array) => {
     // env.wasm is read when ORT first initialises its WASM module, i.e. at the
     // first session; setting it here rather than at import leaves the global
     // untouched for code that never creates a client.
@@ -40,6 +40,7 @@ export function nodeSessionFactory(
     else if (!ort.env.wasm.numThreads) ort.env.wasm.numThreads = 1;
     return factory(model);
   };
+  return Object.assign(create, { heapBytes: factory.heapBytes });
 }
 
 export function createSplitClient(options: NodeSplitClientOptions): SplitClient {

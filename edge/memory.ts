@@ -6,28 +6,15 @@
 // Holders register their bytes under a key; every change samples the total
 // and keeps the peak.
 
+import { findWasmMemory } from '../common/wasm-memory.js';
+
 let wasmMemory: WebAssembly.Memory | undefined;
 const held = new Map<string, number>();
 let peak = { wasmBytes: 0, jsBytes: 0, totalBytes: 0 };
 
 /** Called by the onnxruntime loader with the instance's imports and exports. */
 export function observeWasmMemory(...namespaces: unknown[]): void {
-  const search = (value: unknown, depth: number): WebAssembly.Memory | undefined => {
-    if (value instanceof WebAssembly.Memory) return value;
-    if (depth === 0 || value === null || typeof value !== 'object') return undefined;
-    for (const v of Object.values(value)) {
-      const found = search(v, depth - 1);
-      if (found) return found;
-    }
-    return undefined;
-  };
-  for (const ns of namespaces) {
-    const found = search(ns, 2);
-    if (found) {
-      wasmMemory = found;
-      break;
-    }
-  }
+  wasmMemory = findWasmMemory(...namespaces) ?? wasmMemory;
   sample();
 }
 

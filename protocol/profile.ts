@@ -39,6 +39,21 @@ export const DeviceProfileReport = z
     headMsPerSample: z
       .record(CutId, z.number().positive().max(60_000))
       .refine((r) => Object.keys(r).length <= 16, 'at most 16 cuts'),
+    /**
+     * The head's peak memory per cut (bytes): the runtime's heap after the head's steps there, which
+     * only grows, so an upper bound. Cuts over `memoryLimitBytes` are not planned for the device.
+     */
+    headPeakBytes: z
+      .record(
+        CutId,
+        z
+          .number()
+          .int()
+          .positive()
+          .max(2 ** 50),
+      )
+      .refine((r) => Object.keys(r).length <= 16, 'at most 16 cuts')
+      .optional(),
     /** Its link, from its own step exchanges (bits per second), and the round-trip time of a small request. */
     uplinkBps: z.number().positive().max(1e12).optional(),
     downlinkBps: z.number().positive().max(1e12).optional(),

@@ -3,6 +3,7 @@
 // than imported so this module, and everything above it, loads without ORT
 // and without Node-only APIs.
 import { RuntimeError } from '../errors.js';
+import { WasmHeapWatch } from './heap.js';
 import type { FloatTensor, HeadSession, SessionFactory } from './types.js';
 
 /** The part of an onnxruntime tensor the SDK reads. */
@@ -31,16 +32,26 @@ export interface OrtSessionOptions {
   graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
 }
 
+/** One heap per onnxruntime namespace: every factory over it shares its WebAssembly instance. */
+const heaps = new WeakMap<OrtLike, { watch: WasmHeapWatch; started: boolean }>();
+
 export function ortSessionFactory(ort: OrtLike, options: OrtSessionOptions = {}): SessionFactory {
-  return async (model) => {
+  const heap = heaps.get(ort) ?? { watch: new WasmHeapWatch(), started: false };
+  heaps.set(ort, heap);
+  const factory = async (model: Uint8Array) => {
+    const create = () => ort.InferenceSession.create(model, { graphOptimizationLevel: 'all', ...options });
+    // ORT instantiates its WebAssembly at its first session: that one is watched.
+    const first = !heap.started;
+    heap.started = true;
     let session: OrtSessionLike;
     try {
-      session = await ort.InferenceSession.create(model, { graphOptimizationLevel: 'all', ...options });
+      session = await (first ? heap.watch.during(create) : create());
     } catch (e) {
       throw new RuntimeError(`cannot load the head model: ${messageOf(e)}`, { cause: e });
     }
     return wrapSession(ort, session);
   };
+  return Object.assign(factory, { heapBytes: () => heap.watch.bytes() });
 }
 
 function wrapSession(ort: OrtLike, session: OrtSessionLike): HeadSession {

@@ -15,4 +15,11 @@ export interface HeadSession {
   release(): Promise<void>;
 }
 
-export type SessionFactory = (model: Uint8Array) => Promise<HeadSession>;
+export interface SessionFactory {
+  (model: Uint8Array): Promise<HeadSession>;
+  /**
+   * The runtime's WebAssembly heap now (bytes), where it can be seen: a heap
+   * only grows, so read after a head step it bounds the step's peak memory.
+   */
+  heapBytes?: () => number | undefined;
+}

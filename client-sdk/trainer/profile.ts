@@ -1,6 +1,7 @@
 // What the trainer measures of its device for the coordinator's round
 // planner (protocol/profile.ts), from its own work: the head's forward and
-// backward time per sample at the cut it trained, and the effective rate of
+// backward time per sample at the cut it trained (and the runtime's heap
+// after it, where the runtime shows it), and the effective rate of
 // its step exchanges (bytes both ways over their wall time, the edge's
 // compute included, so a lower bound on the link). Reported with the next
 // join, beside what the application declares (power model, memory).
@@ -16,11 +17,17 @@ export interface DeclaredProfile {
 
 export class ProfileMeter {
   readonly #head = new Map<string, { ms: number; samples: number }>();
+  /** The runtime's heap after the head's steps, per cut: the largest seen. */
+  readonly #headPeak = new Map<string, number>();
   #exchangeMs = 0;
   #exchangeBytes = 0;
   #roundTripMs: number | undefined;
 
-  constructor(private readonly declared: DeclaredProfile = {}) {}
+  constructor(
+    private readonly declared: DeclaredProfile = {},
+    /** The runtime's heap size (SessionFactory.heapBytes), read right after each head step. */
+    private readonly heapBytes?: () => number | undefined,
+  ) {}
 
   /** The head's forward and backward for `samples` samples at `cut` took `ms`. */
   head(cut: string, ms: number, samples: number): void {
@@ -28,6 +35,8 @@ export class ProfileMeter {
     h.ms += ms;
     h.samples += samples;
     this.#head.set(cut, h);
+    const heap = this.heapBytes?.();
+    if (heap !== undefined && heap > (this.#headPeak.get(cut) ?? 0)) this.#headPeak.set(cut, heap);
   }
 
   /** A step exchange moved `bytes` (both ways) in `ms`. */
@@ -58,6 +67,7 @@ export class ProfileMeter {
     if (!measured && !this.declared.power && this.declared.memoryLimitBytes === undefined) return undefined;
     return {
       headMsPerSample,
+      ...(this.#headPeak.size > 0 ? { headPeakBytes: Object.fromEntries(this.#headPeak) } : {}),
       ...(rate === undefined ? {} : { uplinkBps: rate, downlinkBps: rate }),
       ...(this.#roundTripMs === undefined ? {} : { rttMs: this.#roundTripMs }),
       ...(this.declared.power ? { power: this.declared.power } : {}),

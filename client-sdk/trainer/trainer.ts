@@ -68,12 +68,15 @@ export function createTrainer(options: CoreTrainerOptions): Trainer {
   const emitter = new TrainerEmitter();
   const checkedFor = new Set<string>();
   const throwIfAborted = () => deadline(undefined, [options.signal]).throwIfAborted();
-  const meter = new ProfileMeter({
-    power: options.power,
-    ...(options.radio ? { radio: options.radio } : {}),
-    memoryLimitBytes: options.memoryLimitBytes,
-    samples: options.dataset.size,
-  });
+  const meter = new ProfileMeter(
+    {
+      power: options.power,
+      ...(options.radio ? { radio: options.radio } : {}),
+      memoryLimitBytes: options.memoryLimitBytes,
+      samples: options.dataset.size,
+    },
+    options.sessionFactory.heapBytes,
+  );
   const profile = () => {
     const measured = meter.report();
     return measured && options.adjustProfile ? options.adjustProfile(measured) : measured;

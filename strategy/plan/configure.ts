@@ -115,7 +115,12 @@ export function plannerProfile(
   cell = false,
 ): DeviceProfile | null {
   if (!profile?.uplinkBps || !profile.downlinkBps) return null;
-  const timed = cuts.filter((c) => profile.headMsPerSample[c] !== undefined);
+  // A cut whose measured head peak is over the device's declared memory is not offered; a device
+  // that fits none is planned as one without a profile.
+  const limit = profile.memoryLimitBytes ?? Number.POSITIVE_INFINITY;
+  const timed = cuts.filter(
+    (c) => profile.headMsPerSample[c] !== undefined && (profile.headPeakBytes?.[c] ?? 0) <= limit,
+  );
   if (timed.length === 0) return null;
   // A device that has not said how much it holds is planned for one batch per epoch.
   const held = profile.samples ?? work.batchSize;

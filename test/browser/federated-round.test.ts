@@ -125,6 +125,7 @@ describe.skipIf(!HAS_CHROMIUM)('federated round with a device in Chromium agains
       ...browserData,
       seed: 1,
       wasmPaths,
+      calibrate: MODEL_ID,
     };
     const inBrowser = page.evaluate(
       (r) => (window.splitflareTrainer as NonNullable<Window['splitflareTrainer']>).runRound(r),
@@ -141,7 +142,10 @@ describe.skipIf(!HAS_CHROMIUM)('federated round with a device in Chromium agains
       numThreads: 1,
     });
     nodeTrainer.on('step', (e) => nodeSteps.push(e));
-    const inNode = nodeTrainer.runRound().finally(() => nodeTrainer.close());
+    const inNode = nodeTrainer
+      .calibrate(MODEL_ID)
+      .then(() => nodeTrainer.runRound())
+      .finally(() => nodeTrainer.close());
 
     const [browserOutcome, nodeResult]: [TrainOutcome, RoundReport | Skipped] = await Promise.all([
       inBrowser,
@@ -211,6 +215,13 @@ describe.skipIf(!HAS_CHROMIUM)('federated round with a device in Chromium agains
       uplinkBytes: browser.uplinkBytes + node.uplinkBytes,
     });
     expect([...round0.selected].sort()).toEqual([BROWSER_DEVICE, NODE_DEVICE].sort());
+    // Each device joined with the profile its calibration measured, the page's with onnxruntime-web's heap
+    // after the head's step, caught where the page's onnxruntime instantiated it.
+    const profiles = new Map((await admin.devices(fid)).map((d) => [d.deviceId, d.profile]));
+    for (const id of [BROWSER_DEVICE, NODE_DEVICE])
+      expect(profiles.get(id)?.headPeakBytes?.[browserOutcome.ticket!.cut], id).toBeGreaterThanOrEqual(
+        2 ** 20,
+      );
 
     // The head graphs' runtime came from the page server via wasmPaths.
     expect(server.served.some((p) => p.startsWith(ORT_PREFIX) && p.endsWith('.wasm'))).toBe(true);

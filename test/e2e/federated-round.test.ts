@@ -81,6 +81,8 @@ describe('federated split fine-tuning over loopback HTTP', () => {
     const admin = adminClient(worker.url, await localAdminKey());
     for (const d of await admin.devices(results.federation_id)) {
       expect(d.profile?.headMsPerSample.embed, d.deviceId).toBeGreaterThan(0);
+      // onnxruntime-web's heap after the head's steps, seen by every trainer of the process that shares it.
+      expect(d.profile?.headPeakBytes?.embed, d.deviceId).toBeGreaterThanOrEqual(2 ** 20);
       expect(d.profile?.uplinkBps, d.deviceId).toBeGreaterThan(0);
     }
   });

@@ -51,6 +51,8 @@ export interface TrainRequest {
   labels: number[];
   seed: number;
   wasmPaths: string;
+  /** Time the head at this model's cut first (Trainer.calibrate), so that the join carries a profile. */
+  calibrate?: string;
 }
 
 export type TrainOutcome =

@@ -29,6 +29,7 @@ async function runRound(request: TrainRequest): Promise<TrainOutcome> {
     ticket = e.ticket;
   });
   try {
+    if (request.calibrate) await trainer.calibrate(request.calibrate);
     const result = await trainer.runRound();
     return { ok: true, result, steps, ...(ticket ? { ticket } : {}) };
   } catch (e) {

@@ -24,6 +24,34 @@ describe('ProfileMeter', () => {
     expect(report.power).toEqual({ computeW: 2, radioW: 0.5 });
   });
 
+  it('keeps, per cut, the largest heap read after a head step, and reports it only where the runtime shows one', () => {
+    let heap = 16 * 2 ** 20;
+    const meter = new ProfileMeter({}, () => heap);
+    meter.head('embed', 10, 32);
+    heap += 2 ** 20;
+    meter.head('embed', 10, 32);
+    heap -= 2 ** 19; // a runtime that could shrink would not lower the peak
+    meter.head('embed', 10, 32);
+    meter.head('block1', 40, 16);
+    expect(DeviceProfileReport.parse(meter.report()).headPeakBytes).toEqual({
+      embed: 17 * 2 ** 20,
+      block1: 16.5 * 2 ** 20,
+    });
+    const unseen = new ProfileMeter({}, () => undefined);
+    unseen.head('embed', 10, 32);
+    expect(unseen.report()).not.toHaveProperty('headPeakBytes');
+  });
+
+  it('rejects a head peak that is not a whole, positive, bounded byte count', () => {
+    const base = { headMsPerSample: { embed: 1 } };
+    for (const bad of [0, -1, 1.5, 2 ** 51, Number.NaN])
+      expect(
+        DeviceProfileReport.safeParse({ ...base, headPeakBytes: { embed: bad } }).success,
+        String(bad),
+      ).toBe(false);
+    expect(DeviceProfileReport.safeParse({ ...base, headPeakBytes: { embed: 2 ** 24 } }).success).toBe(true);
+  });
+
   it('keeps the smallest round trip it saw', () => {
     const meter = new ProfileMeter();
     meter.roundTrip(80);

@@ -81,6 +81,28 @@ describe('configureRound', () => {
     expect(plan.assignments.get('slow')!.plan.rateBps).toBeLessThanOrEqual(0.5e6 * (1 + 1e-9));
   });
 
+  it('offers a device only the cuts whose measured head peak fits its declared memory', () => {
+    const MiB = 2 ** 20;
+    const fitting = (limitMiB: number): DeviceProfileReport => ({
+      ...profile(10, 1),
+      // The deep cut is the faster round here (its tail is shorter and this head is quick), so only memory keeps a device off it.
+      headMsPerSample: { embed: 0.2, block1: 0.21 },
+      headPeakBytes: { embed: 20 * MiB, block1: 40 * MiB },
+      memoryLimitBytes: limitMiB * MiB,
+    });
+    const devices = [
+      { deviceId: 'roomy', profile: fitting(64) },
+      { deviceId: 'tight', profile: fitting(32) },
+      { deviceId: 'tiny', profile: fitting(16) },
+    ];
+    const plan = configureRound({ ...input(devices, planning(), [CUT, DEEP]), deadlineS: 3600 });
+    expect(plan.assignments.get('roomy')!.cut).toBe('block1');
+    expect(plan.assignments.get('tight')!.cut).toBe('embed');
+    // Fits no cut it measured: planned as a device without a profile, at the federation's own cut.
+    expect(plan.summary.unprofiled).toEqual(['tiny']);
+    expect(plan.assignments.get('tiny')!.cut).toBe('embed');
+  });
+
   it('gives a device it cannot plan the fixed encodings and an equal share, and the rest plans in what is left', () => {
     const devices = [
       { deviceId: 'new', profile: null },
