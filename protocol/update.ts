@@ -14,6 +14,8 @@
 //     accuracy         in [0, 1]          } which reads back exactly)
 //     steps            integer >= 0       }
 //     idempotencyKey   1..128 characters
+//     profile          optional: the device's profile (protocol/profile.ts)
+//                      as JSON, at most 16 KiB
 //                  (UpdateMetadata below says what each one means); other
 //                  keys are ignored.
 // Within UPDATE_LIMITS: 16 MiB in all, a 256 KiB header, 1,024 tensors.
@@ -38,6 +40,7 @@ import {
   type SafetensorsLimits,
 } from '../common/safetensors.js';
 import type { TrainableSpec } from './manifest.js';
+import { DeviceProfileReport } from './profile.js';
 import { MODULUS } from './secagg/ring.js';
 
 export type UpdateErrorCode =
@@ -116,8 +119,14 @@ export const UpdateMetadata = z.object({
     .describe('Share of the answered steps’ examples that the tail classified correctly.'),
   steps: count.describe('Steps the session answered (one whose answer was lost is not counted).'),
   idempotencyKey: IdempotencyKey,
+  profile: DeviceProfileReport.optional().describe(
+    'The device’s profile as it stands after the round (what it measured while training), ' +
+      'which replaces the one it last reported, as a join’s does.',
+  ),
 });
 export type UpdateMetadata = z.infer<typeof UpdateMetadata>;
+
+const MAX_PROFILE_CHARS = 16 * 1024;
 
 // JSON's number grammar: no hex, no blanks, no "+1", no "", which Number() would all accept.
 const JSON_NUMBER = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$/;
@@ -131,6 +140,19 @@ const WireMetadata = z.object({
   accuracy: wireNumber(UpdateMetadata.shape.accuracy),
   steps: wireNumber(UpdateMetadata.shape.steps),
   idempotencyKey: IdempotencyKey,
+  profile: z
+    .string()
+    .max(MAX_PROFILE_CHARS)
+    .transform((text, ctx) => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'the profile is not JSON' });
+        return z.NEVER;
+      }
+    })
+    .pipe(DeviceProfileReport)
+    .optional(),
 });
 
 export interface Update {
@@ -319,6 +341,7 @@ function wireMetadata(m: UpdateMetadata): Record<string, string> {
     accuracy: String(m.accuracy),
     steps: String(m.steps),
     idempotencyKey: m.idempotencyKey,
+    ...(m.profile ? { profile: JSON.stringify(m.profile) } : {}),
   };
 }
 

@@ -9,6 +9,7 @@
 import { cryptoUniform, gaussian } from '../../common/random.js';
 import { SESSION_PASS_HEADER, type Ticket } from '../../protocol/federation.js';
 import type { TrainableSpec } from '../../protocol/manifest.js';
+import { DeviceProfileReport } from '../../protocol/profile.js';
 import { privatize } from '../../protocol/secagg/distributed-dp.js';
 import { ProblemError } from '../errors.js';
 import { resolveWire } from '../manifest-check.js';
@@ -143,6 +144,9 @@ export function createTrainer(options: CoreTrainerOptions): Trainer {
 
     if (tally.processed === 0) return { skipped: 'nothing-trained' };
     const key = await idempotencyKey(ticket.federationId, ticket.round, ticket.deviceId, randomNonce());
+    // Sent only as the coordinator would accept it: an update must not fail for its profile.
+    const measured = profile();
+    const reported = measured && DeviceProfileReport.safeParse(measured).success ? measured : undefined;
     const metadata = {
       // What the session observed (every applied step's labels, over all
       // epochs), so the server can check the claim: not the distinct count.
@@ -151,6 +155,8 @@ export function createTrainer(options: CoreTrainerOptions): Trainer {
       accuracy: tally.accuracy,
       steps: tally.steps,
       idempotencyKey: key,
+      // What this round measured, for the next round's plan (the next join reports it too).
+      ...(reported ? { profile: reported } : {}),
     };
     let accepted: SubmitAnswer;
     let updateBytes: number;

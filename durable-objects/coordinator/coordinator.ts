@@ -517,6 +517,7 @@ export class FederationCoordinator extends DurableObject<Env> {
 
       // What the history records is what the server observed: the weight is the session's count.
       this.store.touch(s.deviceId, now);
+      if (s.profile) this.store.setProfile(s.deviceId, s.profile);
       this.store.insertSubmission({
         round: round.round,
         deviceId: s.deviceId,

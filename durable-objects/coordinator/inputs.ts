@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { ENCODINGS } from '../../protocol/encoding.js';
 import { DeviceId, FederationConfig, FederationId } from '../../protocol/federation.js';
 import { TrainableSpec } from '../../protocol/manifest.js';
+import { DeviceProfileReport } from '../../protocol/profile.js';
 import { IdempotencyKey, UPDATE_LIMITS } from '../../protocol/update.js';
 
 const Bytes = z.instanceof(Uint8Array);
@@ -61,6 +62,8 @@ export const SubmitInput = z.object({
   uplinkBytes: z.number().int().nonnegative(),
   downlinkBytes: z.number().int().nonnegative(),
   idempotencyKey: IdempotencyKey,
+  /** The profile the update carried (protocol/update.ts): kept as a join's is. */
+  profile: DeviceProfileReport.optional(),
 });
 export type SubmitInput = z.input<typeof SubmitInput>;
 

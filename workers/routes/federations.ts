@@ -374,6 +374,7 @@ const submitHandler = (masked: boolean) => async (c: Context<AuthEnv>) => {
       tailTiming: finished.tailTiming,
       ...(finished.sharedTailSteps !== undefined ? { sharedTailSteps: finished.sharedTailSteps } : {}),
       idempotencyKey: meta.idempotencyKey,
+      ...(meta.profile ? { profile: meta.profile } : {}),
       generation,
     }),
   );

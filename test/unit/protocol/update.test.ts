@@ -356,6 +356,29 @@ describe('refusals', () => {
     }
   });
 
+  it('carries the device’s profile as JSON, and refuses one that is not JSON, too long or out of bounds', () => {
+    const profile = { headMsPerSample: { embed: 0.4 }, headPeakBytes: { embed: 2 ** 24 }, uplinkBps: 5e6 };
+    const encoded = encodeUpdate(VALUES, SPECS, { ...META, profile });
+    expect(JSON.parse(decodeSafetensors(encoded).metadata.profile)).toEqual(profile);
+    expect(decodeUpdate(encoded).metadata.profile).toEqual(profile);
+    expect(decodeUpdate(valid()).metadata).not.toHaveProperty('profile');
+    for (const bad of [
+      '{"headMsPerSample":',
+      JSON.stringify({ headMsPerSample: { embed: -1 } }),
+      JSON.stringify({ headMsPerSample: {}, lies: true }),
+      JSON.stringify({ headMsPerSample: {}, headPeakBytes: { embed: 1.5 } }),
+      JSON.stringify({ headMsPerSample: {}, pad: 'x'.repeat(17 * 1024) }),
+      '"a string"',
+    ])
+      expect(
+        codeOf(() => decodeUpdate(withMeta({ profile: bad }))),
+        bad.slice(0, 60),
+      ).toBe('bad-metadata');
+    expect(
+      codeOf(() => encodeUpdate(VALUES, SPECS, { ...META, profile: { headMsPerSample: { embed: -1 } } })),
+    ).toBe('bad-metadata');
+  });
+
   it('refuses missing or invalid metadata and a key over 128 characters', () => {
     expect(codeOf(() => decodeUpdate(encodeSafetensors(new Map(), {})))).toBe('missing-metadata');
     const noMeta = rewrite(valid(), (h) => {

@@ -1,10 +1,10 @@
 // A device's profile (protocol/profile.ts): reported in the join's optional
-// body, kept per device, shown to the admin; anything out of bounds or
+// body or with its update, kept per device, shown to the admin; anything out of bounds or
 // unexpected is refused with a 400 that names it, and the join does not happen.
 import { describe, expect, it } from 'vitest';
 import type { DeviceRecord } from '../../../protocol/federation.js';
 import { call, problemOf } from '../helpers.js';
-import { federation, get } from './single-device.js';
+import { federation, get, round } from './single-device.js';
 
 const PROFILE = {
   headMsPerSample: { embed: 0.12 },
@@ -33,6 +33,13 @@ describe('device profiles', () => {
     // A join without a body leaves the last report in place.
     expect((await join(fid, device)).status).toBe(200);
     expect((await devices(fid))[0].profile).toEqual(PROFILE);
+  });
+
+  it('takes the profile an update carries as the device’s latest', async () => {
+    const { fid, device } = await federation({}, 'profile');
+    const after = { ...PROFILE, headMsPerSample: { embed: 0.1 }, headPeakBytes: { embed: 2 ** 24 } };
+    await round(fid, device, 1, 'profile-on-submit', { profile: PROFILE }, { profile: after });
+    expect((await devices(fid))[0].profile).toEqual(after);
   });
 
   it('refuses a profile out of bounds, with unknown fields or of the wrong type, before joining', async () => {

@@ -9,7 +9,7 @@ import { SESSION_PASS_HEADER } from '../../../protocol/federation.js';
 import { encodeFrame } from '../../../protocol/frame.js';
 import { STEP_CONTENT_TYPE, UPDATE_CONTENT_TYPE } from '../../../protocol/media.js';
 import { encodeStepRequest } from '../../../protocol/step.js';
-import { encodeUpdate } from '../../../protocol/update.js';
+import { encodeUpdate, type UpdateMetadata } from '../../../protocol/update.js';
 import { call } from '../helpers.js';
 import { seededModel } from '../seeded.js';
 
@@ -67,6 +67,8 @@ export async function round(
   headScale: number,
   key: string,
   joinBody?: unknown,
+  /** More of the update's metadata (a profile, say). */
+  meta: Partial<UpdateMetadata> = {},
 ) {
   const joined = await call(
     `/v1/federations/${fid}/join`,
@@ -98,6 +100,7 @@ export async function round(
     accuracy: 0.5,
     steps: 1,
     idempotencyKey: key,
+    ...meta,
   });
   const submitted = await call(`/v1/federations/${fid}/rounds/${r}/submit`, {
     method: 'POST',
